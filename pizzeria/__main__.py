@@ -1,0 +1,5 @@
+"""`python -m pizzeria` runs the command line."""
+
+from pizzeria.cli import main
+
+main()

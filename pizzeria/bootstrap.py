@@ -1,0 +1,62 @@
+"""The composition root: the one place that builds engines, brokers, handlers and workers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from pizzeria.config import QUEUES, Settings
+from pizzeria.kitchen import domain as kitchen_domain
+from pizzeria.kitchen.handlers import handlers as kitchen_handlers
+from pizzeria.menu.handlers import HANDLERS as MENU_HANDLERS
+from pizzeria.messaging import db
+from pizzeria.messaging.broker import Broker, Publisher
+from pizzeria.messaging.consumer import Endpoint, Worker
+from pizzeria.messaging.topology import Topology
+from pizzeria.process_manager import repository
+from pizzeria.process_manager.handlers import HANDLERS as PM_HANDLERS
+from pizzeria.waiter.handlers import HANDLERS as WAITER_HANDLERS
+
+TOPOLOGY = Topology("pizzeria", orchestrator="process_manager", workers=QUEUES[1:])
+# The kitchen's bake is slow: one pizza at a time per kitchen, so a second kitchen gets the next.
+PREFETCH = {"process_manager": 20, "menu": 20, "waiter": 20, "kitchen": 1}
+
+
+@dataclass(frozen=True)
+class App:
+    """The built application: its settings, database engine and broker."""
+
+    settings: Settings
+    engine: Engine
+    broker: Broker
+
+    def publisher(self) -> Publisher:
+        """A new publisher on a connection of its own."""
+        return Publisher(self.broker)
+
+
+def bootstrap(settings: Settings | None = None) -> App:
+    """Build the application from `settings` (default: the environment)."""
+    settings = settings or Settings.from_env()
+    if "sqlite" in settings.broker_url or "sqlite" in settings.database_url:
+        settings.var_dir.mkdir(parents=True, exist_ok=True)
+    return App(settings, db.make_engine(settings.database_url), Broker(settings.broker_url, TOPOLOGY))
+
+
+def init(app: App) -> None:
+    """Create the tables and declare the broker topology; safe to run any number of times."""
+    for metadata in (db.metadata, repository.metadata, kitchen_domain.metadata):
+        metadata.create_all(app.engine)
+    app.broker.open().release()
+
+
+def worker(app: App, queues: list[str]) -> Worker:
+    """A worker consuming the named queues."""
+    return Worker(app.broker, app.engine, [_endpoint(app, name) for name in queues])
+
+
+def _endpoint(app: App, name: str) -> Endpoint:
+    handlers = {"process_manager": PM_HANDLERS, "menu": MENU_HANDLERS, "waiter": WAITER_HANDLERS,
+                "kitchen": kitchen_handlers(app.settings.bake_seconds)}[name]
+    return Endpoint(name, TOPOLOGY.queues[name], handlers, PREFETCH[name])

@@ -1,0 +1,185 @@
+"""The `pizzeria` command: each command parses its arguments, bootstraps, and runs."""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+import sys
+
+import click
+
+from pizzeria.config import QUEUES
+
+TABLE_ID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+EXIT_FINISHED, EXIT_NOT_FINISHED, EXIT_USAGE, EXIT_TIMEOUT = 0, 1, 2, 3
+
+
+@click.group()
+@click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
+@click.pass_context
+def main(ctx: click.Context, debug: bool) -> None:
+    """A pizza house run by a process manager over RabbitMQ or an embedded broker."""
+    ctx.obj = debug
+
+
+def command(fn):
+    """A subcommand whose expected failures print one line, not a traceback."""
+    @main.command(name=fn.__name__.replace("_command", ""))
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from pizzeria.errors import explain
+        try:
+            return fn(*args, **kwargs)
+        except Exception as error:
+            if click.get_current_context().obj:
+                raise
+            message, code = explain(error)
+            click.echo(f"error: {message}", err=True)
+            sys.exit(code)
+    return wrapper
+
+
+def _app():
+    from pizzeria.bootstrap import bootstrap, init
+    from pizzeria.config import Settings
+    from pizzeria.logs import configure
+    settings = Settings.from_env()
+    configure(json_lines=settings.log_json)
+    app = bootstrap(settings)
+    init(app)
+    return app
+
+
+def _table_id(_ctx, _param, value: str | None) -> str | None:
+    if value is not None and not TABLE_ID.match(value):
+        raise click.BadParameter(f"{value!r}: use 1 to 32 of A-Z a-z 0-9 _ -")
+    return value
+
+
+def _order(_ctx, _param, spec: str | None):
+    from pizzeria.process_manager.messages import OrderLine
+    if spec is None:
+        return None
+    lines = []
+    for part in filter(None, (p.strip() for p in spec.split(","))):
+        name, sep, quantity = part.partition(":")
+        if not sep or not quantity.strip().isdigit():
+            raise click.BadParameter(f"{part!r}: write PIZZA:QUANTITY, e.g. margherita:2,diavola:1")
+        try:
+            lines.append(OrderLine(name.strip(), int(quantity)))
+        except ValueError as error:
+            raise click.BadParameter(str(error)) from None
+    return tuple(lines)
+
+
+@command
+def init_command() -> None:
+    """Create the database tables and declare the broker topology (idempotent)."""
+    app = _app()
+    click.echo(f"ready: database {_hide(app.settings.database_url)}, broker {_hide(app.broker.url)}")
+
+
+@command
+@click.argument("queues", nargs=-1, required=True, type=click.Choice(QUEUES))
+def consume_command(queues: tuple[str, ...]) -> None:
+    """Consume QUEUES until SIGINT or SIGTERM, then finish the message in hand and exit 0."""
+    import signal
+
+    import structlog
+
+    from pizzeria.bootstrap import worker
+    app = _app()
+    consumer = worker(app, list(dict.fromkeys(queues)))
+    structlog.contextvars.bind_contextvars(consumer="+".join(queues))
+
+    def stop(signum, _frame):
+        structlog.get_logger().info("stopping", signal=signal.Signals(signum).name)
+        consumer.should_stop = True
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    consumer.run()
+    consumer.close()
+    structlog.get_logger().info("stopped")
+
+
+@command
+@click.argument("table_id", callback=_table_id)
+@click.option("--order", "order", callback=_order, metavar="SPEC",
+              help="What the client orders, e.g. margherita:2,diavola:1 (default: the waiter chooses).")
+@click.option("--wait/--no-wait", default=True, help="Follow the visit until it ends (default).")
+@click.option("--timeout", type=click.FloatRange(min=0), default=120.0, show_default=True,
+              help="Seconds to wait for the visit to end.")
+def serve_command(table_id: str, order, wait: bool, timeout: float) -> None:
+    """Start a visit at TABLE_ID; exit 0 finished, 1 rejected or failed, 3 timed out."""
+    from pizzeria.process_manager.messages import StartTableService
+    from pizzeria.process_manager.service import start_visit
+    app = _app()
+    publisher = app.publisher()
+    try:
+        visit_id = start_visit(app.engine, publisher, StartTableService(table_id, order))
+    finally:
+        publisher.close()
+    click.echo(f"{table_id}: visit {visit_id} started")
+    if wait:
+        sys.exit(_follow(app, [visit_id], timeout))
+
+
+def _follow(app, visit_ids: list[str], timeout: float, alive=lambda: True) -> int:
+    from pizzeria.process_manager.service import follow
+    from pizzeria.process_manager.views import visit_line
+    reports = follow(app.engine, visit_ids, timeout, on_step=_show_step, alive=alive)
+    codes = []
+    for visit_id, report in reports.items():
+        if report is None or report["status"] == "in_progress":
+            click.echo(f"visit {visit_id}: did not end (timeout {timeout:g}s)", err=True)
+            codes.append(EXIT_TIMEOUT)
+        else:
+            click.echo(visit_line(report))
+            codes.append(EXIT_FINISHED if report["status"] == "finished" else EXIT_NOT_FINISHED)
+    return max(codes, default=EXIT_FINISHED)
+
+
+def _show_step(report: dict, entry: dict) -> None:
+    arrow = "→" if entry["direction"] == "sent" else "←"
+    click.echo(f"{report['table_id']:<8} {arrow} {entry['type']}")
+
+
+@command
+@click.argument("table_id", required=False, callback=_table_id)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def status_command(table_id: str | None, as_json: bool) -> None:
+    """Show TABLE_ID's latest visit, or the latest visit of every table."""
+    from pizzeria.process_manager import views
+    app = _app()
+    if table_id is None:
+        reports = views.every_table(app.engine)
+        click.echo(json.dumps(reports, indent=2) if as_json else
+                   "\n".join(map(views.visit_line, reports)) or "no visits yet")
+        return
+    report = views.latest_visit(app.engine, table_id)
+    if report is None:
+        click.echo(f"error: table {table_id} has had no visit", err=True)
+        sys.exit(EXIT_NOT_FINISHED)
+    click.echo(json.dumps(report, indent=2) if as_json else views.visit_details(report))
+
+
+@command
+@click.option("--tables", type=click.IntRange(1, 500), default=1, show_default=True,
+              help="Serve TBL1..TBLN at once.")
+@click.option("--timeout", type=click.FloatRange(min=1), default=120.0, show_default=True)
+def demo_command(tables: int, timeout: float) -> None:
+    """Start the four consumers as processes, serve the tables, show each visit, stop cleanly."""
+    from pizzeria.demo import Consumers, start_tables
+    app = _app()
+    with Consumers(QUEUES, log_dir=app.settings.var_dir / "log") as consumers:
+        click.echo(f"consumers started: {consumers.describe()}")
+        visit_ids = start_tables(app, [f"TBL{n}" for n in range(1, tables + 1)])
+        code = _follow(app, visit_ids, timeout, alive=consumers.alive)
+    click.echo(f"consumers stopped: {consumers.describe()}")
+    sys.exit(code)
+
+
+def _hide(url: str) -> str:
+    from pizzeria.errors import hide_password
+    return hide_password(url)

@@ -1,0 +1,36 @@
+"""One-line explanations of the failures a user can meet, with passwords hidden."""
+
+from __future__ import annotations
+
+import re
+
+CREDENTIALS = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<password>[^@/\s]*)@")
+
+
+def hide_password(text: str) -> str:
+    """`text` with the password of every URL in it replaced by ***."""
+    return CREDENTIALS.sub(lambda m: f"{m['scheme']}{m['user']}:***@", text)
+
+
+def explain(error: BaseException) -> tuple[str, int]:
+    """A one-line message and an exit code for `error`."""
+    from kombu.exceptions import OperationalError as BrokerError
+    from sqlalchemy.exc import DBAPIError
+
+    from pizzeria.config import ConfigError, Settings
+    from pizzeria.process_manager.service import TableBusy
+
+    if isinstance(error, ConfigError):
+        return str(error), 2
+    if isinstance(error, TableBusy):
+        return str(error), 1
+    settings = Settings.from_env()
+    if isinstance(error, DBAPIError):
+        return f"cannot use the database at {hide_password(settings.database_url)}: {_first_line(error.orig)}", 1
+    if isinstance(error, (BrokerError, OSError)):
+        return f"cannot reach the broker at {hide_password(settings.broker_url)}: {_first_line(error)}", 1
+    return hide_password(f"{type(error).__name__}: {_first_line(error)}"), 1
+
+
+def _first_line(error: object) -> str:
+    return hide_password(str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__)

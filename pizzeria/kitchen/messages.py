@@ -1,0 +1,34 @@
+"""The kitchen's public contract: the commands it takes and the events it answers with."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from pizzeria.messaging.envelope import Contract
+
+contract = Contract("kitchen")
+PIZZA_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+
+
+@contract.command
+@dataclass(frozen=True)
+class DoPizza:
+    """Bake one pizza for this kitchen order."""
+
+    kitchen_order_id: str
+    pizza: str
+
+    def __post_init__(self) -> None:
+        if not PIZZA_NAME.match(self.pizza):
+            raise ValueError(f"bad pizza name {self.pizza!r}")
+        if not 0 < len(self.kitchen_order_id) <= 64:
+            raise ValueError("a kitchen order id has 1 to 64 characters")
+
+
+@contract.event
+@dataclass(frozen=True)
+class PizzaDone:
+    """The pizza of this kitchen order is baked."""
+
+    kitchen_order_id: str

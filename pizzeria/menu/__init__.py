@@ -1,0 +1,1 @@
+"""The menu: answers GetMenu with the pizzas on offer and their prices."""

@@ -1,0 +1,16 @@
+"""The menu's handlers."""
+
+from __future__ import annotations
+
+from pizzeria.messaging.handling import Context
+
+from .domain import MENU
+from .messages import GetMenu, MenuGot
+
+
+def get_menu(_command: GetMenu, context: Context) -> None:
+    """Answer with today's menu."""
+    context.send(MenuGot(items=MENU))
+
+
+HANDLERS = {GetMenu: get_menu}

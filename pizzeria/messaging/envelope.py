@@ -1,0 +1,101 @@
+"""Envelopes around messages: ids, type, time, payload, and their JSON wire form."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Mapping, TypeVar
+
+from .codec import BadMessage, from_payload, to_payload
+
+NAMESPACE = uuid.UUID("6f1d2c1e-2b1a-4e0b-9a55-7c3f0c0f7a11")
+MAX_ID_LENGTH = 64
+M = TypeVar("M", bound=type)
+
+
+class UnknownType(BadMessage):
+    """A message type that the receiving consumer does not know."""
+
+
+class Contract:
+    """The messages one module owns; each gets the routing key `<module>.<kind>.<Type>`."""
+
+    def __init__(self, module: str):
+        self.module = module
+        self.commands: dict[str, type] = {}
+        self.events: dict[str, type] = {}
+
+    def command(self, cls: M) -> M:
+        """Register a command (imperative name) of this module."""
+        return self._register(cls, "command")
+
+    def event(self, cls: M) -> M:
+        """Register an event (past-tense name) of this module."""
+        return self._register(cls, "event")
+
+    def _register(self, cls: M, kind: str) -> M:
+        cls.route = f"{self.module}.{kind}.{cls.__name__}"
+        (self.commands if kind == "command" else self.events)[cls.__name__] = cls
+        return cls
+
+
+def derived_id(*parts: str) -> str:
+    """A message id that is the same every time it is derived from the same parts."""
+    return str(uuid.uuid5(NAMESPACE, "/".join(parts)))
+
+
+def new_id() -> str:
+    """A fresh random id."""
+    return str(uuid.uuid4())
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """One message on the wire: what it is, which visit it belongs to, and what caused it."""
+
+    message_id: str
+    type: str
+    correlation_id: str
+    causation_id: str | None
+    occurred_at: str
+    payload: dict
+
+    def __post_init__(self) -> None:
+        for name in ("message_id", "type", "correlation_id"):
+            value = getattr(self, name)
+            if not 0 < len(value) <= MAX_ID_LENGTH:
+                raise ValueError(f"{name} must have 1 to {MAX_ID_LENGTH} characters")
+
+    @classmethod
+    def wrap(cls, message: Any, *, message_id: str, correlation_id: str,
+             causation_id: str | None = None) -> Envelope:
+        """Put a message in a new envelope stamped with the current time."""
+        return cls(message_id, type(message).__name__, correlation_id, causation_id,
+                   datetime.now(timezone.utc).isoformat(), to_payload(message))
+
+    def headers(self) -> dict[str, str]:
+        """The ids as AMQP headers, so they show in the broker's UI."""
+        return {"message_id": self.message_id, "type": self.type,
+                "correlation_id": self.correlation_id, "causation_id": self.causation_id or ""}
+
+    def encode(self) -> bytes:
+        """The compact JSON body of this envelope."""
+        return json.dumps(self.__dict__, separators=(",", ":")).encode()
+
+    @classmethod
+    def decode(cls, body: bytes | str) -> Envelope:
+        """Parse a JSON body into an envelope; raise BadMessage if it is not one."""
+        try:
+            data = json.loads(body)
+        except (ValueError, UnicodeDecodeError) as error:
+            raise BadMessage(f"body is not JSON: {error}") from None
+        return from_payload(cls, data)
+
+    def open(self, types: Mapping[str, type]) -> Any:
+        """The message inside, built only from a type in `types`, never from the wire's say-so."""
+        cls = types.get(self.type)
+        if cls is None:
+            raise UnknownType(f"unknown message type {self.type!r}")
+        return from_payload(cls, self.payload)

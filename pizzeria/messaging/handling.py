@@ -1,0 +1,80 @@
+"""One handler call as one unit of work: inbox row, the handler's writes and its outbox rows
+commit together or not at all."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import IntegrityError
+
+from . import inbox, outbox
+from .envelope import Envelope, derived_id
+
+
+class AlreadyHandled(Exception):
+    """The inbox shows this consumer handled the message before: ack it, do nothing."""
+
+
+class Conflict(Exception):
+    """Someone else changed the state first: reload and handle the message again."""
+
+
+@dataclass
+class Context:
+    """What a handler gets besides its message: the envelope, a transaction, a way to send."""
+
+    consumer: str
+    envelope: Envelope
+    engine: Engine
+    sent: list[tuple[Envelope, str]] = field(default_factory=list)
+    _conn: Connection | None = None
+
+    @property
+    def db(self) -> Connection:
+        """The unit of work's connection; the transaction (and the inbox row) begin on first use,
+        so a handler may do slow work that needs no database before it touches this."""
+        if self._conn is None:
+            self._conn = self.engine.connect()
+            try:
+                inbox.record(self._conn, self.consumer, self.envelope.message_id)
+            except IntegrityError:
+                raise AlreadyHandled(self.envelope.message_id) from None
+        return self._conn
+
+    def send(self, message: Any, key: str | None = None) -> Envelope:
+        """Queue `message` for the outbox, in this visit; its id is derived from `key` within the
+        visit when given, else from the message being handled, so a re-run sends the same ids."""
+        message_id = (derived_id(self.envelope.correlation_id, key) if key is not None
+                      else derived_id(self.envelope.message_id, type(message).__name__))
+        envelope = Envelope.wrap(message, message_id=message_id,
+                                 correlation_id=self.envelope.correlation_id,
+                                 causation_id=self.envelope.message_id)
+        self.sent.append((envelope, type(message).route))
+        return envelope
+
+    def commit(self) -> None:
+        """Write the outbox rows and commit everything with the inbox row."""
+        conn = self.db
+        for envelope, routing_key in self.sent:
+            outbox.add(conn, envelope, routing_key)
+        conn.commit()
+
+    def close(self) -> None:
+        """Roll back whatever was not committed and give the connection back."""
+        if self._conn is not None:
+            self._conn.close()
+
+
+Handler = Callable[[Any, Context], None]
+
+
+def handle_once(handler: Handler, message: Any, context: Context) -> list[Envelope]:
+    """Run `handler` in its unit of work and commit; return the envelopes it sent."""
+    try:
+        handler(message, context)
+        context.commit()
+        return [envelope for envelope, _ in context.sent]
+    finally:
+        context.close()

@@ -1,0 +1,29 @@
+"""The inbox: which messages each consumer has already handled."""
+
+from __future__ import annotations
+
+import time
+
+from sqlalchemy import Column, Connection, Engine, Float, String, Table, insert, select
+
+from .db import metadata
+
+inbox = Table(
+    "inbox", metadata,
+    Column("consumer", String(64), primary_key=True),
+    Column("message_id", String(64), primary_key=True),
+    Column("handled_at", Float, nullable=False),
+)
+
+
+def has_handled(engine: Engine, consumer: str, message_id: str) -> bool:
+    """True if `consumer` committed the handling of `message_id` before."""
+    query = select(inbox.c.message_id).where(
+        inbox.c.consumer == consumer, inbox.c.message_id == message_id)
+    with engine.connect() as conn:
+        return conn.execute(query).first() is not None
+
+
+def record(conn: Connection, consumer: str, message_id: str) -> None:
+    """Mark `message_id` handled by `consumer`; a duplicate raises IntegrityError."""
+    conn.execute(insert(inbox).values(consumer=consumer, message_id=message_id, handled_at=time.time()))

@@ -1,0 +1,27 @@
+"""The process manager's own contract: the command that starts a visit."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from pizzeria.messaging.envelope import Contract
+from pizzeria.waiter.messages import OrderLine
+
+contract = Contract("process_manager")
+TABLE_ID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+
+__all__ = ["OrderLine", "StartTableService", "TABLE_ID", "contract"]
+
+
+@contract.command
+@dataclass(frozen=True)
+class StartTableService:
+    """Seat a client at `table_id`; `order` is what it will ask for (None: the waiter chooses)."""
+
+    table_id: str
+    order: tuple[OrderLine, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if not TABLE_ID.match(self.table_id):
+            raise ValueError(f"bad table id {self.table_id!r}: use 1 to 32 of A-Z a-z 0-9 _ -")

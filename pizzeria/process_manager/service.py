@@ -1,0 +1,55 @@
+"""Starting visits and following them until they end: what `serve` and `demo` stand on."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable
+
+from sqlalchemy import Engine
+
+from pizzeria.messaging.broker import Publisher
+from pizzeria.messaging.envelope import Envelope, derived_id, new_id
+
+from . import views
+from .messages import StartTableService
+from .saga import IN_PROGRESS
+
+POLL_SECONDS = 0.1
+Report = dict[str, Any]
+
+
+class TableBusy(Exception):
+    """The table already has a visit in progress."""
+
+
+def start_visit(engine: Engine, publisher: Publisher, command: StartTableService) -> str:
+    """Publish StartTableService for a new visit and return the visit's id."""
+    current = views.latest_visit(engine, command.table_id)
+    if current is not None and current["status"] == IN_PROGRESS:
+        raise TableBusy(f"table {command.table_id} already has a visit in progress "
+                        f"({current['visit_id']}); see `pizzeria status {command.table_id}`")
+    visit_id = new_id()
+    envelope = Envelope.wrap(command, message_id=derived_id(visit_id, "StartTableService"),
+                             correlation_id=visit_id)
+    publisher.publish(StartTableService.route, envelope.encode(), envelope.headers())
+    return visit_id
+
+
+def follow(engine: Engine, visit_ids: list[str], timeout: float,
+           on_step: Callable[[Report, dict], None],
+           alive: Callable[[], bool] = lambda: True) -> dict[str, Report | None]:
+    """Poll the visits until each has ended, `timeout` passes or `alive()` turns false, calling
+    `on_step` for every new history entry; return the last report of each (None: never seen)."""
+    deadline = time.monotonic() + timeout
+    reports: dict[str, Report | None] = dict.fromkeys(visit_ids)
+    shown = dict.fromkeys(visit_ids, 0)
+    while True:
+        for visit_id in visit_ids:
+            report = reports[visit_id] = views.visit(engine, visit_id)
+            for entry in (report["history"] if report else [])[shown[visit_id]:]:
+                on_step(report, entry)
+                shown[visit_id] += 1
+        if all(r and r["status"] != IN_PROGRESS for r in reports.values()) or time.monotonic() > deadline \
+                or not alive():
+            return reports
+        time.sleep(POLL_SECONDS)

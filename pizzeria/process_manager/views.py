@@ -1,0 +1,78 @@
+"""What `status` shows: a visit's state and history as plain data, read straight from the store."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import Engine, func, select
+
+from .repository import history, visits
+
+
+def latest_visit(engine: Engine, table_id: str) -> dict[str, Any] | None:
+    """The report of the table's latest visit, or None if the table never had one."""
+    query = (select(visits).where(visits.c.table_id == table_id)
+             .order_by(visits.c.started_at.desc()).limit(1))
+    return _first_report(engine, query)
+
+
+def visit(engine: Engine, visit_id: str) -> dict[str, Any] | None:
+    """The report of one visit by its id, or None."""
+    return _first_report(engine, select(visits).where(visits.c.visit_id == visit_id))
+
+
+def every_table(engine: Engine) -> list[dict[str, Any]]:
+    """The latest visit of every table, by table id."""
+    latest = (select(visits.c.table_id, func.max(visits.c.started_at).label("started_at"))
+              .group_by(visits.c.table_id).subquery())
+    query = (select(visits).join(latest, (visits.c.table_id == latest.c.table_id)
+                                 & (visits.c.started_at == latest.c.started_at))
+             .order_by(visits.c.table_id))
+    with engine.connect() as conn:
+        return [_report(conn, row) for row in conn.execute(query).all()]
+
+
+def _first_report(engine: Engine, query) -> dict[str, Any] | None:
+    with engine.connect() as conn:
+        row = conn.execute(query).first()
+        return None if row is None else _report(conn, row)
+
+
+def _report(conn, row) -> dict[str, Any]:
+    state = json.loads(row.state)
+    entries = conn.execute(select(history).where(history.c.visit_id == row.visit_id)
+                           .order_by(history.c.id)).all()
+    bill = state["bill_cents"]
+    return {
+        "table_id": row.table_id, "visit_id": row.visit_id, "status": row.status,
+        "reason": state["reason"], "started_at": _iso(row.started_at), "updated_at": _iso(row.updated_at),
+        "order": [{"pizza": line["pizza"], "quantity": line["quantity"]} for line in state["order"]],
+        "pizzas": [{"kitchen_order_id": pizza["kitchen_order_id"], "pizza": pizza["pizza"],
+                    "status": "done" if pizza["done"] else "todo"} for pizza in state["pizzas"]],
+        "bill": None if bill is None else {"amount": f"{bill / 100:.2f}", "paid": state["paid"]},
+        "history": [{"type": entry.type, "direction": entry.direction,
+                     "message_id": entry.message_id, "at": _iso(entry.at)} for entry in entries],
+    }
+
+
+def _iso(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, timezone.utc).isoformat()
+
+
+def visit_line(report: dict[str, Any]) -> str:
+    """One line: table, status, order, bill, and the reason if it did not finish."""
+    order = ", ".join(f"{line['pizza']} x{line['quantity']}" for line in report["order"]) or "no order"
+    bill = report["bill"]
+    paid = f"bill {bill['amount']} {'paid' if bill['paid'] else 'unpaid'}" if bill else "no bill"
+    reason = f" ({report['reason']})" if report["reason"] else ""
+    return f"{report['table_id']:<8} {report['status']:<11} {order}; {paid}{reason}"
+
+
+def visit_details(report: dict[str, Any]) -> str:
+    """Several lines: the visit's line, its pizzas and its history."""
+    lines = [visit_line(report), f"  visit {report['visit_id']} started {report['started_at']}"]
+    lines += [f"  pizza {p['pizza']:<18} {p['status']:<5} {p['kitchen_order_id']}" for p in report["pizzas"]]
+    lines += [f"  {e['at']}  {'→' if e['direction'] == 'sent' else '←'} {e['type']}" for e in report["history"]]
+    return "\n".join(lines)
