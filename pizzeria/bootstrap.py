@@ -46,9 +46,14 @@ def bootstrap(settings: Settings | None = None) -> App:
 
 def init(app: App) -> None:
     """Create the tables and declare the broker topology; safe to run any number of times."""
-    for metadata in (db.metadata, repository.metadata, kitchen_domain.metadata):
-        metadata.create_all(app.engine)
+    create_tables(app.engine)
     app.broker.open().release()
+
+
+def create_tables(engine: Engine) -> None:
+    """Create every table that is missing."""
+    for metadata in (db.metadata, repository.metadata, kitchen_domain.metadata):
+        metadata.create_all(engine)
 
 
 def worker(app: App, queues: list[str]) -> Worker:

@@ -89,8 +89,8 @@ class Envelope:
         """Parse a JSON body into an envelope; raise BadMessage if it is not one."""
         try:
             data = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as error:
-            raise BadMessage(f"body is not JSON: {error}") from None
+        except (ValueError, RecursionError) as error:
+            raise BadMessage(f"body is not JSON: {str(error)[:200]}") from None
         return from_payload(cls, data)
 
     def open(self, types: Mapping[str, type]) -> Any:

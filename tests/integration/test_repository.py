@@ -1,0 +1,90 @@
+"""The visit repository on SQLite and PostgreSQL: saves are compare-and-set."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from pizzeria.bootstrap import create_tables
+from pizzeria.messaging.db import make_engine
+from pizzeria.messaging.handling import Conflict
+from pizzeria.process_manager import saga
+from pizzeria.process_manager.messages import StartTableService
+from pizzeria.process_manager.repository import VisitRepository
+from pizzeria.waiter.messages import MenuShown
+
+
+@pytest.fixture(params=["sqlite_url", "postgres_url"])
+def engine(request):
+    engine = make_engine(request.getfixturevalue(request.param))
+    create_tables(engine)
+    yield engine
+    engine.dispose()
+
+
+def started(engine, visit_id="v1", table_id="T1") -> saga.Visit:
+    visit, _ = saga.start(visit_id, StartTableService(table_id))
+    with engine.begin() as conn:
+        VisitRepository(conn).add(visit)
+    return visit
+
+
+def test_a_saved_visit_is_loaded_back_with_its_version(engine):
+    visit = started(engine)
+    with engine.begin() as conn:
+        assert VisitRepository(conn).get("v1") == (visit, 1)
+        VisitRepository(conn).save(visit, 1)
+    with engine.begin() as conn:
+        assert VisitRepository(conn).get("v1") == (visit, 2)
+
+
+def test_of_two_writers_of_the_same_version_one_wins_and_the_other_gets_a_conflict(engine):
+    started(engine)
+    with engine.begin() as conn:
+        first, version = VisitRepository(conn).get("v1")
+    with engine.begin() as conn:
+        VisitRepository(conn).save(saga.decide(first, MenuShown())[0], version)
+    with pytest.raises(Conflict), engine.begin() as conn:
+        VisitRepository(conn).save(first, version)
+    with engine.begin() as conn:
+        assert VisitRepository(conn).get("v1")[1] == version + 1
+
+
+def test_concurrent_writers_of_one_version_leave_exactly_one_winner(engine):
+    started(engine)
+    outcomes, barrier = [], threading.Barrier(4)
+
+    def write():
+        barrier.wait()
+        try:
+            with engine.begin() as conn:
+                visit, _ = VisitRepository(conn).get("v1")
+                VisitRepository(conn).save(visit, 1)
+            outcomes.append("saved")
+        except Conflict:
+            outcomes.append("conflict")
+
+    threads = [threading.Thread(target=write) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["conflict"] * 3 + ["saved"]
+
+
+def test_a_second_visit_in_progress_at_the_same_table_is_a_conflict(engine):
+    started(engine)
+    with pytest.raises(Conflict):
+        started(engine, visit_id="v2")
+    with engine.begin() as conn:
+        assert VisitRepository(conn).visit_in_progress("T1") == "v1"
+
+
+def test_a_table_whose_visit_ended_takes_a_new_visit(engine):
+    visit = started(engine)
+    with engine.begin() as conn:
+        VisitRepository(conn).save(saga.refuse("v1", StartTableService("T1"), "closed")[0], 1)
+    started(engine, visit_id="v2")
+    with engine.begin() as conn:
+        assert VisitRepository(conn).visit_in_progress(visit.table_id) == "v2"

@@ -1,0 +1,262 @@
+"""docker-compose.yml and the Dockerfile agree with the CLI and with each other.
+
+No Docker engine is needed: the files are parsed (PyYAML, plus Compose's `${VAR:-default}`
+interpolation) and every command a container would run goes through the real click parser,
+which checks arguments and options but runs nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import click
+import pytest
+import yaml
+
+from pizzeria.cli import main
+from pizzeria.config import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE_FILE = ROOT / "docker-compose.yml"
+DOCKERFILE = ROOT / "Dockerfile"
+
+
+# --- reading the files ---------------------------------------------------------------------
+
+def load_compose() -> dict:
+    return yaml.safe_load(COMPOSE_FILE.read_text())
+
+
+def dockerfile_final_stage() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) of the Dockerfile's last stage, continuation lines joined."""
+    text = re.sub(r"\\\n", " ", DOCKERFILE.read_text())
+    instructions = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            keyword, _, arguments = line.partition(" ")
+            if keyword.upper() == "FROM":
+                instructions = []
+            instructions.append((keyword.upper(), arguments.strip()))
+    return instructions
+
+
+def dockerfile_exec_form(keyword: str) -> list[str] | None:
+    """The last KEYWORD (ENTRYPOINT, CMD) of the final stage, which must be in exec form."""
+    values = [arguments for name, arguments in dockerfile_final_stage() if name == keyword]
+    if not values:
+        return None
+    value = json.loads(values[-1])
+    assert isinstance(value, list), f"{keyword} {values[-1]} is not in exec (JSON list) form"
+    return value
+
+
+def interpolate(value: str) -> str:
+    """Compose's `${VAR}`, `${VAR:-default}`, `${VAR-default}` and `$$`, with no VAR set."""
+    value = re.sub(r"\$\{\w+(?::?-([^}]*))?\}", lambda m: m.group(1) or "", value)
+    return value.replace("$$", "$")
+
+
+def as_list(value) -> list[str]:
+    """A Compose command or entrypoint (a list, or a string split like a shell would)."""
+    if value is None:
+        return []
+    return shlex.split(value) if isinstance(value, str) else [str(item) for item in value]
+
+
+def environment(service: dict) -> dict[str, str]:
+    env = service.get("environment") or {}
+    if isinstance(env, list):
+        env = dict(item.partition("=")[::2] for item in env)
+    return {key: interpolate(str(value)) for key, value in env.items() if value is not None}
+
+
+def depends_on(service: dict) -> dict[str, str]:
+    """{service: condition}; the short list form means service_started."""
+    deps = service.get("depends_on") or {}
+    if isinstance(deps, list):
+        return {name: "service_started" for name in deps}
+    return {name: (spec or {}).get("condition", "service_started") for name, spec in deps.items()}
+
+
+def builds_dockerfile(service: dict) -> bool:
+    build = service.get("build")
+    if build is None:
+        return False
+    if isinstance(build, str):
+        build = {"context": build}
+    context = (COMPOSE_FILE.parent / build.get("context", ".")).resolve()
+    return (context / build.get("dockerfile", "Dockerfile")).resolve() == DOCKERFILE
+
+
+def argv(service: dict) -> list[str]:
+    """What the container runs: entrypoint + command, the image's where the service has none."""
+    from_image = builds_dockerfile(service)
+    if "entrypoint" in service:
+        entrypoint = as_list(service["entrypoint"])
+        default_command = []  # Compose drops the image's CMD when it overrides the entrypoint
+    else:
+        entrypoint = (dockerfile_exec_form("ENTRYPOINT") or []) if from_image else []
+        default_command = (dockerfile_exec_form("CMD") or []) if from_image else []
+    command = as_list(service["command"]) if "command" in service else default_command
+    return entrypoint + command
+
+
+def pizzeria_services() -> dict[str, list[str]]:
+    """{service name: argv} of the services that run the `pizzeria` command."""
+    services = load_compose()["services"]
+    commands = {name: argv(service) for name, service in services.items()}
+    return {name: args for name, args in commands.items() if args[:1] == ["pizzeria"]}
+
+
+def services_running(subcommand: str) -> dict[str, list[str]]:
+    """{service name: arguments after `pizzeria SUBCOMMAND`}."""
+    return {name: args[2:] for name, args in pizzeria_services().items()
+            if args[1:2] == [subcommand]}
+
+
+def parse_cli(args: list[str]) -> click.Context:
+    """Parse `pizzeria ARGS` with the real CLI, without running it: the subcommand's context.
+
+    Raises click.UsageError (or BadParameter) as the CLI would reject the arguments.
+    """
+    ctx = main.make_context("pizzeria", list(args))
+    rest = [*(ctx._protected_args if hasattr(ctx, "_protected_args") else ctx.protected_args),
+            *ctx.args]
+    if not rest:
+        raise click.UsageError("Missing command.", ctx)
+    name, command, rest = main.resolve_command(ctx, rest)
+    return command.make_context(name, rest, parent=ctx)
+
+
+def assert_cli_accepts(args: list[str]) -> click.Context | None:
+    try:
+        return parse_cli(args[1:])
+    except click.exceptions.Exit as stop:  # --help prints and stops: accepted if it exits 0
+        assert "--help" in args and stop.exit_code == 0, f"{shlex.join(args)}: exit {stop.exit_code}"
+    except click.ClickException as error:
+        pytest.fail(f"the CLI rejects `{shlex.join(args)}`: {error.format_message()}")
+    return None
+
+
+CONSUMER_QUEUES = tuple(main.commands["consume"].params[0].type.choices)
+SERVICES = load_compose()["services"]
+PIZZERIA_SERVICES = pizzeria_services()
+CONSUMERS = services_running("consume")
+
+
+# --- the tests ---------------------------------------------------------------------------------
+
+def test_the_file_follows_the_compose_spec_without_the_obsolete_version_key():
+    assert "version" not in load_compose()
+    assert {"rabbitmq", "postgres"} <= set(SERVICES)
+
+
+def test_the_pizzeria_services_are_built_from_the_dockerfile():
+    assert {"init", *CONSUMER_QUEUES, "serve"} <= set(PIZZERIA_SERVICES)
+    for name in PIZZERIA_SERVICES:
+        assert builds_dockerfile(SERVICES[name]), f"{name} is not built from {DOCKERFILE.name}"
+
+
+@pytest.mark.parametrize("queue", CONSUMER_QUEUES)
+def test_every_consumer_queue_of_the_cli_has_exactly_one_service_consuming_it(queue):
+    consuming = [name for name, queues in CONSUMERS.items() if queue in queues]
+    assert len(consuming) == 1, f"{queue!r} is consumed by {consuming or 'no service'}"
+
+
+@pytest.mark.parametrize("name", sorted(PIZZERIA_SERVICES))
+def test_every_command_a_service_runs_is_accepted_by_the_cli(name):
+    args = PIZZERIA_SERVICES[name]
+    ctx = assert_cli_accepts(args)
+    assert ctx is not None, f"{name} runs `{shlex.join(args)}`, which only prints help"
+    if ctx.command.name == "consume":
+        assert set(ctx.params["queues"]) <= set(CONSUMER_QUEUES)
+
+
+def test_docker_compose_run_serve_with_a_table_id_serves_that_table():
+    service = SERVICES["serve"]
+    assert "tools" in service.get("profiles", []), "serve must not start with a plain `up`"
+    entrypoint = as_list(service.get("entrypoint"))
+    ctx = assert_cli_accepts(entrypoint + ["TBL7", "--order", "margherita:2"])
+    assert ctx.command.name == "serve"
+    assert ctx.params["table_id"] == "TBL7"
+
+
+def test_the_dockerfile_default_command_is_accepted_by_the_cli(capsys):
+    assert_cli_accepts((dockerfile_exec_form("ENTRYPOINT") or []) + (dockerfile_exec_form("CMD") or []))
+
+
+@pytest.mark.parametrize("name", sorted(PIZZERIA_SERVICES))
+def test_the_broker_url_points_at_the_rabbitmq_service_with_its_credentials(name):
+    settings = Settings.from_env(environment(SERVICES[name]))
+    url = urlsplit(settings.broker_url)
+    assert url.scheme == "amqp", f"{name}: broker {settings.broker_url}"
+    broker = SERVICES.get(url.hostname)
+    assert broker is not None, f"{name}: no service {url.hostname!r} in {COMPOSE_FILE.name}"
+    assert broker["image"].startswith("rabbitmq:")
+    assert url.port == 5672
+    env = environment(broker)
+    assert (url.username, url.password) == (
+        env.get("RABBITMQ_DEFAULT_USER", "guest"), env.get("RABBITMQ_DEFAULT_PASS", "guest"))
+    assert url.username != "guest", "RabbitMQ's guest user may only connect from localhost"
+
+
+@pytest.mark.parametrize("name", sorted(PIZZERIA_SERVICES))
+def test_the_database_url_points_at_the_postgres_service_with_its_credentials(name):
+    settings = Settings.from_env(environment(SERVICES[name]))
+    url = urlsplit(settings.database_url)
+    assert url.scheme == "postgresql+psycopg", f"{name}: database {settings.database_url}"
+    database = SERVICES.get(url.hostname)
+    assert database is not None, f"{name}: no service {url.hostname!r} in {COMPOSE_FILE.name}"
+    assert database["image"].startswith("postgres:")
+    assert url.port == 5432
+    env = environment(database)
+    assert (url.username, url.password, url.path.lstrip("/")) == (
+        env["POSTGRES_USER"], env["POSTGRES_PASSWORD"], env.get("POSTGRES_DB", env["POSTGRES_USER"]))
+
+
+@pytest.mark.parametrize("name", sorted(PIZZERIA_SERVICES))
+def test_every_pizzeria_container_logs_json_lines(name):
+    assert Settings.from_env(environment(SERVICES[name])).log_json
+
+
+def test_the_init_service_runs_once_after_both_servers_are_healthy():
+    inits = [name for name, args in services_running("init").items() if args == []]
+    assert inits == ["init"]
+    init = SERVICES["init"]
+    assert str(init.get("restart", "no")) == "no"
+    for server in ("rabbitmq", "postgres"):
+        assert depends_on(init).get(server) == "service_healthy"
+        assert SERVICES[server].get("healthcheck", {}).get("test"), f"{server} has no healthcheck"
+
+
+@pytest.mark.parametrize("name", sorted(CONSUMERS))
+def test_the_consumers_start_only_after_the_init_service_has_finished(name):
+    assert depends_on(SERVICES[name]).get("init") == "service_completed_successfully"
+
+
+@pytest.mark.parametrize("name", sorted(CONSUMERS))
+def test_the_consumers_restart_unless_stopped_and_stop_on_sigterm(name):
+    assert SERVICES[name].get("restart") == "unless-stopped"
+    assert SERVICES[name].get("stop_signal") == "SIGTERM"
+
+
+def test_the_dockerfile_entrypoint_is_pizzeria():
+    assert dockerfile_exec_form("ENTRYPOINT") == ["pizzeria"]
+
+
+def test_the_image_runs_as_a_non_root_user():
+    users = [arguments for name, arguments in dockerfile_final_stage() if name == "USER"]
+    assert users, "the final stage has no USER"
+    assert users[-1].split(":")[0] not in ("root", "0")
+
+
+def test_the_image_installs_the_postgres_extra_and_no_test_tools():
+    runs = " ".join(arguments for name, arguments in re.findall(
+        r"^(RUN)\s+(.*)$", re.sub(r"\\\n", " ", DOCKERFILE.read_text()), re.MULTILINE))
+    assert "[postgres]" in runs
+    assert "[test]" not in runs and "pytest" not in runs
