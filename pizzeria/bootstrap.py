@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from pizzeria.config import QUEUES, Settings
 from pizzeria.kitchen import domain as kitchen_domain
@@ -51,9 +51,12 @@ def init(app: App) -> None:
 
 
 def create_tables(engine: Engine) -> None:
-    """Create every table that is missing."""
-    for metadata in (db.metadata, repository.metadata, kitchen_domain.metadata):
-        metadata.create_all(engine)
+    """Create every table that is missing, one process at a time."""
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":  # SQLite's BEGIN IMMEDIATE serialises already
+            conn.execute(text("SELECT pg_advisory_xact_lock(7414)"))
+        for metadata in (db.metadata, repository.metadata, kitchen_domain.metadata):
+            metadata.create_all(conn)
 
 
 def worker(app: App, queues: list[str]) -> Worker:

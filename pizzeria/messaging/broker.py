@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import time
+
 from kombu import Connection, Producer
+from sqlalchemy.exc import DBAPIError
 
 from .topology import Topology
 
@@ -11,6 +14,7 @@ from .topology import Topology
 RETRY_POLICY = {"max_retries": 6, "interval_start": 0.2, "interval_step": 0.5, "interval_max": 2.0}
 # Virtual transports (the embedded SQLite broker) poll; their default of 1 s would slow every hop.
 POLLING_INTERVAL = 0.02
+DECLARE_ATTEMPTS = 5
 
 
 class Broker:
@@ -34,10 +38,23 @@ class Broker:
         return connection
 
     def open(self) -> Connection:
-        """A connected connection with the topology declared on it."""
+        """A connected connection with the topology declared on it. Processes starting at once
+        on a fresh embedded broker race to create its tables: the loser tries again."""
+        for attempt in range(1, DECLARE_ATTEMPTS):
+            try:
+                return self._open()
+            except (*self.connection().connection_errors, DBAPIError):
+                time.sleep(0.1 * attempt)
+        return self._open()
+
+    def _open(self) -> Connection:
         connection = self.connection()
-        connection.ensure_connection(max_retries=3)
-        self.topology.declare(connection.default_channel)
+        try:
+            connection.ensure_connection(max_retries=3)
+            self.topology.declare(connection.default_channel)
+        except BaseException:
+            connection.release()
+            raise
         return connection
 
 

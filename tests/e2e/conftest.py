@@ -1,0 +1,76 @@
+"""End-to-end fixtures: the real `pizzeria` command, run as separate OS processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+QUEUES = ("process_manager", "menu", "waiter", "kitchen")
+
+
+@dataclass
+class Pizzeria:
+    """Runs `pizzeria` commands in one directory with one environment, as a user would."""
+
+    cwd: Path
+    env: dict[str, str]
+    consumers: list[subprocess.Popen] = field(default_factory=list)
+
+    def run(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+        """Run a command to its end; its output is captured as text."""
+        return subprocess.run([sys.executable, "-m", "pizzeria", *args], cwd=self.cwd, env=self.env,
+                              capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+
+    def consume(self, *queues: str) -> subprocess.Popen:
+        """Start `pizzeria consume QUEUES` in the background, logging to a file in cwd."""
+        log = open(self.cwd / f"consume-{'-'.join(queues)}-{len(self.consumers)}.log", "wb")
+        process = subprocess.Popen([sys.executable, "-m", "pizzeria", "consume", *queues],
+                                   cwd=self.cwd, env=self.env, stdout=log, stderr=log,
+                                   stdin=subprocess.DEVNULL)
+        log.close()
+        self.consumers.append(process)
+        return process
+
+    def stop_consumers(self) -> list[int]:
+        """SIGTERM every consumer still running and return their exit codes."""
+        for process in self.consumers:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        codes = [process.wait(timeout=30) for process in self.consumers]
+        self.consumers.clear()
+        return codes
+
+
+def _environment(tmp_path: Path, **settings: str) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PIZZERIA_")}
+    env.update(PIZZERIA_BAKE_SECONDS="0.05", **settings)
+    return env
+
+
+@pytest.fixture
+def embedded(tmp_path):
+    """pizzeria with nothing configured: the embedded broker and database in ./var."""
+    pizzeria = Pizzeria(tmp_path, _environment(tmp_path))
+    yield pizzeria
+    pizzeria.stop_consumers()
+
+
+@pytest.fixture
+def on_rabbitmq(tmp_path, amqp_url, postgres_url):
+    """pizzeria on the test RabbitMQ and PostgreSQL servers."""
+    pizzeria = Pizzeria(tmp_path, _environment(tmp_path, PIZZERIA_BROKER_URL=amqp_url,
+                                               PIZZERIA_DATABASE_URL=postgres_url))
+    yield pizzeria
+    pizzeria.stop_consumers()
+
+
+@pytest.fixture(params=["embedded", "on_rabbitmq"])
+def pizzeria(request):
+    """pizzeria on each transport in turn: embedded, then RabbitMQ with PostgreSQL."""
+    return request.getfixturevalue(request.param)
