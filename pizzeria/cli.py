@@ -81,7 +81,7 @@ def init_command() -> None:
 
 
 @command
-@click.argument("queues", nargs=-1, required=True, type=click.Choice(QUEUES))
+@click.argument("queues", nargs=-1, required=True, type=click.Choice(QUEUES), metavar="QUEUE...")
 def consume_command(queues: tuple[str, ...]) -> None:
     """Consume QUEUES until SIGINT or SIGTERM, then finish the message in hand and exit 0."""
     import signal

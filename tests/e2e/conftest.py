@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-QUEUES = ("process_manager", "menu", "waiter", "kitchen")
+from pizzeria.config import QUEUES
 
 
 @dataclass

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import QUEUES
+from pizzeria.config import QUEUES
 
 STEPS = (
     [("received", "StartTableService"), ("sent", "GetMenu"), ("received", "MenuGot"),

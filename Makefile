@@ -1,0 +1,50 @@
+# pizzeria: `make` lists the targets. Needs GNU make, python3 with venv, and,
+# for the tests, Debian's rabbitmq-server and postgresql (`make test` installs them).
+
+PYTHON ?= python3
+VENV   := .venv
+STAMP  := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+# apt-get needs root; everyone else goes through sudo.
+SUDO    := $(if $(filter 0,$(shell id -u)),,sudo)
+APT_GET := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get
+
+.PHONY: help venv demo test lint servers up clean
+
+help: ## List the targets
+	@echo "make TARGET, where TARGET is one of:"
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z]+:.*## / {printf "  %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+venv: $(STAMP) ## Create .venv with pizzeria and its test tools (again when pyproject.toml changes)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --disable-pip-version-check -e '.[test]'
+	touch $@
+
+demo: venv ## Run one visit of the pizza house (pizzeria demo)
+	$(VENV)/bin/pizzeria demo
+
+lint: venv ## Check the import rules (import-linter, contracts in pyproject.toml)
+	$(VENV)/bin/lint-imports
+
+test: venv servers ## Check the import rules, then run every test (starts private servers)
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+servers: ## Install rabbitmq-server and postgresql with apt-get if they are missing
+	@missing=""; \
+	command -v rabbitmq-server >/dev/null || test -x /usr/lib/rabbitmq/bin/rabbitmq-server \
+		|| missing="$$missing rabbitmq-server"; \
+	ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || command -v pg_ctl >/dev/null \
+		|| missing="$$missing postgresql"; \
+	if [ -z "$$missing" ]; then echo "servers: rabbitmq-server and postgresql are installed"; exit 0; fi; \
+	echo "servers: installing$$missing"; \
+	set -x; $(APT_GET) update && $(APT_GET) install -y --no-install-recommends $$missing
+
+up: ## Run the whole pizza house with RabbitMQ in Docker (docker compose up --build)
+	docker compose up --build
+
+clean: ## Remove ./var (the demo's databases and logs)
+	rm -rf var
