@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
+import structlog
+from kombu.exceptions import OperationalError as BrokerError
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import DBAPIError
 
 from pizzeria.config import QUEUES, Settings
 from pizzeria.kitchen import domain as kitchen_domain
@@ -13,6 +17,7 @@ from pizzeria.menu.handlers import HANDLERS as MENU_HANDLERS
 from pizzeria.messaging import db
 from pizzeria.messaging.broker import Broker, Publisher
 from pizzeria.messaging.consumer import Endpoint, Worker
+from pizzeria.messaging.handling import is_outage
 from pizzeria.messaging.topology import Topology
 from pizzeria.process_manager import repository
 from pizzeria.process_manager.handlers import HANDLERS as PM_HANDLERS
@@ -20,6 +25,8 @@ from pizzeria.waiter.handlers import HANDLERS as WAITER_HANDLERS
 
 TOPOLOGY = Topology("pizzeria", orchestrator="process_manager", workers=QUEUES[1:])
 # The kitchen's bake is slow: one pizza at a time per kitchen, so a second kitchen gets the next.
+WAIT_SECONDS = 2.0
+log = structlog.get_logger("pizzeria.bootstrap")
 PREFETCH = {"process_manager": 20, "menu": 20, "waiter": 20, "kitchen": 1}
 
 
@@ -44,10 +51,19 @@ def bootstrap(settings: Settings | None = None) -> App:
     return App(settings, db.make_engine(settings.database_url), Broker(settings.broker_url, TOPOLOGY))
 
 
-def init(app: App) -> None:
-    """Create the tables and declare the broker topology; safe to run any number of times."""
-    create_tables(app.engine)
-    app.broker.open().release()
+def init(app: App, wait: bool = False) -> None:
+    """Create the tables and declare the broker topology; safe to run any number of times.
+    With `wait`, servers that are down or restarting are waited for instead of failing."""
+    while True:
+        try:
+            create_tables(app.engine)
+            app.broker.open().release()
+            return
+        except (DBAPIError, BrokerError, OSError) as error:
+            if not wait or (isinstance(error, DBAPIError) and not is_outage(error)):
+                raise
+            log.warning("waiting for the database and the broker", error=str(error).splitlines()[0])
+            time.sleep(WAIT_SECONDS)
 
 
 def create_tables(engine: Engine) -> None:

@@ -40,14 +40,14 @@ def command(fn):
     return wrapper
 
 
-def _app():
+def _app(wait: bool = False):
     from pizzeria.bootstrap import bootstrap, init
     from pizzeria.config import Settings
     from pizzeria.logs import configure
     settings = Settings.from_env()
     configure(json_lines=settings.log_json)
     app = bootstrap(settings)
-    init(app)
+    init(app, wait=wait)
     return app
 
 
@@ -89,7 +89,7 @@ def consume_command(queues: tuple[str, ...]) -> None:
     import structlog
 
     from pizzeria.bootstrap import worker
-    app = _app()
+    app = _app(wait=True)
     consumer = worker(app, list(dict.fromkeys(queues)))
     structlog.contextvars.bind_contextvars(consumer="+".join(queues))
 

@@ -12,19 +12,17 @@ import structlog
 from kombu import Queue
 from kombu.mixins import ConsumerMixin
 from sqlalchemy import Engine
-from sqlalchemy.exc import IntegrityError, OperationalError
 
 from . import failed, inbox
 from .broker import Broker, Publisher
 from .codec import BadMessage
 from .envelope import Envelope
-from .handling import AlreadyHandled, Conflict, Context, Handler, handle_once
+from .handling import Handler, handle, is_outage
 from .outbox import Relay
 
 log = structlog.get_logger("pizzeria.consumer")
 
-TRANSIENT = (Conflict, OperationalError, IntegrityError)
-ATTEMPTS = 5
+OUTAGE_BACKOFF_SECONDS = 1.0
 SWEEP_SECONDS = 1.0
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -92,12 +90,13 @@ class Worker(ConsumerMixin):
         self.publisher.close()
 
     def on_delivery(self, endpoint: Endpoint, message) -> None:
-        """Handle one delivery, then ack it; if even the failed store is out of reach, requeue."""
+        """Handle one delivery, then ack it; while the database is out of reach, requeue it."""
         try:
             self._process(endpoint, message)
-        except Exception:
-            log.exception("could not process or store the message; requeued", queue=endpoint.queue.name)
-            time.sleep(1.0)  # back off from a database that is down before the redelivery
+        except Exception as error:
+            log.warning("database unavailable, message requeued", queue=endpoint.queue.name,
+                        error=str(error).splitlines()[0])
+            time.sleep(OUTAGE_BACKOFF_SECONDS)
             message.requeue()
             return
         message.ack()
@@ -115,29 +114,17 @@ class Worker(ConsumerMixin):
         if inbox.has_handled(self.engine, endpoint.name, envelope.message_id):
             bound.info("duplicate ignored")
             return
-        error, attempts = self._handle(endpoint, envelope, payload, bound)
-        if error is not None:
-            bound.error("message failed", error=str(error), attempts=attempts)
-            self._store_failed(endpoint.queue.name, message, error, attempts,
-                               "".join(traceback.format_exception(error)))
-
-    def _handle(self, endpoint, envelope, payload, bound) -> tuple[BaseException | None, int]:
-        handler = endpoint.handlers[type(payload)]
-        for attempt in range(1, ATTEMPTS + 1):
-            try:
-                sent = handle_once(handler, payload, Context(endpoint.name, envelope, self.engine))
-            except AlreadyHandled:
-                bound.info("duplicate ignored")
-                return None, attempt
-            except TRANSIENT as error:
-                bound.warning("transient error, retrying", attempt=attempt, error=str(error))
-                last_error = error
-            except Exception as error:
-                return error, attempt
-            else:
-                bound.info("handled", sent=[envelope.type for envelope in sent])
-                return None, attempt
-        return last_error, ATTEMPTS
+        try:
+            sent = handle(endpoint.handlers[type(payload)], payload, envelope, endpoint.name, self.engine)
+        except Exception as error:
+            if is_outage(error):
+                raise
+            bound.exception("handler failed")
+            self._store_failed(endpoint.queue.name, message, error, attempts=1,
+                               trace="".join(traceback.format_exception(error)))
+            return
+        bound.info("duplicate ignored" if sent is None else "handled",
+                   sent=[envelope.type for envelope in sent or ()])
 
     def _store_failed(self, queue: str, message, error: BaseException, attempts: int,
                       trace: str | None = None) -> None:

@@ -3,14 +3,20 @@ commit together or not at all."""
 
 from __future__ import annotations
 
+import itertools
+import random
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 
 from . import inbox, outbox
 from .envelope import Envelope, derived_id
+
+CONFLICT_ATTEMPTS = 100  # conflicts are short-lived: two writers of one visit, one wins each time
+OUTAGE_ATTEMPTS = 3
 
 
 class AlreadyHandled(Exception):
@@ -70,8 +76,33 @@ class Context:
 Handler = Callable[[Any, Context], None]
 
 
-def handle_once(handler: Handler, message: Any, context: Context) -> list[Envelope]:
-    """Run `handler` in its unit of work and commit; return the envelopes it sent."""
+def handle(handler: Handler, message: Any, envelope: Envelope, consumer: str,
+           engine: Engine) -> list[Envelope] | None:
+    """Handle `message` exactly once: return what was sent, or None if it was handled before.
+    A conflict reloads and runs the handler again; a database outage that outlasts a few quick
+    retries, and any other error, is raised for the caller to requeue or store as failed."""
+    for attempt in itertools.count(1):
+        try:
+            return _handle_once(handler, message, Context(consumer, envelope, engine))
+        except AlreadyHandled:
+            return None
+        except Conflict:
+            if attempt == CONFLICT_ATTEMPTS:
+                raise
+            time.sleep(random.uniform(0, 0.002 * attempt))  # let the other writer finish
+        except DBAPIError as error:
+            if not is_outage(error) or attempt >= OUTAGE_ATTEMPTS:
+                raise
+            time.sleep(0.1 * attempt)
+
+
+def is_outage(error: BaseException) -> bool:
+    """True for a database error that says nothing about the message: lost, locked, restarting."""
+    return isinstance(error, (OperationalError, InterfaceError)) or (
+        isinstance(error, DBAPIError) and error.connection_invalidated)
+
+
+def _handle_once(handler: Handler, message: Any, context: Context) -> list[Envelope]:
     try:
         handler(message, context)
         context.commit()

@@ -6,15 +6,16 @@ import json
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, select
 
 from .repository import history, visits
+from .saga import IN_PROGRESS
 
 
 def latest_visit(engine: Engine, table_id: str) -> dict[str, Any] | None:
-    """The report of the table's latest visit, or None if the table never had one."""
+    """The report of the table's visit in progress, else of its latest one; None if it had none."""
     query = (select(visits).where(visits.c.table_id == table_id)
-             .order_by(visits.c.started_at.desc()).limit(1))
+             .order_by((visits.c.status == IN_PROGRESS).desc(), visits.c.started_at.desc()).limit(1))
     return _first_report(engine, query)
 
 
@@ -24,14 +25,10 @@ def visit(engine: Engine, visit_id: str) -> dict[str, Any] | None:
 
 
 def every_table(engine: Engine) -> list[dict[str, Any]]:
-    """The latest visit of every table, by table id."""
-    latest = (select(visits.c.table_id, func.max(visits.c.started_at).label("started_at"))
-              .group_by(visits.c.table_id).subquery())
-    query = (select(visits).join(latest, (visits.c.table_id == latest.c.table_id)
-                                 & (visits.c.started_at == latest.c.started_at))
-             .order_by(visits.c.table_id))
+    """The visit `latest_visit` reports for every table, by table id."""
     with engine.connect() as conn:
-        return [_report(conn, row) for row in conn.execute(query).all()]
+        tables = conn.execute(select(visits.c.table_id).distinct().order_by(visits.c.table_id)).scalars()
+    return [latest_visit(engine, table_id) for table_id in tables]
 
 
 def _first_report(engine: Engine, query) -> dict[str, Any] | None:

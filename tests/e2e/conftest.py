@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from pizzeria.config import QUEUES
 
 
 @dataclass
@@ -26,6 +25,12 @@ class Pizzeria:
         """Run a command to its end; its output is captured as text."""
         return subprocess.run([sys.executable, "-m", "pizzeria", *args], cwd=self.cwd, env=self.env,
                               capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+
+    def start(self, *args: str) -> subprocess.Popen:
+        """Start a command in the background; read its stdout as text lines."""
+        return subprocess.Popen([sys.executable, "-m", "pizzeria", *args], cwd=self.cwd, env=self.env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                stdin=subprocess.DEVNULL)
 
     def consume(self, *queues: str) -> subprocess.Popen:
         """Start `pizzeria consume QUEUES` in the background, logging to a file in cwd."""

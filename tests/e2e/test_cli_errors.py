@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from polling import wait_until
 
 
 def one_line_error(result) -> str:
@@ -58,11 +59,21 @@ def test_a_visit_nobody_serves_times_out_with_exit_3(embedded):
 def test_a_table_with_a_visit_in_progress_refuses_a_second_one(embedded):
     assert embedded.run("serve", "TBL1", "--no-wait").returncode == 0
     embedded.consume("process_manager")
+    wait_until(lambda: json.loads(embedded.run("status", "--json").stdout), what="the first visit")
     second = embedded.run("serve", "TBL1", "--no-wait")
-    while second.returncode == 0:  # until the first visit exists, the check is the saga's
-        second = embedded.run("serve", "TBL1", "--no-wait")
     assert second.returncode == 1
     assert "TBL1 already has a visit in progress" in one_line_error(second)
+    assert json.loads(embedded.run("status", "TBL1", "--json").stdout)["status"] == "in_progress"
+
+
+def test_a_second_visit_that_slips_past_the_check_is_rejected_by_the_saga(embedded):
+    assert embedded.run("serve", "TBL1", "--no-wait").returncode == 0
+    second = embedded.start("serve", "TBL1", "--timeout", "60")  # no consumer yet: published too
+    wait_until(lambda: "started" in second.stdout.readline(), what="the second visit to start")
+    embedded.consume("process_manager")
+    output, _ = second.communicate(timeout=90)
+    assert second.returncode == 1
+    assert "rejected" in output and "table TBL1 already has a visit in progress" in output
 
 
 def test_an_unreachable_broker_is_named_in_one_line_with_its_password_hidden(embedded):
