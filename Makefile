@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 SUDO    := $(if $(filter 0,$(shell id -u)),,sudo)
 APT_GET := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get
 
-.PHONY: help venv demo test lint servers up clean
+.PHONY: help venv demo test chaos lint servers up clean
 
 help: ## List the targets
 	@echo "make TARGET, where TARGET is one of:"
@@ -32,6 +32,9 @@ lint: venv ## Check the import rules (import-linter, contracts in pyproject.toml
 test: venv servers ## Check the import rules, then run every test (starts private servers)
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+chaos: venv servers ## The chaos test at full size: 200 visits, kill -9 and a broker restart
+	PIZZERIA_CHAOS_VISITS=200 $(VENV)/bin/pytest tests/e2e/test_chaos.py -s $(PYTEST_ARGS)
 
 servers: ## Install rabbitmq-server and postgresql with apt-get if they are missing
 	@missing=""; \

@@ -12,7 +12,8 @@ import click
 from pizzeria.config import QUEUES
 
 TABLE_ID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
-EXIT_FINISHED, EXIT_NOT_FINISHED, EXIT_USAGE, EXIT_TIMEOUT = 0, 1, 2, 3
+EXIT_FINISHED, EXIT_NOT_FINISHED, EXIT_TIMEOUT = 0, 1, 3
+STOP_SIGNALS = ("SIGTERM", "SIGINT")
 
 
 @click.group()
@@ -89,6 +90,8 @@ def consume_command(queues: tuple[str, ...]) -> None:
     import structlog
 
     from pizzeria.bootstrap import worker
+    for name in STOP_SIGNALS:  # nothing in hand while starting: stop at once, cleanly
+        signal.signal(getattr(signal, name), lambda _signum, _frame: sys.exit(0))
     app = _app(wait=True)
     consumer = worker(app, list(dict.fromkeys(queues)))
     structlog.contextvars.bind_contextvars(consumer="+".join(queues))
@@ -96,8 +99,8 @@ def consume_command(queues: tuple[str, ...]) -> None:
     def stop(signum, _frame):
         structlog.get_logger().info("stopping", signal=signal.Signals(signum).name)
         consumer.should_stop = True
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    for name in STOP_SIGNALS:
+        signal.signal(getattr(signal, name), stop)
     consumer.run()
     consumer.close()
     structlog.get_logger().info("stopped")

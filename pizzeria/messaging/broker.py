@@ -40,6 +40,8 @@ class Broker:
     def open(self) -> Connection:
         """A connected connection with the topology declared on it. Processes starting at once
         on a fresh embedded broker race to create its tables: the loser tries again."""
+        if self.is_amqp:
+            return self._open()
         for attempt in range(1, DECLARE_ATTEMPTS):
             try:
                 return self._open()
@@ -50,7 +52,7 @@ class Broker:
     def _open(self) -> Connection:
         connection = self.connection()
         try:
-            connection.ensure_connection(max_retries=3)
+            connection.ensure_connection(max_retries=2, interval_start=0.2, interval_step=0.5)
             self.topology.declare(connection.default_channel)
         except BaseException:
             connection.release()

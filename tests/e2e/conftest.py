@@ -34,22 +34,22 @@ class Pizzeria:
 
     def consume(self, *queues: str) -> subprocess.Popen:
         """Start `pizzeria consume QUEUES` in the background, logging to a file in cwd."""
-        log = open(self.cwd / f"consume-{'-'.join(queues)}-{len(self.consumers)}.log", "wb")
-        process = subprocess.Popen([sys.executable, "-m", "pizzeria", "consume", *queues],
-                                   cwd=self.cwd, env=self.env, stdout=log, stderr=log,
-                                   stdin=subprocess.DEVNULL)
-        log.close()
+        log_path = self.cwd / f"consume-{'-'.join(queues)}-{len(self.consumers)}.log"
+        with open(log_path, "wb") as log:
+            process = subprocess.Popen([sys.executable, "-m", "pizzeria", "consume", *queues],
+                                       cwd=self.cwd, env=self.env, stdout=log, stderr=log,
+                                       stdin=subprocess.DEVNULL)
+        process.log_path = log_path
         self.consumers.append(process)
         return process
 
     def stop_consumers(self) -> list[int]:
         """SIGTERM every consumer still running and return their exit codes."""
-        for process in self.consumers:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        codes = [process.wait(timeout=30) for process in self.consumers]
+        running = [process for process in self.consumers if process.poll() is None]
+        for process in running:
+            process.send_signal(signal.SIGTERM)
         self.consumers.clear()
-        return codes
+        return [process.wait(timeout=30) for process in running]
 
 
 def _environment(tmp_path: Path, **settings: str) -> dict[str, str]:

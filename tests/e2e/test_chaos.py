@@ -1,0 +1,140 @@
+"""Chaos: kill -9 consumers at random and restart RabbitMQ while visits run; every effect once.
+
+`make chaos` runs the full size (200 visits); the suite runs a smaller one. The randomness is
+seeded: PIZZERIA_CHAOS_VISITS and PIZZERIA_CHAOS_SEED change it.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import time
+from collections import Counter
+
+from kombu import Connection
+from polling import wait_until
+from sqlalchemy import func, select
+
+from pizzeria import bootstrap
+from pizzeria.config import Settings
+from pizzeria.kitchen.domain import bakes_per_order
+from pizzeria.menu.domain import MENU
+from pizzeria.messaging.outbox import outbox
+from pizzeria.process_manager import views
+from pizzeria.process_manager.messages import OrderLine, StartTableService
+from pizzeria.process_manager.service import start_visit
+
+VISITS = int(os.environ.get("PIZZERIA_CHAOS_VISITS", "60"))
+SEED = int(os.environ.get("PIZZERIA_CHAOS_SEED", "20261124"))
+CONSUMERS = ["process_manager", "process_manager", "kitchen", "kitchen", "menu", "waiter"]
+DEADLINE = 120 + VISITS * 1.5
+
+
+def random_order(rng: random.Random) -> tuple[OrderLine, ...]:
+    """1 to 3 pizzas in all."""
+    pizzas = Counter(rng.choice(MENU).name for _ in range(rng.randint(1, 3)))
+    return tuple(OrderLine(name, quantity) for name, quantity in sorted(pizzas.items()))
+
+
+class Chaos:
+    """Kills a random consumer every 0.5 to 2 s and starts a new one in its place."""
+
+    def __init__(self, pizzeria, rng: random.Random):
+        self.pizzeria, self.rng = pizzeria, rng
+        self.slots = [(queue, pizzeria.consume(queue)) for queue in CONSUMERS]
+        self.kills = 0
+
+    def kill_one(self) -> None:
+        index = self.rng.randrange(len(self.slots))
+        queue, process = self.slots[index]
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        self.slots[index] = (queue, self.pizzeria.consume(queue))
+        self.kills += 1
+
+    def died_on_their_own(self) -> list[str]:
+        return [queue for queue, process in self.slots if process.poll() is not None]
+
+    def pause(self) -> float:
+        return self.rng.uniform(0.5, 2.0)
+
+
+def queue_depths(app) -> dict[str, int]:
+    with Connection(app.broker.url) as conn:
+        channel = conn.default_channel
+        return {name: queue(channel).queue_declare(passive=True).message_count
+                for name, queue in bootstrap.TOPOLOGY.queues.items()}
+
+
+def unsent(app) -> int:
+    with app.engine.connect() as conn:
+        return conn.execute(select(func.count()).select_from(outbox)).scalar()
+
+
+def test_every_visit_finishes_with_every_effect_once_despite_kill_9_and_a_broker_restart(
+        on_rabbitmq, rabbitmq, amqp_url, postgres_url, tmp_path, capsys):
+    rng = random.Random(SEED)
+    on_rabbitmq.env["PIZZERIA_BAKE_SECONDS"] = "0.05"
+    app = bootstrap.bootstrap(Settings(amqp_url, postgres_url, tmp_path))
+    bootstrap.init(app)
+    orders = {f"TBL{n}": random_order(rng) for n in range(1, VISITS + 1)}
+    publisher = app.publisher()
+    visits = {start_visit(app.engine, publisher, StartTableService(table, order)): order
+              for table, order in orders.items()}
+    publisher.close()
+    chaos = Chaos(on_rabbitmq, rng)
+    deadline = time.monotonic() + DEADLINE
+    restarted = False
+    while not all_ended(app, visits) and time.monotonic() < deadline:
+        time.sleep(chaos.pause())
+        chaos.kill_one()
+        if chaos.kills == 3 and not restarted:
+            rabbitmq.stop()
+            rabbitmq.start()
+            restarted = True
+        assert chaos.died_on_their_own() == []
+    wait_until(lambda: all_ended(app, visits), timeout=max(deadline - time.monotonic(), 1),
+               what="every visit to end")
+    wait_until(lambda: unsent(app) == 0 and not any(queue_depths(app).values()), timeout=60,
+               what="the outbox and the queues to empty")
+    wait_until(lambda: all("consuming" in p.log_path.read_text() for _, p in chaos.slots),
+               what="the last replacements to be ready")
+    assert on_rabbitmq.stop_consumers() == [0] * len(CONSUMERS)
+    counts = check_effects(app, visits)
+    counts.update(kills=chaos.kills, broker_restarts=int(restarted), unsent_outbox_rows=unsent(app),
+                  messages_left_in_queues=sum(queue_depths(app).values()),
+                  duplicates_ignored=duplicates_logged(tmp_path))
+    with capsys.disabled():
+        print("\nchaos:", ", ".join(f"{key}={value}" for key, value in counts.items()))
+    assert (restarted, counts["unsent_outbox_rows"], counts["messages_left_in_queues"]) == (True, 0, 0)
+
+
+def all_ended(app, visits) -> bool:
+    return all((report := views.visit(app.engine, visit_id)) and report["status"] != "in_progress"
+               for visit_id in visits)
+
+
+def check_effects(app, visits) -> dict[str, int]:
+    """Assert every effect happened once; return the counts."""
+    bakes = bakes_per_order(app.engine)
+    counts = Counter()
+    for visit_id, order in visits.items():
+        report = views.visit(app.engine, visit_id)
+        assert report["status"] == "finished", report
+        history = Counter((entry["direction"], entry["type"]) for entry in report["history"])
+        assert history[("sent", "ServePizzas")] == history[("sent", "ShowBill")] == 1, report
+        assert history[("received", "BillPaid")] == 1, report
+        ordered = sum(line.quantity for line in order)
+        assert [pizza["status"] for pizza in report["pizzas"]] == ["done"] * ordered
+        assert [bakes.get(pizza["kitchen_order_id"]) for pizza in report["pizzas"]] == [1] * ordered
+        counts.update(visits_finished=1, pizzas_done=ordered, serve_pizzas_sent=1, bills_shown=1,
+                      bills_paid=1)
+    counts["pizzas_baked"] = sum(bakes.values())
+    assert counts["pizzas_baked"] == counts["pizzas_done"]
+    return dict(counts)
+
+
+def duplicates_logged(directory) -> int:
+    return sum(path.read_text(errors="replace").count("duplicate ignored")
+               for path in directory.glob("consume-*.log"))
