@@ -1,0 +1,100 @@
+"""The outbox relay: every row published once by one of several relays, then deleted."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from sqlalchemy import func, select
+
+from pizzeria.bootstrap import create_tables
+from pizzeria.messaging import outbox
+from pizzeria.messaging.db import make_engine
+from pizzeria.messaging.envelope import Envelope
+
+
+class FakePublisher:
+    """Records what it is asked to publish; can be told to fail after some messages."""
+
+    def __init__(self, fail_after: int | None = None):
+        self.published: list[str] = []
+        self.fail_after = fail_after
+        self.lock = threading.Lock()
+
+    def publish(self, routing_key: str, body: bytes, headers: dict) -> None:
+        with self.lock:
+            if self.fail_after is not None and len(self.published) >= self.fail_after:
+                raise ConnectionError("broker went away")
+            self.published.append(headers["message_id"])
+
+
+@pytest.fixture(params=["sqlite_url", "postgres_url"])
+def engine(request):
+    engine = make_engine(request.getfixturevalue(request.param))
+    create_tables(engine)
+    yield engine
+    engine.dispose()
+
+
+def add_rows(engine, count: int, delay: float = 0.0) -> list[str]:
+    ids = [f"m{n}" for n in range(count)]
+    with engine.begin() as conn:
+        for message_id in ids:
+            envelope = Envelope(message_id, "Thing", "visit", None, "now", {})
+            outbox.add(conn, envelope, "menu.command.Thing", delay=delay)
+    return ids
+
+
+def rows_left(engine) -> int:
+    with engine.connect() as conn:
+        return conn.execute(select(func.count()).select_from(outbox.outbox)).scalar()
+
+
+def test_a_flush_publishes_every_due_row_in_order_and_deletes_it(engine):
+    ids = add_rows(engine, 250)
+    publisher = FakePublisher()
+    assert outbox.Relay(engine, publisher.publish, batch=100).flush() == 250
+    assert publisher.published == ids
+    assert rows_left(engine) == 0
+
+
+def test_a_row_that_is_not_due_yet_waits(engine):
+    add_rows(engine, 3, delay=60)
+    publisher = FakePublisher()
+    assert outbox.Relay(engine, publisher.publish).flush() == 0
+    assert (publisher.published, rows_left(engine)) == ([], 3)
+
+
+def test_relays_running_at_once_publish_each_row_exactly_once(engine):
+    ids = add_rows(engine, 400)
+    publisher = FakePublisher()
+    relays = [outbox.Relay(engine, publisher.publish, batch=20) for _ in range(4)]
+    threads = [threading.Thread(target=relay.flush) for relay in relays]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(publisher.published) == sorted(ids)
+    assert rows_left(engine) == 0
+
+
+def test_rows_a_failed_relay_had_claimed_are_published_by_the_next_once_its_lease_ends(engine):
+    ids = add_rows(engine, 10)
+    failing = FakePublisher(fail_after=4)
+    with pytest.raises(ConnectionError):
+        outbox.Relay(engine, failing.publish, lease=0.0).flush()
+    assert rows_left(engine) == 6
+    publisher = FakePublisher()
+    outbox.Relay(engine, publisher.publish).flush()
+    assert failing.published + publisher.published == ids
+    assert rows_left(engine) == 0
+
+
+def test_rows_claimed_by_a_live_relay_are_left_to_it(engine):
+    add_rows(engine, 5)
+    failing = FakePublisher(fail_after=0)
+    with pytest.raises(ConnectionError):
+        outbox.Relay(engine, failing.publish, lease=60).flush()
+    publisher = FakePublisher()
+    assert outbox.Relay(engine, publisher.publish).flush() == 0
+    assert rows_left(engine) == 5
