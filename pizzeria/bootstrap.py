@@ -11,6 +11,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 
 from pizzeria.config import QUEUES, Settings
+from pizzeria.faults import with_faults
 from pizzeria.kitchen import domain as kitchen_domain
 from pizzeria.kitchen.handlers import handlers as kitchen_handlers
 from pizzeria.menu.handlers import HANDLERS as MENU_HANDLERS
@@ -77,10 +78,12 @@ def create_tables(engine: Engine) -> None:
 
 def worker(app: App, queues: list[str]) -> Worker:
     """A worker consuming the named queues."""
-    return Worker(app.broker, app.engine, [_endpoint(app, name) for name in queues])
+    endpoints = [_endpoint(app, name) for name in queues]
+    return Worker(app.broker, app.engine, endpoints, app.settings.retry, app.settings.max_body_bytes)
 
 
 def _endpoint(app: App, name: str) -> Endpoint:
     handlers = {"process_manager": PM_HANDLERS, "menu": MENU_HANDLERS, "waiter": WAITER_HANDLERS,
                 "kitchen": kitchen_handlers(app.settings.bake_seconds)}[name]
-    return Endpoint(name, TOPOLOGY.queues[name], handlers, PREFETCH[name])
+    return Endpoint(name, TOPOLOGY.queues[name], with_faults(name, handlers, app.settings.faults),
+                    PREFETCH[name])

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
+from pizzeria.messaging.retry import RetryPolicy
+
 QUEUES = ("process_manager", "menu", "waiter", "kitchen")
+FAULT = re.compile(r"^(?P<queue>[a-z_]+)\.(?P<type>[A-Za-z]+):(?P<times>\d{1,4})$")
 
 
 class ConfigError(ValueError):
@@ -23,25 +27,58 @@ class Settings:
     var_dir: Path
     bake_seconds: float = 0.5
     log_json: bool = False
+    retry: RetryPolicy = RetryPolicy()
+    faults: Mapping[str, int] = field(default_factory=dict)
+    max_body_bytes: int = 1024 * 1024
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
         """Read the settings; by default the broker and the database are SQLite files in ./var."""
         var_dir = Path(env.get("PIZZERIA_VAR_DIR", "var")).absolute()
+        read = _Reader(env)
         return cls(
             broker_url=env.get("PIZZERIA_BROKER_URL") or f"sqla+sqlite:///{var_dir}/broker.sqlite",
             database_url=env.get("PIZZERIA_DATABASE_URL") or f"sqlite:///{var_dir}/pizzeria.sqlite",
             var_dir=var_dir,
-            bake_seconds=_seconds(env.get("PIZZERIA_BAKE_SECONDS", "0.5"), "PIZZERIA_BAKE_SECONDS"),
+            bake_seconds=read("BAKE_SECONDS", 0.5, 0, 3600),
             log_json=env.get("PIZZERIA_LOG_JSON", "0") not in ("", "0", "false", "no"),
+            retry=RetryPolicy(immediate=int(read("RETRY_IMMEDIATE", 2, 0, 20)),
+                              delayed=int(read("RETRY_DELAYED", 2, 0, 20)),
+                              first_delay=read("RETRY_DELAY_SECONDS", 1.0, 0, 3600),
+                              factor=read("RETRY_BACKOFF", 2.0, 1, 10),
+                              max_delay=read("RETRY_MAX_DELAY_SECONDS", 60.0, 0, 86400)),
+            faults=_faults(env.get("PIZZERIA_FAULTS", "")),
+            max_body_bytes=int(read("MAX_BODY_BYTES", 1024 * 1024, 1024, 128 * 1024 * 1024)),
         )
 
 
-def _seconds(value: str, name: str) -> float:
-    try:
-        seconds = float(value)
-    except ValueError:
-        raise ConfigError(f"{name}={value!r} is not a number of seconds") from None
-    if not 0 <= seconds <= 3600:
-        raise ConfigError(f"{name}={value!r} must be between 0 and 3600 seconds")
-    return seconds
+class _Reader:
+    """Reads PIZZERIA_<NAME> as a number within bounds, or raises ConfigError saying why."""
+
+    def __init__(self, env: Mapping[str, str]):
+        self.env = env
+
+    def __call__(self, name: str, default: float, low: float, high: float) -> float:
+        key = f"PIZZERIA_{name}"
+        value = self.env.get(key)
+        if value is None:
+            return default
+        try:
+            number = float(value)
+        except ValueError:
+            raise ConfigError(f"{key}={value!r} is not a number") from None
+        if not low <= number <= high:
+            raise ConfigError(f"{key}={value!r} must be between {low:g} and {high:g}")
+        return number
+
+
+def _faults(spec: str) -> dict[str, int]:
+    """`waiter.ShowBill:2,kitchen.DoPizza:1` → {"waiter.ShowBill": 2, "kitchen.DoPizza": 1}."""
+    faults = {}
+    for part in filter(None, (part.strip() for part in spec.split(","))):
+        match = FAULT.match(part)
+        if not match or match["queue"] not in QUEUES:
+            raise ConfigError(f"PIZZERIA_FAULTS: {part!r} is not QUEUE.MessageType:TIMES "
+                              f"with QUEUE one of {', '.join(QUEUES)}")
+        faults[f"{match['queue']}.{match['type']}"] = int(match["times"])
+    return faults

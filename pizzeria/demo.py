@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -10,16 +11,19 @@ from pathlib import Path
 from typing import Sequence
 
 STOP_SECONDS = 20.0
+# What a consumer logs when a message fails: worth showing beside the visit's progress.
+TROUBLE = ("attempt failed", "retry scheduled", "message stored as failed")
 
 
 class Consumers:
-    """One `pizzeria consume QUEUE` process per queue, logging to `log_dir/QUEUE.log`;
+    """One `pizzeria consume QUEUE` process per queue, logging JSON lines to `log_dir/QUEUE.log`;
     stopped with SIGTERM (and killed only if one will not stop) when the block ends."""
 
     def __init__(self, queues: Sequence[str], log_dir: Path):
         self.queues = queues
         self.log_dir = log_dir
         self.processes: dict[str, subprocess.Popen] = {}
+        self.read_up_to = dict.fromkeys(queues, 0)
 
     def __enter__(self) -> Consumers:
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -27,7 +31,8 @@ class Consumers:
             with open(self.log_dir / f"{queue}.log", "ab") as log:
                 self.processes[queue] = subprocess.Popen(
                     [sys.executable, "-m", "pizzeria", "consume", queue],
-                    stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=os.environ.copy())
+                    stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                    env={**os.environ, "PIZZERIA_LOG_JSON": "1"})
         return self
 
     def __exit__(self, *_exc) -> None:
@@ -45,11 +50,39 @@ class Consumers:
         """True while every consumer process runs."""
         return all(process.poll() is None for process in self.processes.values())
 
+    def trouble(self) -> list[str]:
+        """What the consumers logged about failing messages since the last call, a line each."""
+        lines = []
+        for queue in self.queues:
+            with open(self.log_dir / f"{queue}.log", "rb") as log:
+                log.seek(self.read_up_to[queue])
+                new = log.read()
+            complete = new[:new.rfind(b"\n") + 1]
+            self.read_up_to[queue] += len(complete)
+            lines += [_trouble_line(queue, line) for line in complete.splitlines()]
+        return [line for line in lines if line]
+
     def describe(self) -> str:
         """Each queue's process id, or how it exited, and where its log is."""
         states = [f"{queue} (pid {p.pid}{'' if p.poll() is None else f', exit {p.returncode}'})"
                   for queue, p in self.processes.items()]
         return f"{', '.join(states)}; logs in {self.log_dir}"
+
+
+def _trouble_line(queue: str, raw: bytes) -> str | None:
+    try:
+        entry = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(entry, dict) or entry.get("event") not in TROUBLE:
+        return None
+    what = f"{queue:<8} ! {entry.get('type', 'a message')}"
+    if entry["event"] == "attempt failed":
+        return f"{what} attempt {entry.get('attempt')} failed: {entry.get('error')}"
+    if entry["event"] == "retry scheduled":
+        return f"{what} tried {entry.get('attempts')} times, again in {entry.get('delay_seconds')}s"
+    return (f"{what} stored as failed after {entry.get('attempts')} attempts: {entry.get('error')} "
+            f"(see pizzeria failed list)")
 
 
 def start_tables(app, table_ids: Sequence[str]) -> list[str]:

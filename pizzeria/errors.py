@@ -2,14 +2,7 @@
 
 from __future__ import annotations
 
-import re
-
-CREDENTIALS = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<password>[^@/\s]*)@")
-
-
-def hide_password(text: str) -> str:
-    """`text` with the password of every URL in it replaced by ***."""
-    return CREDENTIALS.sub(lambda m: f"{m['scheme']}{m['user']}:***@", text)
+from pizzeria.messaging.redact import hide_password
 
 
 def explain(error: BaseException) -> tuple[str, int]:

@@ -7,16 +7,30 @@ import sys
 
 import structlog
 
+from pizzeria.messaging.redact import hide_password
+
+
+class _Redacting(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return hide_password(super().format(record))
+
+
+def _redacted(renderer):
+    """A renderer whose lines have passwords hidden, tracebacks included."""
+    return lambda logger, method, event: hide_password(renderer(logger, method, event))
+
 
 def configure(json_lines: bool) -> None:
-    """Log to stderr; JSON lines if `json_lines`, else a console format."""
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    """Log to stderr, passwords hidden; JSON lines if `json_lines`, else a console format."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_Redacting("%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.WARNING, handlers=[handler], force=True)
     shared = [structlog.contextvars.merge_contextvars, structlog.processors.add_log_level,
               structlog.processors.TimeStamper(fmt="iso", utc=True)]
     if json_lines:
-        ending = [structlog.processors.format_exc_info, structlog.processors.JSONRenderer()]
+        ending = [structlog.processors.format_exc_info, _redacted(structlog.processors.JSONRenderer())]
     else:
-        ending = [structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())]
+        ending = [_redacted(structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty()))]
     structlog.configure(
         processors=shared + ending,
         wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),

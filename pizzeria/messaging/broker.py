@@ -68,16 +68,20 @@ class Publisher:
         self._connection: Connection | None = None
         self._producer: Producer | None = None
 
-    def publish(self, routing_key: str, body: bytes, headers: dict[str, str]) -> None:
-        """Send one message; returns once the broker has confirmed it (on AMQP)."""
+    def publish(self, routing_key: str, body: bytes, headers: dict, exchange: str | None = None,
+                content_type: str = "application/json") -> None:
+        """Send one message to the topology's exchange (or `exchange`; "" is straight to the
+        queue named `routing_key`); returns once the broker has confirmed it (on AMQP)."""
         if self._producer is None:
             self._connection = self.broker.open()
-            self._producer = Producer(self._connection, self.broker.topology.exchange, auto_declare=False)
+            # No default exchange: kombu would take "" (straight to a queue) for "use the default".
+            self._producer = Producer(self._connection, auto_declare=False)
         self._producer.publish(
             body, routing_key=routing_key, delivery_mode=2, headers=headers,
-            content_type="application/json", content_encoding="utf-8",
-            message_id=headers["message_id"], correlation_id=headers["correlation_id"],
-            type=headers["type"], retry=True, retry_policy=RETRY_POLICY)
+            exchange=self.broker.topology.exchange.name if exchange is None else exchange,
+            content_type=content_type, content_encoding="utf-8",
+            message_id=headers.get("message_id"), correlation_id=headers.get("correlation_id"),
+            type=headers.get("type"), retry=True, retry_policy=RETRY_POLICY)
 
     def close(self) -> None:
         """Close the publisher's connection, if it opened one."""

@@ -1,30 +1,28 @@
-"""The consumer: takes deliveries from queues, handles each exactly once, acks after commit."""
+"""The consumer: takes deliveries from queues, has each dispatched, acks after the commit, and
+relays the outbox between deliveries."""
 
 from __future__ import annotations
 
 import time
-import traceback
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Mapping
+from typing import Mapping
 
 import structlog
 from kombu import Queue
 from kombu.mixins import ConsumerMixin
 from sqlalchemy import Engine
 
-from . import failed, inbox
 from .broker import Broker, Publisher
-from .codec import BadMessage
-from .envelope import Envelope
-from .handling import Handler, handle, is_outage
+from .dispatch import MAX_BODY_BYTES, Dispatcher
+from .handling import Handler
 from .outbox import Relay
+from .retry import RetryPolicy
 
 log = structlog.get_logger("pizzeria.consumer")
 
 OUTAGE_BACKOFF_SECONDS = 1.0
 SWEEP_SECONDS = 1.0
-MAX_BODY_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -45,11 +43,12 @@ class Endpoint:
 class Worker(ConsumerMixin):
     """Consumes the endpoints' queues until `should_stop`; relays the outbox between messages."""
 
-    def __init__(self, broker: Broker, engine: Engine, endpoints: list[Endpoint]):
+    def __init__(self, broker: Broker, engine: Engine, endpoints: list[Endpoint],
+                 policy: RetryPolicy = RetryPolicy(), max_body_bytes: int = MAX_BODY_BYTES):
         self.broker = broker
         self.connection = broker.connection()
-        self.engine = engine
         self.endpoints = endpoints
+        self.dispatcher = Dispatcher(engine, policy, max_body_bytes)
         self.publisher = Publisher(broker)
         self.relay = Relay(engine, self.publisher.publish)
         self._relay_due = 0.0
@@ -67,8 +66,7 @@ class Worker(ConsumerMixin):
         log.info("consuming", queues=[endpoint.queue.name for endpoint in self.endpoints])
 
     def on_decode_error(self, message, exc):
-        queue = message.delivery_info.get("routing_key", "?")
-        self._store_failed(queue, message, exc, attempts=1)
+        self.dispatcher.store_undecodable(message, exc)
         message.ack()
 
     def on_iteration(self):
@@ -90,9 +88,9 @@ class Worker(ConsumerMixin):
         self.publisher.close()
 
     def on_delivery(self, endpoint: Endpoint, message) -> None:
-        """Handle one delivery, then ack it; while the database is out of reach, requeue it."""
+        """Dispatch one delivery, then ack it; while the database is out of reach, requeue it."""
         try:
-            self._process(endpoint, message)
+            self.dispatcher.dispatch(endpoint, message)
         except Exception as error:
             log.warning("database unavailable, message requeued", queue=endpoint.queue.name,
                         error=str(error).splitlines()[0])
@@ -101,48 +99,3 @@ class Worker(ConsumerMixin):
             return
         message.ack()
         self._relay_due = 0.0
-
-    def _process(self, endpoint: Endpoint, message) -> None:
-        try:
-            envelope = _envelope_of(message)
-            payload = envelope.open(endpoint.types)
-        except BadMessage as error:
-            self._store_failed(endpoint.queue.name, message, error, attempts=1)
-            return
-        bound = log.bind(correlation_id=envelope.correlation_id,
-                         message_id=envelope.message_id, type=envelope.type)
-        if inbox.has_handled(self.engine, endpoint.name, envelope.message_id):
-            bound.info("duplicate ignored")
-            return
-        try:
-            sent = handle(endpoint.handlers[type(payload)], payload, envelope, endpoint.name, self.engine)
-        except Exception as error:
-            if is_outage(error):
-                raise
-            bound.exception("handler failed")
-            self._store_failed(endpoint.queue.name, message, error, attempts=1,
-                               trace="".join(traceback.format_exception(error)))
-            return
-        bound.info("duplicate ignored" if sent is None else "handled",
-                   sent=[envelope.type for envelope in sent or ()])
-
-    def _store_failed(self, queue: str, message, error: BaseException, attempts: int,
-                      trace: str | None = None) -> None:
-        log.error("message stored as failed", queue=queue, error=str(error),
-                  error_type=type(error).__name__, attempts=attempts)
-        failed.store(self.engine, queue=queue, body=_raw_body(message),
-                     headers=dict(message.headers or {}), error=error, traceback=trace, attempts=attempts)
-
-
-def _envelope_of(message) -> Envelope:
-    if message.content_type != "application/json":
-        raise BadMessage(f"content type {message.content_type!r} is not application/json")
-    body = _raw_body(message)
-    if len(body) > MAX_BODY_BYTES:
-        raise BadMessage(f"body of {len(body)} bytes is over the limit of {MAX_BODY_BYTES}")
-    return Envelope.decode(body)
-
-
-def _raw_body(message: Any) -> bytes:
-    body = message.body
-    return body if isinstance(body, bytes) else str(body).encode()

@@ -29,11 +29,13 @@ class Conflict(Exception):
 
 @dataclass
 class Context:
-    """What a handler gets besides its message: the envelope, a transaction, a way to send."""
+    """What a handler gets besides its message: the envelope, a transaction, a way to send, and
+    which attempt at handling the message this is (1 for the first)."""
 
     consumer: str
     envelope: Envelope
     engine: Engine
+    attempt: int = 1
     sent: list[tuple[Envelope, str]] = field(default_factory=list)
     _conn: Connection | None = None
 
@@ -77,23 +79,23 @@ Handler = Callable[[Any, Context], None]
 
 
 def handle(handler: Handler, message: Any, envelope: Envelope, consumer: str,
-           engine: Engine) -> list[Envelope] | None:
+           engine: Engine, attempt: int = 1) -> list[Envelope] | None:
     """Handle `message` exactly once: return what was sent, or None if it was handled before.
     A conflict reloads and runs the handler again; a database outage that outlasts a few quick
     retries, and any other error, is raised for the caller to requeue or store as failed."""
-    for attempt in itertools.count(1):
+    for again in itertools.count(1):
         try:
-            return _handle_once(handler, message, Context(consumer, envelope, engine))
+            return _handle_once(handler, message, Context(consumer, envelope, engine, attempt))
         except AlreadyHandled:
             return None
         except Conflict:
-            if attempt == CONFLICT_ATTEMPTS:
+            if again == CONFLICT_ATTEMPTS:
                 raise
-            time.sleep(random.uniform(0, 0.002 * attempt))  # let the other writer finish
+            time.sleep(random.uniform(0, 0.002 * again))  # let the other writer finish
         except DBAPIError as error:
-            if not is_outage(error) or attempt >= OUTAGE_ATTEMPTS:
+            if not is_outage(error) or again >= OUTAGE_ATTEMPTS:
                 raise
-            time.sleep(0.1 * attempt)
+            time.sleep(0.1 * again)
 
 
 def is_outage(error: BaseException) -> bool:

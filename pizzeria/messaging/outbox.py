@@ -16,6 +16,7 @@ outbox = Table(
     "outbox", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("message_id", String(64), nullable=False),
+    Column("exchange", String(255), nullable=True),  # None: the topology's exchange
     Column("routing_key", String(255), nullable=False),
     Column("headers", Text, nullable=False),
     Column("body", LargeBinary, nullable=False),
@@ -23,15 +24,21 @@ outbox = Table(
     Column("claimed_until", Float, nullable=True),
 )
 
-Publish = Callable[[str, bytes, dict], None]
+Publish = Callable[..., None]
 
 
-def add(conn: Connection, envelope: Envelope, routing_key: str, delay: float = 0.0) -> None:
-    """Save `envelope` for sending, in the caller's transaction, not before `delay` seconds."""
+def add(conn: Connection, envelope: Envelope, routing_key: str) -> None:
+    """Save `envelope` for sending, in the caller's transaction."""
+    add_raw(conn, envelope.message_id, routing_key, envelope.encode(), envelope.headers())
+
+
+def add_raw(conn: Connection, message_id: str, routing_key: str, body: bytes, headers: dict,
+            exchange: str | None = None, delay: float = 0.0) -> None:
+    """Save a message as it will go on the wire, not to be sent before `delay` seconds;
+    `exchange` "" sends it straight to the queue named `routing_key`."""
     conn.execute(insert(outbox).values(
-        message_id=envelope.message_id, routing_key=routing_key,
-        headers=json.dumps(envelope.headers()), body=envelope.encode(),
-        not_before=time.time() + delay))
+        message_id=message_id, exchange=exchange, routing_key=routing_key,
+        headers=json.dumps(headers), body=body, not_before=time.time() + delay))
 
 
 class Relay:
@@ -50,7 +57,7 @@ class Relay:
             published = []
             try:
                 for row in rows:
-                    self.publish(row.routing_key, row.body, json.loads(row.headers))
+                    self.publish(row.routing_key, row.body, json.loads(row.headers), row.exchange)
                     published.append(row.id)
             finally:
                 self._forget(published)
@@ -66,7 +73,8 @@ class Relay:
         claim = (update(outbox)
                  .where(outbox.c.id.in_(due.scalar_subquery()), _unclaimed(now))
                  .values(claimed_until=now + self.lease)
-                 .returning(outbox.c.id, outbox.c.routing_key, outbox.c.headers, outbox.c.body))
+                 .returning(outbox.c.id, outbox.c.exchange, outbox.c.routing_key, outbox.c.headers,
+                            outbox.c.body))
         with self.engine.begin() as conn:
             return sorted(conn.execute(claim).all(), key=lambda row: row.id)
 

@@ -25,7 +25,7 @@ class TableBusy(Exception):
 def start_visit(engine: Engine, publisher: Publisher, command: StartTableService) -> str:
     """Publish StartTableService for a new visit and return the visit's id."""
     current = views.latest_visit(engine, command.table_id)
-    if current is not None and current["status"] == IN_PROGRESS:
+    if current is not None and current["status"] in (IN_PROGRESS, views.FAILED):
         raise TableBusy(f"table {command.table_id} already has a visit in progress "
                         f"({current['visit_id']}); see `pizzeria status {command.table_id}`")
     visit_id = new_id()
@@ -36,14 +36,16 @@ def start_visit(engine: Engine, publisher: Publisher, command: StartTableService
 
 
 def follow(engine: Engine, visit_ids: list[str], timeout: float,
-           on_step: Callable[[Report, dict], None],
-           alive: Callable[[], bool] = lambda: True) -> dict[str, Report | None]:
+           on_step: Callable[[Report, dict], None], alive: Callable[[], bool] = lambda: True,
+           on_poll: Callable[[], None] = lambda: None) -> dict[str, Report | None]:
     """Poll the visits until each has ended, `timeout` passes or `alive()` turns false, calling
-    `on_step` for every new history entry; return the last report of each (None: never seen)."""
+    `on_step` for every new history entry and `on_poll` after every round; return the last
+    report of each (None: never seen)."""
     deadline = time.monotonic() + timeout
     reports: dict[str, Report | None] = dict.fromkeys(visit_ids)
     shown = dict.fromkeys(visit_ids, 0)
     while True:
+        on_poll()
         for visit_id in visit_ids:
             report = reports[visit_id] = views.visit(engine, visit_id)
             for entry in (report["history"] if report else [])[shown[visit_id]:]:

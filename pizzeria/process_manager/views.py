@@ -8,8 +8,12 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
+from pizzeria.messaging.failed import failed_messages
+
 from .repository import history, visits
 from .saga import IN_PROGRESS
+
+FAILED = "failed"
 
 
 def latest_visit(engine: Engine, table_id: str) -> dict[str, Any] | None:
@@ -42,9 +46,15 @@ def _report(conn, row) -> dict[str, Any]:
     entries = conn.execute(select(history).where(history.c.visit_id == row.visit_id)
                            .order_by(history.c.id)).all()
     bill = state["bill_cents"]
+    status, reason = row.status, state["reason"]
+    stuck = _failed_message(conn, row.visit_id) if status == IN_PROGRESS else None
+    if stuck is not None:
+        status, reason = FAILED, (f"{stuck.type or 'a message'} failed in {stuck.queue} after "
+                                  f"{stuck.attempts} attempts: {stuck.error_type}: {stuck.error} "
+                                  f"(pizzeria failed show {stuck.id})")
     return {
-        "table_id": row.table_id, "visit_id": row.visit_id, "status": row.status,
-        "reason": state["reason"], "started_at": _iso(row.started_at), "updated_at": _iso(row.updated_at),
+        "table_id": row.table_id, "visit_id": row.visit_id, "status": status,
+        "reason": reason, "started_at": _iso(row.started_at), "updated_at": _iso(row.updated_at),
         "order": [{"pizza": line["pizza"], "quantity": line["quantity"]} for line in state["order"]],
         "pizzas": [{"kitchen_order_id": pizza["kitchen_order_id"], "pizza": pizza["pizza"],
                     "status": "done" if pizza["done"] else "todo"} for pizza in state["pizzas"]],
@@ -52,6 +62,13 @@ def _report(conn, row) -> dict[str, Any]:
         "history": [{"type": entry.type, "direction": entry.direction,
                      "message_id": entry.message_id, "at": _iso(entry.at)} for entry in entries],
     }
+
+
+def _failed_message(conn, visit_id: str):
+    """The visit's oldest message in the failed store that was not replayed, if any."""
+    return conn.execute(select(failed_messages).where(
+        failed_messages.c.correlation_id == visit_id, failed_messages.c.replayed_at.is_(None))
+        .order_by(failed_messages.c.id).limit(1)).first()
 
 
 def _iso(timestamp: float) -> str:

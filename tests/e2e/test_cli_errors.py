@@ -38,7 +38,7 @@ def test_a_bad_setting_exits_2_with_one_line(embedded):
     embedded.env["PIZZERIA_BAKE_SECONDS"] = "soon"
     result = embedded.run("init")
     assert result.returncode == 2
-    assert one_line_error(result) == "error: PIZZERIA_BAKE_SECONDS='soon' is not a number of seconds"
+    assert one_line_error(result) == "error: PIZZERIA_BAKE_SECONDS='soon' is not a number"
 
 
 def test_status_of_a_table_that_never_had_a_visit_exits_1(embedded):

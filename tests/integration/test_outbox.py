@@ -21,7 +21,7 @@ class FakePublisher:
         self.fail_after = fail_after
         self.lock = threading.Lock()
 
-    def publish(self, routing_key: str, body: bytes, headers: dict) -> None:
+    def publish(self, routing_key: str, body: bytes, headers: dict, exchange: str | None = None) -> None:
         with self.lock:
             if self.fail_after is not None and len(self.published) >= self.fail_after:
                 raise ConnectionError("broker went away")
@@ -41,7 +41,8 @@ def add_rows(engine, count: int, delay: float = 0.0) -> list[str]:
     with engine.begin() as conn:
         for message_id in ids:
             envelope = Envelope(message_id, "Thing", "visit", None, "now", {})
-            outbox.add(conn, envelope, "menu.command.Thing", delay=delay)
+            outbox.add_raw(conn, message_id, "menu.command.Thing", envelope.encode(),
+                           envelope.headers(), delay=delay)
     return ids
 
 

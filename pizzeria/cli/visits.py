@@ -1,55 +1,19 @@
-"""The `pizzeria` command: each command parses its arguments, bootstraps, and runs."""
+"""Commands about visits: init, consume, serve, status, demo."""
 
 from __future__ import annotations
 
-import functools
 import json
 import re
 import sys
 
 import click
 
+from pizzeria.cli.app import build_app, command, main
 from pizzeria.config import QUEUES
 
 TABLE_ID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 EXIT_FINISHED, EXIT_NOT_FINISHED, EXIT_TIMEOUT = 0, 1, 3
 STOP_SIGNALS = ("SIGTERM", "SIGINT")
-
-
-@click.group()
-@click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
-@click.pass_context
-def main(ctx: click.Context, debug: bool) -> None:
-    """A pizza house run by a process manager over RabbitMQ or an embedded broker."""
-    ctx.obj = debug
-
-
-def command(fn):
-    """A subcommand whose expected failures print one line, not a traceback."""
-    @main.command(name=fn.__name__.replace("_command", ""))
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        from pizzeria.errors import explain
-        try:
-            return fn(*args, **kwargs)
-        except Exception as error:
-            if click.get_current_context().obj:
-                raise
-            message, code = explain(error)
-            click.echo(f"error: {message}", err=True)
-            sys.exit(code)
-    return wrapper
-
-
-def _app(wait: bool = False):
-    from pizzeria.bootstrap import bootstrap, init
-    from pizzeria.config import Settings
-    from pizzeria.logs import configure
-    settings = Settings.from_env()
-    configure(json_lines=settings.log_json)
-    app = bootstrap(settings)
-    init(app, wait=wait)
-    return app
 
 
 def _table_id(_ctx, _param, value: str | None) -> str | None:
@@ -74,14 +38,14 @@ def _order(_ctx, _param, spec: str | None):
     return tuple(lines)
 
 
-@command
+@command(main)
 def init_command() -> None:
     """Create the database tables and declare the broker topology (idempotent)."""
-    app = _app()
+    app = build_app()
     click.echo(f"ready: database {_hide(app.settings.database_url)}, broker {_hide(app.broker.url)}")
 
 
-@command
+@command(main)
 @click.argument("queues", nargs=-1, required=True, type=click.Choice(QUEUES), metavar="QUEUE...")
 def consume_command(queues: tuple[str, ...]) -> None:
     """Consume QUEUES until SIGINT or SIGTERM, then finish the message in hand and exit 0."""
@@ -92,7 +56,7 @@ def consume_command(queues: tuple[str, ...]) -> None:
     from pizzeria.bootstrap import worker
     for name in STOP_SIGNALS:  # nothing in hand while starting: stop at once, cleanly
         signal.signal(getattr(signal, name), lambda _signum, _frame: sys.exit(0))
-    app = _app(wait=True)
+    app = build_app(wait=True)
     consumer = worker(app, list(dict.fromkeys(queues)))
     structlog.contextvars.bind_contextvars(consumer="+".join(queues))
 
@@ -106,7 +70,7 @@ def consume_command(queues: tuple[str, ...]) -> None:
     structlog.get_logger().info("stopped")
 
 
-@command
+@command(main)
 @click.argument("table_id", callback=_table_id)
 @click.option("--order", "order", callback=_order, metavar="SPEC",
               help="What the client orders, e.g. margherita:2,diavola:1 (default: the waiter chooses).")
@@ -117,7 +81,7 @@ def serve_command(table_id: str, order, wait: bool, timeout: float) -> None:
     """Start a visit at TABLE_ID; exit 0 finished, 1 rejected or failed, 3 timed out."""
     from pizzeria.process_manager.messages import StartTableService
     from pizzeria.process_manager.service import start_visit
-    app = _app()
+    app = build_app()
     publisher = app.publisher()
     try:
         visit_id = start_visit(app.engine, publisher, StartTableService(table_id, order))
@@ -128,10 +92,12 @@ def serve_command(table_id: str, order, wait: bool, timeout: float) -> None:
         sys.exit(_follow(app, [visit_id], timeout))
 
 
-def _follow(app, visit_ids: list[str], timeout: float, alive=lambda: True) -> int:
+def _follow(app, visit_ids: list[str], timeout: float, consumers=None) -> int:
     from pizzeria.process_manager.service import follow
     from pizzeria.process_manager.views import visit_line
-    reports = follow(app.engine, visit_ids, timeout, on_step=_show_step, alive=alive)
+    extra = {} if consumers is None else {
+        "alive": consumers.alive, "on_poll": lambda: [click.echo(line) for line in consumers.trouble()]}
+    reports = follow(app.engine, visit_ids, timeout, on_step=_show_step, **extra)
     codes = []
     for visit_id, report in reports.items():
         if report is None or report["status"] == "in_progress":
@@ -148,13 +114,13 @@ def _show_step(report: dict, entry: dict) -> None:
     click.echo(f"{report['table_id']:<8} {arrow} {entry['type']}")
 
 
-@command
+@command(main)
 @click.argument("table_id", required=False, callback=_table_id)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def status_command(table_id: str | None, as_json: bool) -> None:
     """Show TABLE_ID's latest visit, or the latest visit of every table."""
     from pizzeria.process_manager import views
-    app = _app()
+    app = build_app()
     if table_id is None:
         reports = views.every_table(app.engine)
         click.echo(json.dumps(reports, indent=2) if as_json else
@@ -167,22 +133,22 @@ def status_command(table_id: str | None, as_json: bool) -> None:
     click.echo(json.dumps(report, indent=2) if as_json else views.visit_details(report))
 
 
-@command
+@command(main)
 @click.option("--tables", type=click.IntRange(1, 500), default=1, show_default=True,
               help="Serve TBL1..TBLN at once.")
 @click.option("--timeout", type=click.FloatRange(min=1), default=120.0, show_default=True)
 def demo_command(tables: int, timeout: float) -> None:
     """Start the four consumers as processes, serve the tables, show each visit, stop cleanly."""
     from pizzeria.demo import Consumers, start_tables
-    app = _app()
+    app = build_app()
     with Consumers(QUEUES, log_dir=app.settings.var_dir / "log") as consumers:
         click.echo(f"consumers started: {consumers.describe()}")
         visit_ids = start_tables(app, [f"TBL{n}" for n in range(1, tables + 1)])
-        code = _follow(app, visit_ids, timeout, alive=consumers.alive)
+        code = _follow(app, visit_ids, timeout, consumers)
     click.echo(f"consumers stopped: {consumers.describe()}")
     sys.exit(code)
 
 
 def _hide(url: str) -> str:
-    from pizzeria.errors import hide_password
+    from pizzeria.messaging.redact import hide_password
     return hide_password(url)

@@ -1,0 +1,31 @@
+"""Failures on purpose (PIZZERIA_FAULTS), to watch retries and the failed store at work."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from pizzeria.config import ConfigError
+from pizzeria.messaging.handling import Context, Handler
+
+
+class InjectedFault(RuntimeError):
+    """A failure asked for by PIZZERIA_FAULTS."""
+
+
+def with_faults(queue: str, handlers: Mapping[type, Handler], faults: Mapping[str, int]) -> dict:
+    """`handlers`, where each named in `faults` as `queue.Type` fails its first N attempts."""
+    wanted = {key.split(".", 1)[1]: times for key, times in faults.items() if key.startswith(f"{queue}.")}
+    unknown = set(wanted) - {cls.__name__ for cls in handlers}
+    if unknown:
+        raise ConfigError(f"PIZZERIA_FAULTS: {queue} handles no {', '.join(sorted(unknown))}")
+    return {cls: _failing(handler, wanted[cls.__name__]) if cls.__name__ in wanted else handler
+            for cls, handler in handlers.items()}
+
+
+def _failing(handler: Handler, times: int) -> Handler:
+    def failing_first_attempts(message: Any, context: Context) -> None:
+        if context.attempt <= times:
+            raise InjectedFault(f"{type(message).__name__} fails its first {times} attempts "
+                                f"(PIZZERIA_FAULTS), this is attempt {context.attempt}")
+        handler(message, context)
+    return failing_first_attempts

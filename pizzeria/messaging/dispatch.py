@@ -1,0 +1,105 @@
+"""One delivery to its outcome: handled, a duplicate, retried now or later, or a failed entry."""
+
+from __future__ import annotations
+
+import time
+import traceback
+from typing import TYPE_CHECKING, Any
+
+import structlog
+from sqlalchemy import Engine
+
+from . import failed, inbox, outbox
+from .codec import BadMessage
+from .envelope import Envelope
+from .handling import handle, is_outage
+from .retry import RetryPolicy, Tries
+
+if TYPE_CHECKING:
+    from .consumer import Endpoint
+
+log = structlog.get_logger("pizzeria.consumer")
+MAX_BODY_BYTES = 1024 * 1024
+
+
+class Dispatcher:
+    """Decodes a delivery, hands it to its handler exactly once, and routes its failures: a bad
+    message to the failed store at once, a failing handler through the retry policy first.
+    A database outage is raised, for the caller to requeue the delivery."""
+
+    def __init__(self, engine: Engine, policy: RetryPolicy, max_body_bytes: int = MAX_BODY_BYTES):
+        self.engine = engine
+        self.policy = policy
+        self.max_body_bytes = max_body_bytes
+
+    def dispatch(self, endpoint: Endpoint, message) -> None:
+        """Deal with one delivery, so that it can be acked."""
+        headers = dict(message.headers or {})
+        try:
+            envelope = self._envelope_of(message)
+            payload = envelope.open(endpoint.types)
+        except BadMessage as error:
+            self._fail(endpoint, message, headers, error, Tries.of(headers), attempts=1)
+            return
+        bound = log.bind(correlation_id=envelope.correlation_id, message_id=envelope.message_id,
+                         type=envelope.type)
+        if inbox.has_handled(self.engine, endpoint.name, envelope.message_id):
+            bound.info("duplicate ignored")
+            return
+        self._try(endpoint, message, headers, envelope, payload, bound)
+
+    def store_undecodable(self, message, error: BaseException) -> None:
+        """Keep a delivery the transport itself could not decode."""
+        queue = message.delivery_info.get("routing_key") or "?"
+        failed.store(self.engine, queue=queue, body=_raw_body(message), headers=dict(message.headers or {}),
+                     content_type=message.content_type, error=error, traceback=None, attempts=1)
+        log.error("undecodable message stored as failed", queue=queue, error=str(error))
+
+    def _try(self, endpoint, message, headers, envelope, payload, bound) -> None:
+        tries = Tries.of(headers)
+        handler = endpoint.handlers[type(payload)]
+        for attempt in range(tries.attempts + 1, tries.attempts + self.policy.immediate + 2):
+            try:
+                sent = handle(handler, payload, envelope, endpoint.name, self.engine, attempt)
+            except Exception as error:
+                if is_outage(error):
+                    raise
+                bound.warning("attempt failed", attempt=attempt, error=f"{type(error).__name__}: {error}")
+                last_error = error
+                continue
+            bound.info("duplicate ignored" if sent is None else "handled", attempt=attempt,
+                       sent=[envelope.type for envelope in sent or ()])
+            return
+        if tries.rounds < self.policy.delayed:
+            self._retry_later(endpoint, message, envelope, headers, tries, attempt, bound)
+        else:
+            self._fail(endpoint, message, headers, last_error, tries, attempt, bound)
+
+    def _retry_later(self, endpoint, message, envelope, headers, tries: Tries, attempts: int, bound) -> None:
+        delay = self.policy.delay(tries.rounds)
+        with self.engine.begin() as conn:
+            outbox.add_raw(conn, envelope.message_id, endpoint.queue.name, _raw_body(message),
+                           tries.next_round(headers, attempts, time.time()), exchange="", delay=delay)
+        bound.warning("retry scheduled", attempts=attempts, round=tries.rounds + 1, delay_seconds=delay)
+
+    def _fail(self, endpoint, message, headers, error, tries: Tries, attempts: int, bound=log) -> None:
+        trace = None if isinstance(error, BadMessage) else "".join(traceback.format_exception(error))
+        entry = failed.store(self.engine, queue=endpoint.queue.name, body=_raw_body(message),
+                             headers=headers, content_type=message.content_type, error=error,
+                             traceback=trace, attempts=attempts,
+                             first_failed_at=tries.first_failed_at)
+        bound.error("message stored as failed", failed_id=entry, queue=endpoint.queue.name,
+                    error=f"{type(error).__name__}: {error}", attempts=attempts)
+
+    def _envelope_of(self, message) -> Envelope:
+        if message.content_type != "application/json":
+            raise BadMessage(f"content type {message.content_type!r} is not application/json")
+        body = _raw_body(message)
+        if len(body) > self.max_body_bytes:
+            raise BadMessage(f"body of {len(body)} bytes is over the limit of {self.max_body_bytes}")
+        return Envelope.decode(body)
+
+
+def _raw_body(message: Any) -> bytes:
+    body = message.body
+    return body if isinstance(body, bytes) else str(body).encode()

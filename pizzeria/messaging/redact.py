@@ -1,0 +1,12 @@
+"""Passwords out of anything that is shown or stored."""
+
+from __future__ import annotations
+
+import re
+
+CREDENTIALS = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<password>[^@/\s]*)@")
+
+
+def hide_password(text: str) -> str:
+    """`text` with the password of every URL in it replaced by ***."""
+    return CREDENTIALS.sub(lambda m: f"{m['scheme']}{m['user']}:***@", text)

@@ -1,0 +1,56 @@
+"""Retry policy, and the headers that carry a message's tries from one delivery to the next."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+ATTEMPTS_HEADER = "x-pizzeria-attempts"
+ROUND_HEADER = "x-pizzeria-retry-round"
+FIRST_FAILED_HEADER = "x-pizzeria-first-failed-at"
+REPLAYED_HEADER = "x-pizzeria-replayed"
+TRIES_HEADERS = (ATTEMPTS_HEADER, ROUND_HEADER, FIRST_FAILED_HEADER)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Each delivery is tried 1 + `immediate` times in a row; then, up to `delayed` times, the
+    message comes back after a delay that starts at `first_delay` and grows by `factor`."""
+
+    immediate: int = 2
+    delayed: int = 2
+    first_delay: float = 1.0
+    factor: float = 2.0
+    max_delay: float = 60.0
+
+    def delay(self, round_done: int) -> float:
+        """Seconds to wait before delayed round `round_done + 1`."""
+        return min(self.max_delay, self.first_delay * self.factor ** round_done)
+
+
+@dataclass(frozen=True)
+class Tries:
+    """What earlier deliveries of a message went through, read from its headers."""
+
+    attempts: int = 0
+    rounds: int = 0
+    first_failed_at: float | None = None
+
+    @classmethod
+    def of(cls, headers: Mapping[str, Any]) -> Tries:
+        """Read the headers; missing or garbled values count as none."""
+        return cls(_number(headers.get(ATTEMPTS_HEADER), int) or 0,
+                   _number(headers.get(ROUND_HEADER), int) or 0,
+                   _number(headers.get(FIRST_FAILED_HEADER), float))
+
+    def next_round(self, headers: Mapping[str, Any], attempts: int, failed_at: float) -> dict[str, Any]:
+        """The headers of the copy that comes back for the next delayed round."""
+        return {**headers, ATTEMPTS_HEADER: attempts, ROUND_HEADER: self.rounds + 1,
+                FIRST_FAILED_HEADER: self.first_failed_at or failed_at}
+
+
+def _number(value: Any, kind: type) -> Any:
+    try:
+        return kind(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
