@@ -78,11 +78,12 @@ def create_tables(engine: Engine) -> None:
 
 def worker(app: App, queues: list[str]) -> Worker:
     """A worker consuming the named queues."""
-    endpoints = [_endpoint(app, name) for name in queues]
+    endpoints = [endpoint(app, name) for name in queues]
     return Worker(app.broker, app.engine, endpoints, app.settings.retry, app.settings.max_body_bytes)
 
 
-def _endpoint(app: App, name: str) -> Endpoint:
+def endpoint(app: App, name: str) -> Endpoint:
+    """The named queue with its handlers (and any faults asked for), ready to consume."""
     handlers = {"process_manager": PM_HANDLERS, "menu": MENU_HANDLERS, "waiter": WAITER_HANDLERS,
                 "kitchen": kitchen_handlers(app.settings.bake_seconds)}[name]
     return Endpoint(name, TOPOLOGY.queues[name], with_faults(name, handlers, app.settings.faults),
