@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 STOP_SECONDS = 20.0
 # What a consumer logs when a message fails: worth showing beside the visit's progress.
@@ -16,23 +16,25 @@ TROUBLE = ("attempt failed", "retry scheduled", "message stored as failed")
 
 
 class Consumers:
-    """One `pizzeria consume QUEUE` process per queue, logging JSON lines to `log_dir/QUEUE.log`;
-    stopped with SIGTERM (and killed only if one will not stop) when the block ends."""
+    """One `pizzeria consume QUEUE` process per entry of `queues` (a queue may come twice),
+    each logging JSON lines to `log_dir/NAME.log`; stopped with SIGTERM (killed only if one
+    will not stop) when the block ends."""
 
-    def __init__(self, queues: Sequence[str], log_dir: Path):
-        self.queues = queues
+    def __init__(self, queues: Sequence[str], log_dir: Path, env: Mapping[str, str] = {}):
+        self.names = {_name(queues, i): queue for i, queue in enumerate(queues)}
         self.log_dir = log_dir
+        self.env = {**os.environ, **env, "PIZZERIA_LOG_JSON": "1"}
         self.processes: dict[str, subprocess.Popen] = {}
-        self.read_up_to = dict.fromkeys(queues, 0)
+        self.read_up_to = dict.fromkeys(self.names, 0)
 
     def __enter__(self) -> Consumers:
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        for queue in self.queues:
-            with open(self.log_dir / f"{queue}.log", "ab") as log:
-                self.processes[queue] = subprocess.Popen(
+        for name, queue in self.names.items():
+            with open(self.log_dir / f"{name}.log", "ab") as log:
+                self.read_up_to[name] = log.tell()
+                self.processes[name] = subprocess.Popen(
                     [sys.executable, "-m", "pizzeria", "consume", queue],
-                    stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                    env={**os.environ, "PIZZERIA_LOG_JSON": "1"})
+                    stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=self.env)
         return self
 
     def __exit__(self, *_exc) -> None:
@@ -50,23 +52,43 @@ class Consumers:
         """True while every consumer process runs."""
         return all(process.poll() is None for process in self.processes.values())
 
+    def ready(self) -> bool:
+        """True once every consumer has logged that it is consuming."""
+        return all(b'"consuming"' in (self.log_dir / f"{name}.log").read_bytes()[self.read_up_to[name]:]
+                   for name in self.names)
+
+    def peak_rss_mib(self) -> dict[str, float]:
+        """The peak resident memory of each running consumer so far, in MiB (Linux only)."""
+        return {name: _peak_rss_kib(process.pid) / 1024 for name, process in self.processes.items()
+                if process.poll() is None}
+
     def trouble(self) -> list[str]:
         """What the consumers logged about failing messages since the last call, a line each."""
         lines = []
-        for queue in self.queues:
-            with open(self.log_dir / f"{queue}.log", "rb") as log:
-                log.seek(self.read_up_to[queue])
+        for name, queue in self.names.items():
+            with open(self.log_dir / f"{name}.log", "rb") as log:
+                log.seek(self.read_up_to[name])
                 new = log.read()
             complete = new[:new.rfind(b"\n") + 1]
-            self.read_up_to[queue] += len(complete)
+            self.read_up_to[name] += len(complete)
             lines += [_trouble_line(queue, line) for line in complete.splitlines()]
         return [line for line in lines if line]
 
     def describe(self) -> str:
-        """Each queue's process id, or how it exited, and where its log is."""
-        states = [f"{queue} (pid {p.pid}{'' if p.poll() is None else f', exit {p.returncode}'})"
-                  for queue, p in self.processes.items()]
+        """Each consumer's process id, or how it exited, and where its log is."""
+        states = [f"{name} (pid {p.pid}{'' if p.poll() is None else f', exit {p.returncode}'})"
+                  for name, p in self.processes.items()]
         return f"{', '.join(states)}; logs in {self.log_dir}"
+
+
+def _name(queues: Sequence[str], index: int) -> str:
+    queue = queues[index]
+    return queue if queues.count(queue) == 1 else f"{queue}-{queues[:index + 1].count(queue)}"
+
+
+def _peak_rss_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
 
 
 def _trouble_line(queue: str, raw: bytes) -> str | None:

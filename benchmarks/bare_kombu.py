@@ -1,0 +1,119 @@
+"""The floor: bare kombu bouncing JSON messages through two durable queues on the same broker.
+
+Two processes, A and B, each consume one queue and pass every message on to the other's queue
+(persistent, publisher confirms on a connection of its own, manual ack after the publish, the
+same prefetch as pizzeria) until a chain has made its hops; no database. A chain stands for a
+visit: `--hops` is its number of messages, `--chains` how many run at once.
+
+    python benchmarks/bare_kombu.py --url amqp://guest:guest@127.0.0.1:5672// --chains 500 --hops 19
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import statistics
+import sys
+import time
+import uuid
+
+from kombu import Connection, Consumer, Exchange, Producer, Queue
+
+PREFIX = "bare_kombu"
+
+
+def queue(name: str) -> Queue:
+    return Queue(f"{PREFIX}.{name}", Exchange("", type="direct"), routing_key=f"{PREFIX}.{name}",
+                 durable=True)
+
+
+def bounce(url: str, mine: str, other: str, prefetch: int, ready) -> None:
+    """Consume `mine`; send each message on to `other`, or to `done` after its last hop."""
+    with Connection(url) as consuming, Connection(url, transport_options={"confirm_publish": True}) as producing:
+        producer = Producer(producing, auto_declare=False)
+
+        def on_message(message) -> None:
+            body = json.loads(message.body)
+            body["hop"] += 1
+            target = "done" if body["hop"] > body["hops"] else other
+            producer.publish(json.dumps(body).encode(), routing_key=f"{PREFIX}.{target}", exchange="",
+                             delivery_mode=2, content_type="application/json", content_encoding="utf-8")
+            message.ack()
+
+        with Consumer(consuming, [queue(mine)], on_message=on_message, prefetch_count=prefetch):
+            ready.set()
+            while True:
+                consuming.drain_events()
+
+
+def run(url: str, chains: int, hops: int, size: int, prefetch: int) -> dict:
+    """Run `chains` chains of `hops` messages at once; return the throughput and latencies."""
+    with Connection(url, transport_options={"confirm_publish": True}) as conn:
+        for name in ("a", "b", "done"):
+            queue(name)(conn.default_channel).declare()
+            queue(name)(conn.default_channel).purge()
+        bouncers = _start_bouncers(url, prefetch)
+        try:
+            return _measure(conn, chains, hops, size)
+        finally:
+            for process in bouncers:
+                process.terminate()
+                process.join()
+
+
+def _start_bouncers(url: str, prefetch: int) -> list:
+    processes = []
+    for mine, other in (("a", "b"), ("b", "a")):
+        ready = multiprocessing.Event()
+        process = multiprocessing.Process(target=bounce, args=(url, mine, other, prefetch, ready), daemon=True)
+        process.start()
+        ready.wait(30)
+        processes.append(process)
+    return processes
+
+
+def _measure(conn: Connection, chains: int, hops: int, size: int) -> dict:
+    producer = Producer(conn, auto_declare=False)
+    padding = "x" * max(0, size - 120)
+    started, finished = {}, {}
+    for _ in range(chains):
+        chain = str(uuid.uuid4())
+        started[chain] = time.time()
+        body = {"chain": chain, "hop": 2, "hops": hops, "padding": padding}
+        producer.publish(json.dumps(body).encode(), routing_key=f"{PREFIX}.a", exchange="",
+                         delivery_mode=2, content_type="application/json", content_encoding="utf-8")
+
+    def on_done(message) -> None:
+        finished[json.loads(message.body)["chain"]] = time.time()
+        message.ack()
+
+    with Consumer(conn, [queue("done")], on_message=on_done, prefetch_count=100):
+        while len(finished) < chains:
+            conn.drain_events(timeout=120)
+    seconds = max(finished.values()) - min(started.values())
+    latencies = sorted((finished[c] - started[c]) * 1000 for c in started)
+    return {"chains": chains, "hops": hops, "messages": chains * hops, "seconds": round(seconds, 3),
+            "messages_per_second": round(chains * hops / seconds, 1),
+            "latency_ms": {"p50": round(statistics.median(latencies), 1), "max": round(latencies[-1], 1)}}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--url", required=True)
+    parser.add_argument("--chains", type=int, default=500)
+    parser.add_argument("--hops", type=int, default=19, help="messages per chain (a visit of 3 pizzas: 19)")
+    parser.add_argument("--size", type=int, default=320, help="bytes per message body")
+    parser.add_argument("--prefetch", type=int, default=20)
+    parser.add_argument("--repeat", type=int, default=1, help="run this many times, report the median run")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    runs = [run(args.url, args.chains, args.hops, args.size, args.prefetch) for _ in range(args.repeat)]
+    result = sorted(runs, key=lambda r: r["seconds"])[len(runs) // 2]
+    print(json.dumps(result) if args.json else
+          f"bare kombu: {result['messages']} messages in {result['seconds']}s, "
+          f"{result['messages_per_second']} messages/s, chain latency p50 {result['latency_ms']['p50']} ms")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

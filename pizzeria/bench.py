@@ -1,0 +1,87 @@
+"""`pizzeria bench`: many visits at once through consumer processes, timed and measured."""
+
+from __future__ import annotations
+
+import statistics
+import time
+import uuid
+from typing import Callable
+
+from sqlalchemy import select
+
+from pizzeria.demo import Consumers
+from pizzeria.process_manager.messages import OrderLine, StartTableService
+from pizzeria.process_manager.repository import visits
+from pizzeria.process_manager.saga import IN_PROGRESS
+from pizzeria.process_manager.service import start_visit
+
+POLL_SECONDS = 0.05
+READY_SECONDS = 60.0
+
+
+def messages_per_visit(pizzas: int) -> int:
+    """StartTableService, 12 more of the flow, and a DoPizza and a PizzaDone per pizza."""
+    return 13 + 2 * pizzas
+
+
+def run(app, tables: int, pizzas: int, pm_consumers: int, kitchens: int, timeout: float,
+        progress: Callable[[int], None] = lambda done: None) -> dict:
+    """Serve `tables` visits of `pizzas` pizzas each at once, with bake time 0; return figures."""
+    queues = ["process_manager"] * pm_consumers + ["menu", "waiter"] + ["kitchen"] * kitchens
+    run_id = uuid.uuid4().hex[:6]
+    with Consumers(queues, app.settings.var_dir / "bench" / run_id, {"PIZZERIA_BAKE_SECONDS": "0"}) as consumers:
+        _wait(consumers.ready, READY_SECONDS, "the consumers to start")
+        publisher = app.publisher()
+        started = {}
+        for n in range(1, tables + 1):
+            command = StartTableService(f"b{run_id}-{n}", (OrderLine("margherita", pizzas),))
+            started[start_visit(app.engine, publisher, command, check_table=False)] = time.time()
+        publisher.close()
+        finished = _wait_for_visits(app.engine, started, timeout, progress)
+        rss = consumers.peak_rss_mib()
+    return _figures(started, finished, pizzas, rss, pm_consumers, kitchens)
+
+
+def _wait(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"gave up waiting for {what} after {timeout:g}s")
+        time.sleep(POLL_SECONDS)
+
+
+def _wait_for_visits(engine, started: dict[str, float], timeout: float, progress) -> dict[str, float]:
+    """Poll until every visit has ended; return when each did (its last save)."""
+    finished: dict[str, float] = {}
+    pending = list(started)
+    deadline = time.monotonic() + timeout
+    while pending:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{len(pending)} of {len(started)} visits still running after {timeout:g}s")
+        time.sleep(POLL_SECONDS)
+        with engine.connect() as conn:
+            for chunk in range(0, len(pending), 500):
+                finished.update(conn.execute(
+                    select(visits.c.visit_id, visits.c.updated_at)
+                    .where(visits.c.visit_id.in_(pending[chunk:chunk + 500]), visits.c.status != IN_PROGRESS)).all())
+        pending = [visit_id for visit_id in pending if visit_id not in finished]
+        progress(len(finished))
+    return finished
+
+
+def _figures(started, finished, pizzas, rss, pm_consumers, kitchens) -> dict:
+    seconds = max(finished.values()) - min(started.values())
+    latencies = sorted((finished[v] - started[v]) * 1000 for v in started)
+    cuts = statistics.quantiles(latencies, n=100, method="inclusive") if len(latencies) > 1 else latencies * 99
+    p50, p95, p99 = (cuts[q - 1] for q in (50, 95, 99))
+    messages = len(started) * messages_per_visit(pizzas)
+    kinds = {}
+    for name, mib in rss.items():
+        kind = name.split("-")[0]
+        kinds[kind] = max(kinds.get(kind, 0.0), round(mib, 1))
+    return {"visits": len(started), "pizzas_per_visit": pizzas, "pm_consumers": pm_consumers,
+            "kitchens": kitchens, "messages": messages, "seconds": round(seconds, 3),
+            "visits_per_second": round(len(started) / seconds, 1),
+            "messages_per_second": round(messages / seconds, 1),
+            "latency_ms": {"p50": round(p50, 1), "p95": round(p95, 1), "p99": round(p99, 1)},
+            "peak_rss_mib": kinds}

@@ -1,0 +1,54 @@
+"""`pizzeria bench`: the cost of a message with every guarantee on."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from pizzeria.cli.app import build_app, command, main
+
+
+@command(main)
+@click.option("--tables", type=click.IntRange(1, 100_000), default=500, show_default=True)
+@click.option("--pizzas", type=click.IntRange(1, 20), default=3, show_default=True)
+@click.option("--pm-consumers", type=click.IntRange(1, 16), default=1, show_default=True)
+@click.option("--kitchens", type=click.IntRange(1, 16), default=1, show_default=True)
+@click.option("--timeout", type=click.FloatRange(min=1), default=600.0, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def bench_command(tables: int, pizzas: int, pm_consumers: int, kitchens: int, timeout: float,
+                  as_json: bool) -> None:
+    """Serve TABLES visits at once through fresh consumer processes and measure them."""
+    from pizzeria import bench
+    app = build_app()
+    with _progress(tables) as bar:
+        figures = bench.run(app, tables, pizzas, pm_consumers, kitchens, timeout,
+                            progress=lambda done: bar.update(done - bar.pos))
+    if as_json:
+        click.echo(json.dumps(figures))
+        return
+    latency, rss = figures["latency_ms"], figures["peak_rss_mib"]
+    click.echo(f"{figures['visits']} visits, {figures['messages']} messages in {figures['seconds']}s: "
+               f"{figures['visits_per_second']} visits/s, {figures['messages_per_second']} messages/s\n"
+               f"latency per visit: p50 {latency['p50']} ms, p95 {latency['p95']} ms, p99 {latency['p99']} ms\n"
+               f"peak RSS: " + ", ".join(f"{kind} {mib} MiB" for kind, mib in rss.items()))
+
+
+class _NoBar:
+    pos = 0
+
+    def update(self, steps: int) -> None:
+        self.pos += steps
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        pass
+
+
+def _progress(total: int):
+    if sys.stderr.isatty():
+        return click.progressbar(length=total, label="visits", file=sys.stderr)
+    return _NoBar()
