@@ -23,6 +23,7 @@ log = structlog.get_logger("pizzeria.consumer")
 
 OUTAGE_BACKOFF_SECONDS = 1.0
 SWEEP_SECONDS = 1.0
+SWEEP_AFTER_ROWS = 200  # published rows to delete in one go, at the latest
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,7 @@ class Worker(ConsumerMixin):
         self.dispatcher = Dispatcher(engine, policy, max_body_bytes)
         self.publisher = Publisher(broker)
         self.relay = Relay(engine, self.publisher.publish)
-        self._relay_due = 0.0
+        self._sweep_due = 0.0
 
     def create_connection(self):
         return self.broker.connection()
@@ -70,32 +71,38 @@ class Worker(ConsumerMixin):
         message.ack()
 
     def on_iteration(self):
-        if time.monotonic() >= self._relay_due:
-            self.flush_outbox()
+        if time.monotonic() >= self._sweep_due or len(self.relay.published) >= SWEEP_AFTER_ROWS:
+            self.sweep_outbox()
 
-    def flush_outbox(self) -> None:
-        """Publish what is due in the outbox; a broker hiccup is logged and tried again later."""
-        self._relay_due = time.monotonic() + SWEEP_SECONDS
+    def sweep_outbox(self) -> None:
+        """Delete what was published, publish what is due; a broker hiccup is logged and the
+        rows wait in the outbox for the next sweep."""
+        self._sweep_due = time.monotonic() + SWEEP_SECONDS
         try:
-            self.relay.flush()
-        except Exception as error:  # the rows stay in the outbox for the next sweep
+            self.relay.sweep()
+        except Exception as error:
             log.warning("outbox relay failed, will retry", error=str(error))
             self.publisher.close()
 
     def close(self) -> None:
         """Publish what is left in the outbox and close the publisher."""
-        self.flush_outbox()
+        self.sweep_outbox()
         self.publisher.close()
 
     def on_delivery(self, endpoint: Endpoint, message) -> None:
-        """Dispatch one delivery, then ack it; while the database is out of reach, requeue it."""
+        """Dispatch one delivery, publish what its handler sent, then ack it; while the
+        database is out of reach, requeue it."""
         try:
-            self.dispatcher.dispatch(endpoint, message)
+            rows = self.dispatcher.dispatch(endpoint, message)
         except Exception as error:
             log.warning("database unavailable, message requeued", queue=endpoint.queue.name,
                         error=str(error).splitlines()[0])
             time.sleep(OUTAGE_BACKOFF_SECONDS)
             message.requeue()
             return
+        try:
+            self.relay.send(rows)
+        except Exception as error:  # claimed rows go to the next relay when their lease ends
+            log.warning("publishing failed, the outbox keeps the messages", error=str(error))
+            self.publisher.close()
         message.ack()
-        self._relay_due = 0.0

@@ -10,7 +10,9 @@ metadata = MetaData()
 def make_engine(url: str) -> Engine:
     """An engine for `url`; on SQLite, WAL, a busy timeout and write-locking transactions."""
     if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True)
+        # No pre-ping (a round trip per checkout): a connection lost meanwhile fails its unit
+        # of work as an outage, which is retried on a fresh connection.
+        return create_engine(url)
     engine = create_engine(url, connect_args={"timeout": 30, "isolation_level": None})
     event.listen(engine, "connect", _sqlite_pragmas)
     event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))

@@ -7,7 +7,7 @@ import traceback
 from typing import TYPE_CHECKING, Any
 
 import structlog
-from sqlalchemy import Engine
+from sqlalchemy import Engine, Row
 
 from . import failed, inbox, outbox
 from .codec import BadMessage
@@ -32,21 +32,23 @@ class Dispatcher:
         self.policy = policy
         self.max_body_bytes = max_body_bytes
 
-    def dispatch(self, endpoint: Endpoint, message) -> None:
-        """Deal with one delivery, so that it can be acked."""
+    def dispatch(self, endpoint: Endpoint, message) -> list[Row]:
+        """Deal with one delivery, so that it can be acked; return the outbox rows its handler
+        wrote, claimed, for the caller to publish."""
         headers = dict(message.headers or {})
         try:
             envelope = self._envelope_of(message)
             payload = envelope.open(endpoint.types)
         except BadMessage as error:
             self._fail(endpoint, message, headers, error, Tries.of(headers), attempts=1)
-            return
+            return []
         bound = log.bind(correlation_id=envelope.correlation_id, message_id=envelope.message_id,
                          type=envelope.type)
-        if inbox.has_handled(self.engine, endpoint.name, envelope.message_id):
+        redelivered = (message.delivery_info or {}).get("redelivered", False)
+        if redelivered and inbox.has_handled(self.engine, endpoint.name, envelope.message_id):
             bound.info("duplicate ignored")
-            return
-        self._try(endpoint, message, headers, envelope, payload, bound)
+            return []
+        return self._try(endpoint, message, headers, envelope, payload, bound)
 
     def store_undecodable(self, message, error: BaseException) -> None:
         """Keep a delivery the transport itself could not decode."""
@@ -55,7 +57,7 @@ class Dispatcher:
                      content_type=message.content_type, error=error, traceback=None, attempts=1)
         log.error("undecodable message stored as failed", queue=queue, error=str(error))
 
-    def _try(self, endpoint, message, headers, envelope, payload, bound) -> None:
+    def _try(self, endpoint, message, headers, envelope, payload, bound) -> list[Row]:
         tries = Tries.of(headers)
         handler = endpoint.handlers[type(payload)]
         for attempt in range(tries.attempts + 1, tries.attempts + self.policy.immediate + 2):
@@ -68,12 +70,13 @@ class Dispatcher:
                 last_error = error
                 continue
             bound.info("duplicate ignored" if sent is None else "handled", attempt=attempt,
-                       sent=[envelope.type for envelope in sent or ()])
-            return
+                       sent=[row.routing_key.rsplit(".", 1)[-1] for row in sent or ()])
+            return sent or []
         if tries.rounds < self.policy.delayed:
             self._retry_later(endpoint, message, envelope, headers, tries, attempt, bound)
         else:
             self._fail(endpoint, message, headers, last_error, tries, attempt, bound)
+        return []
 
     def _retry_later(self, endpoint, message, envelope, headers, tries: Tries, attempts: int, bound) -> None:
         delay = self.policy.delay(tries.rounds)

@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, Row
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 
 from . import inbox, outbox
@@ -62,12 +62,12 @@ class Context:
         self.sent.append((envelope, type(message).route))
         return envelope
 
-    def commit(self) -> None:
-        """Write the outbox rows and commit everything with the inbox row."""
+    def commit(self) -> list[Row]:
+        """Write the outbox rows and commit everything with the inbox row; return the rows."""
         conn = self.db
-        for envelope, routing_key in self.sent:
-            outbox.add(conn, envelope, routing_key)
+        rows = outbox.add(conn, self.sent)
         conn.commit()
+        return rows
 
     def close(self) -> None:
         """Roll back whatever was not committed and give the connection back."""
@@ -79,8 +79,9 @@ Handler = Callable[[Any, Context], None]
 
 
 def handle(handler: Handler, message: Any, envelope: Envelope, consumer: str,
-           engine: Engine, attempt: int = 1) -> list[Envelope] | None:
-    """Handle `message` exactly once: return what was sent, or None if it was handled before.
+           engine: Engine, attempt: int = 1) -> list[Row] | None:
+    """Handle `message` exactly once: return the outbox rows of what it sent (claimed, to be
+    published by the caller), or None if it was handled before.
     A conflict reloads and runs the handler again; a database outage that outlasts a few quick
     retries, and any other error, is raised for the caller to requeue or store as failed."""
     for again in itertools.count(1):
@@ -104,10 +105,9 @@ def is_outage(error: BaseException) -> bool:
         isinstance(error, DBAPIError) and error.connection_invalidated)
 
 
-def _handle_once(handler: Handler, message: Any, context: Context) -> list[Envelope]:
+def _handle_once(handler: Handler, message: Any, context: Context) -> list[Row]:
     try:
         handler(message, context)
-        context.commit()
-        return [envelope for envelope, _ in context.sent]
+        return context.commit()
     finally:
         context.close()

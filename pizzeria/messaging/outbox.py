@@ -6,7 +6,7 @@ import json
 import time
 from typing import Callable
 
-from sqlalchemy import (Column, Connection, Engine, Float, Integer, LargeBinary, String, Table,
+from sqlalchemy import (Column, Connection, Engine, Float, Integer, LargeBinary, Row, String, Table,
                         Text, delete, insert, or_, select, update)
 
 from .db import metadata
@@ -25,46 +25,70 @@ outbox = Table(
 )
 
 Publish = Callable[..., None]
+LEASE_SECONDS = 10.0
+COLUMNS = (outbox.c.id, outbox.c.exchange, outbox.c.routing_key, outbox.c.headers, outbox.c.body)
 
 
-def add(conn: Connection, envelope: Envelope, routing_key: str) -> None:
-    """Save `envelope` for sending, in the caller's transaction."""
-    add_raw(conn, envelope.message_id, routing_key, envelope.encode(), envelope.headers())
+def add(conn: Connection, messages: list[tuple[Envelope, str]]) -> list[Row]:
+    """Save `(envelope, routing_key)` pairs for sending, in the caller's transaction, claimed
+    by the caller for a lease, so that it can send them right after its commit; if it dies
+    first, another relay takes them when the lease ends. Return the rows, in order."""
+    if not messages:
+        return []
+    now = time.time()
+    rows = [{"message_id": envelope.message_id, "exchange": None, "routing_key": routing_key,
+             "headers": json.dumps(envelope.headers()), "body": envelope.encode(), "not_before": now,
+             "claimed_until": now + LEASE_SECONDS} for envelope, routing_key in messages]
+    return conn.execute(insert(outbox).returning(*COLUMNS, sort_by_parameter_order=True), rows).all()
 
 
 def add_raw(conn: Connection, message_id: str, routing_key: str, body: bytes, headers: dict,
             exchange: str | None = None, delay: float = 0.0) -> None:
-    """Save a message as it will go on the wire, not to be sent before `delay` seconds;
-    `exchange` "" sends it straight to the queue named `routing_key`."""
+    """Save a message as it will go on the wire, for any relay to send once `delay` seconds
+    have passed; `exchange` "" sends it straight to the queue named `routing_key`."""
     conn.execute(insert(outbox).values(
         message_id=message_id, exchange=exchange, routing_key=routing_key,
         headers=json.dumps(headers), body=body, not_before=time.time() + delay))
 
 
 class Relay:
-    """Publishes due outbox rows, then deletes them; a claim (lease) keeps relays apart."""
+    """Publishes outbox rows and deletes them once published: the rows a handler just wrote
+    (`send`), and any other row that is due and not claimed by a live relay (`sweep`)."""
 
-    def __init__(self, engine: Engine, publish: Publish, lease: float = 10.0, batch: int = 100):
+    def __init__(self, engine: Engine, publish: Publish, lease: float = LEASE_SECONDS, batch: int = 100):
         self.engine = engine
         self.publish = publish
         self.lease = lease
         self.batch = batch
+        self.published: list[int] = []
 
-    def flush(self) -> int:
-        """Publish every row that is due and not claimed by another relay; return how many."""
+    def send(self, rows: list[Row]) -> None:
+        """Publish rows this process holds the claim of; they are deleted at the next sweep."""
+        for row in rows:
+            self.publish(row.routing_key, row.body, json.loads(row.headers), row.exchange)
+            self.published.append(row.id)
+
+    def sweep(self) -> int:
+        """Delete what was published; then publish and delete every row that is due and
+        unclaimed (left by a process that died, or delayed); return how many it published."""
+        self.forget_published()
         sent = 0
         while rows := self._claim():
-            published = []
             try:
-                for row in rows:
-                    self.publish(row.routing_key, row.body, json.loads(row.headers), row.exchange)
-                    published.append(row.id)
+                self.send(rows)
             finally:
-                self._forget(published)
-            sent += len(published)
+                self.forget_published()
+            sent += len(rows)
         return sent
 
-    def _claim(self) -> list:
+    def forget_published(self) -> None:
+        """Delete the rows published so far."""
+        if self.published:
+            with self.engine.begin() as conn:
+                conn.execute(delete(outbox).where(outbox.c.id.in_(self.published)))
+            self.published = []
+
+    def _claim(self) -> list[Row]:
         now = time.time()
         due = (select(outbox.c.id)
                .where(outbox.c.not_before <= now, _unclaimed(now))
@@ -73,15 +97,9 @@ class Relay:
         claim = (update(outbox)
                  .where(outbox.c.id.in_(due.scalar_subquery()), _unclaimed(now))
                  .values(claimed_until=now + self.lease)
-                 .returning(outbox.c.id, outbox.c.exchange, outbox.c.routing_key, outbox.c.headers,
-                            outbox.c.body))
+                 .returning(*COLUMNS))
         with self.engine.begin() as conn:
             return sorted(conn.execute(claim).all(), key=lambda row: row.id)
-
-    def _forget(self, ids: list[int]) -> None:
-        if ids:
-            with self.engine.begin() as conn:
-                conn.execute(delete(outbox).where(outbox.c.id.in_(ids)))
 
 
 def _unclaimed(now: float):

@@ -47,9 +47,8 @@ def on_event(event: Any, context: Context) -> None:
 
 
 def _record(repository: VisitRepository, context: Context, visit_id: str, commands: list) -> None:
-    repository.record(visit_id, "received", context.envelope)
-    for command in commands:
-        repository.record(visit_id, "sent", context.send(command, key=saga.command_key(command)))
+    sent = [context.send(command, key=saga.command_key(command)) for command in commands]
+    repository.record(visit_id, [("received", context.envelope)] + [("sent", envelope) for envelope in sent])
 
 
 HANDLERS = {StartTableService: start_table_service}

@@ -51,10 +51,10 @@ def rows_left(engine) -> int:
         return conn.execute(select(func.count()).select_from(outbox.outbox)).scalar()
 
 
-def test_a_flush_publishes_every_due_row_in_order_and_deletes_it(engine):
+def test_a_sweep_publishes_every_due_row_in_order_and_deletes_it(engine):
     ids = add_rows(engine, 250)
     publisher = FakePublisher()
-    assert outbox.Relay(engine, publisher.publish, batch=100).flush() == 250
+    assert outbox.Relay(engine, publisher.publish, batch=100).sweep() == 250
     assert publisher.published == ids
     assert rows_left(engine) == 0
 
@@ -62,7 +62,7 @@ def test_a_flush_publishes_every_due_row_in_order_and_deletes_it(engine):
 def test_a_row_that_is_not_due_yet_waits(engine):
     add_rows(engine, 3, delay=60)
     publisher = FakePublisher()
-    assert outbox.Relay(engine, publisher.publish).flush() == 0
+    assert outbox.Relay(engine, publisher.publish).sweep() == 0
     assert (publisher.published, rows_left(engine)) == ([], 3)
 
 
@@ -70,7 +70,7 @@ def test_relays_running_at_once_publish_each_row_exactly_once(engine):
     ids = add_rows(engine, 400)
     publisher = FakePublisher()
     relays = [outbox.Relay(engine, publisher.publish, batch=20) for _ in range(4)]
-    threads = [threading.Thread(target=relay.flush) for relay in relays]
+    threads = [threading.Thread(target=relay.sweep) for relay in relays]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -83,10 +83,10 @@ def test_rows_a_failed_relay_had_claimed_are_published_by_the_next_once_its_leas
     ids = add_rows(engine, 10)
     failing = FakePublisher(fail_after=4)
     with pytest.raises(ConnectionError):
-        outbox.Relay(engine, failing.publish, lease=0.0).flush()
+        outbox.Relay(engine, failing.publish, lease=0.0).sweep()
     assert rows_left(engine) == 6
     publisher = FakePublisher()
-    outbox.Relay(engine, publisher.publish).flush()
+    outbox.Relay(engine, publisher.publish).sweep()
     assert failing.published + publisher.published == ids
     assert rows_left(engine) == 0
 
@@ -95,7 +95,29 @@ def test_rows_claimed_by_a_live_relay_are_left_to_it(engine):
     add_rows(engine, 5)
     failing = FakePublisher(fail_after=0)
     with pytest.raises(ConnectionError):
-        outbox.Relay(engine, failing.publish, lease=60).flush()
+        outbox.Relay(engine, failing.publish, lease=60).sweep()
     publisher = FakePublisher()
-    assert outbox.Relay(engine, publisher.publish).flush() == 0
+    assert outbox.Relay(engine, publisher.publish).sweep() == 0
     assert rows_left(engine) == 5
+
+
+def test_rows_a_handler_writes_are_claimed_for_it_to_send_and_deleted_at_its_next_sweep(engine):
+    envelopes = [Envelope(f"m{n}", "Thing", "visit", None, "now", {}) for n in range(3)]
+    with engine.begin() as conn:
+        rows = outbox.add(conn, [(envelope, "menu.command.Thing") for envelope in envelopes])
+    other, mine = FakePublisher(), FakePublisher()
+    assert outbox.Relay(engine, other.publish).sweep() == 0
+    relay = outbox.Relay(engine, mine.publish)
+    relay.send(rows)
+    assert (mine.published, rows_left(engine)) == (["m0", "m1", "m2"], 3)
+    relay.sweep()
+    assert (other.published, rows_left(engine)) == ([], 0)
+
+
+def test_rows_of_a_handler_that_died_before_sending_go_out_when_its_lease_ends(engine):
+    with engine.begin() as conn:
+        outbox.add(conn, [(Envelope("m1", "Thing", "visit", None, "now", {}), "menu.command.Thing")])
+        conn.execute(outbox.outbox.update().values(claimed_until=0))  # the lease has ended
+    publisher = FakePublisher()
+    assert outbox.Relay(engine, publisher.publish).sweep() == 1
+    assert (publisher.published, rows_left(engine)) == (["m1"], 0)
