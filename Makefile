@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 SUDO    := $(if $(filter 0,$(shell id -u)),,sudo)
 APT_GET := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get
 
-.PHONY: help venv demo test chaos lint servers up clean
+.PHONY: help venv demo test chaos bench lint servers up clean
 
 help: ## List the targets
 	@echo "make TARGET, where TARGET is one of:"
@@ -35,6 +35,9 @@ test: venv servers ## Check the import rules, then run every test (starts privat
 
 chaos: venv servers ## The chaos test at full size: 200 visits, kill -9 and a broker restart
 	PIZZERIA_CHAOS_VISITS=200 $(VENV)/bin/pytest tests/e2e/test_chaos.py -s $(PYTEST_ARGS)
+
+bench: venv servers ## Benchmark pizzeria beside bare kombu on a private RabbitMQ (see BENCHMARKS.md)
+	$(VENV)/bin/python benchmarks/run.py
 
 servers: ## Install rabbitmq-server and postgresql with apt-get if they are missing
 	@missing=""; \

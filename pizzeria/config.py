@@ -68,8 +68,12 @@ class _Reader:
         except ValueError:
             raise ConfigError(f"{key}={value!r} is not a number") from None
         if not low <= number <= high:
-            raise ConfigError(f"{key}={value!r} must be between {low:g} and {high:g}")
+            raise ConfigError(f"{key}={value!r} must be between {_plain(low)} and {_plain(high)}")
         return number
+
+
+def _plain(number: float) -> str:
+    return str(int(number)) if float(number).is_integer() else str(number)
 
 
 def _faults(spec: str) -> dict[str, int]:

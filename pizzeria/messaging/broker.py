@@ -27,7 +27,7 @@ class Broker:
     @property
     def is_amqp(self) -> bool:
         """True for RabbitMQ (amqp://), which confirms publishes and redelivers unacked messages."""
-        return self.url.startswith(("amqp://", "amqps://", "pyamqp://"))
+        return self.url.lower().startswith(("amqp://", "amqps://", "pyamqp://"))
 
     def connection(self) -> Connection:
         """A new, not yet opened connection (publisher confirms on for AMQP)."""

@@ -60,14 +60,16 @@ class Worker(ConsumerMixin):
     def get_consumers(self, Consumer, channel):
         self.broker.topology.declare(channel)
         return [Consumer(queues=[endpoint.queue], on_message=partial(self.on_delivery, endpoint),
+                         on_decode_error=partial(self.on_undecodable, endpoint),
                          accept=["application/json"], prefetch_count=endpoint.prefetch)
                 for endpoint in self.endpoints]
 
     def on_consume_ready(self, connection, channel, consumers, **kwargs):
         log.info("consuming", queues=[endpoint.queue.name for endpoint in self.endpoints])
 
-    def on_decode_error(self, message, exc):
-        self.dispatcher.store_undecodable(message, exc)
+    def on_undecodable(self, endpoint: Endpoint, message, error: BaseException) -> None:
+        """A delivery the transport itself could not decode (say, a false compression header)."""
+        self.dispatcher.store_undecodable(endpoint, message, error)
         message.ack()
 
     def on_iteration(self):

@@ -50,12 +50,10 @@ class Dispatcher:
             return []
         return self._try(endpoint, message, headers, envelope, payload, bound)
 
-    def store_undecodable(self, message, error: BaseException) -> None:
+    def store_undecodable(self, endpoint: Endpoint, message, error: BaseException) -> None:
         """Keep a delivery the transport itself could not decode."""
-        queue = message.delivery_info.get("routing_key") or "?"
-        failed.store(self.engine, queue=queue, body=_raw_body(message), headers=dict(message.headers or {}),
-                     content_type=message.content_type, error=error, traceback=None, attempts=1)
-        log.error("undecodable message stored as failed", queue=queue, error=str(error))
+        reason = BadMessage(f"the transport could not decode it: {error}")
+        self._fail(endpoint, message, dict(message.headers or {}), reason, Tries(), attempts=1)
 
     def _try(self, endpoint, message, headers, envelope, payload, bound) -> list[Row]:
         tries = Tries.of(headers)

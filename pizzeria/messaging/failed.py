@@ -72,11 +72,10 @@ def _replay_headers(entry: Row) -> dict[str, Any]:
     return {**headers, REPLAYED_HEADER: entry.id}
 
 
-def mark_replayed(engine: Engine, entry_id: int) -> None:
-    """Note that the entry was sent to its queue again."""
+def _mark(engine: Engine, entry_id: int, replayed_at: float | None) -> None:
     with engine.begin() as conn:
         conn.execute(update(failed_messages).where(failed_messages.c.id == entry_id)
-                     .values(replayed_at=time.time()))
+                     .values(replayed_at=replayed_at))
 
 
 def remove(engine: Engine, ids: Sequence[int]) -> None:
@@ -98,7 +97,12 @@ def _number(value: object) -> int | None:
 
 def replay(engine: Engine, publish, entry: Row) -> None:
     """Send the entry's message to its queue again, as it was, marked as a replay of it; the
-    inbox lets it through if it never succeeded, and drops it if it did."""
-    publish(entry.queue, entry.body, _replay_headers(entry), exchange="",
-            content_type=entry.content_type or "application/octet-stream")
-    mark_replayed(engine, entry.id)
+    inbox lets it through if it never succeeded, and drops it if it did. The entry is marked
+    first, so that a replay failing again at once unmarks it, not the other way round."""
+    _mark(engine, entry.id, time.time())
+    try:
+        publish(entry.queue, entry.body, _replay_headers(entry), exchange="",
+                content_type=entry.content_type or "application/octet-stream")
+    except BaseException:
+        _mark(engine, entry.id, None)
+        raise

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 
-CREDENTIALS = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<password>[^@/\s]*)@")
+# The password runs to the last @ before the host, as URL parsers (and kombu) read it.
+CREDENTIALS = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<password>[^/\s]*)@",
+                         re.IGNORECASE)
 
 
 def hide_password(text: str) -> str:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from polling import wait_until
 
 
 
@@ -42,6 +43,16 @@ class Pizzeria:
         process.log_path = log_path
         self.consumers.append(process)
         return process
+
+    def baking(self, bake_seconds: float, pizza: str = "margherita") -> subprocess.Popen:
+        """Start every consumer, serve TBL1 one pizza, and return the kitchen once it bakes it."""
+        self.env["PIZZERIA_BAKE_SECONDS"] = str(bake_seconds)
+        kitchen = self.consume("kitchen")
+        for queue in ("process_manager", "menu", "waiter"):
+            self.consume(queue)
+        assert self.run("serve", "TBL1", "--order", f"{pizza}:1", "--no-wait").returncode == 0
+        wait_until(lambda: "baking" in kitchen.log_path.read_text(), what="the kitchen to bake")
+        return kitchen
 
     def stop_consumers(self) -> list[int]:
         """SIGTERM every consumer still running and return their exit codes."""

@@ -28,12 +28,7 @@ def count(database_url: str, table) -> int:
 
 def test_a_kitchen_killed_mid_bake_leaves_the_pizza_to_the_other_kitchen_which_bakes_it_once(
         on_rabbitmq, postgres_url):
-    on_rabbitmq.env["PIZZERIA_BAKE_SECONDS"] = "1"
-    first_kitchen = on_rabbitmq.consume("kitchen")
-    for queue in QUEUES[:3]:
-        on_rabbitmq.consume(queue)
-    assert on_rabbitmq.run("serve", "TBL1", "--order", "diavola:1", "--no-wait").returncode == 0
-    wait_until(lambda: "baking" in first_kitchen.log_path.read_text(), what="the first kitchen to bake")
+    first_kitchen = on_rabbitmq.baking(bake_seconds=1, pizza="diavola")
     second_kitchen = on_rabbitmq.consume("kitchen")
     first_kitchen.send_signal(signal.SIGKILL)
     report = wait_until(lambda: finished(on_rabbitmq, "TBL1"), what="the visit to finish")

@@ -16,15 +16,14 @@ from polling import wait_until
 from pizzeria.config import QUEUES
 
 MAX_BODY_BYTES = 4096
-# For each queue, a message type it takes, the payload fields that break it three ways, and a
-# message type of another module that it does not take.
+# For each queue, a message type it takes, and a message type of another module that it does not.
 TYPES = {
     "process_manager": ("StartTableService", "DoPizza"),
     "menu": ("GetMenu", "ShowBill"),
     "waiter": ("ShowBill", "GetMenu"),
     "kitchen": ("DoPizza", "StartTableService"),
 }
-GOOD_PAYLOAD = {
+GOOD_PAYLOAD = {  # of the type each queue takes
     "process_manager": {"table_id": "POISON"},
     "menu": {},
     "waiter": {"amount_cents": 1750},
@@ -177,14 +176,14 @@ def failed_list(pizzeria) -> list[dict]:
 
 def test_every_kind_of_poison_in_every_queue_is_stored_as_failed_once_while_every_visit_finishes(
         on_rabbitmq, amqp_url, tmp_path):
-    on_rabbitmq.env.update(PIZZERIA_BAKE_SECONDS="0.2", PIZZERIA_MAX_BODY_BYTES=str(MAX_BODY_BYTES),
+    on_rabbitmq.env.update(PIZZERIA_BAKE_SECONDS="0.3", PIZZERIA_MAX_BODY_BYTES=str(MAX_BODY_BYTES),
                            PIZZERIA_RETRY_DELAY_SECONDS="0.1")
     consumers = {queue: on_rabbitmq.consume(queue) for queue in QUEUES}
     for queue, consumer in consumers.items():
         wait_until(lambda: "consuming" in consumer.log_path.read_text(), what=f"{queue} to consume")
     tables = [f"TBL{n}" for n in range(1, 6)]
-    for table in tables[:3]:
-        assert on_rabbitmq.run("serve", table, "--order", "margherita:2", "--no-wait").returncode == 0
+    serving = [on_rabbitmq.start("serve", table, "--order", "margherita:3", "--no-wait") for table in tables[:3]]
+    assert [(serve.communicate(timeout=60), serve.returncode)[1] for serve in serving] == [0, 0, 0]
     wait_until(lambda: "baking" in consumers["kitchen"].log_path.read_text(), what="the kitchen to bake")
 
     poisons = {(queue, kind.__name__): kind(queue, tmp_path) for kind in KINDS for queue in QUEUES}
@@ -202,8 +201,6 @@ def test_every_kind_of_poison_in_every_queue_is_stored_as_failed_once_while_ever
     assert on_rabbitmq.stop_consumers() == [0, 0, 0, 0]
 
     entries = failed_list(on_rabbitmq)
-    for e in entries: print(e["queue"], e["first_failed_at"], e["type"], e["visit_id"], e["error"][:150])
-    for r in reports: print(r["table_id"], r["started_at"], r["updated_at"])
     assert len(entries) == len(poisons), [entry["error"] for entry in entries]
     for (queue, kind), poison in poisons.items():
         stored = [entry for entry in entries
@@ -250,3 +247,30 @@ def test_an_undecodable_message_routed_through_the_exchange_is_stored_under_its_
                           what="the replayed poison to fail again in the waiter")
     assert again["id"] == entry["id"]
     assert on_rabbitmq.stop_consumers() == [0]
+
+
+def test_with_the_default_limit_a_body_of_one_mib_is_handled_and_one_byte_more_is_stored_as_failed(
+        on_rabbitmq, amqp_url):
+    on_rabbitmq.env["PIZZERIA_LOG_JSON"] = "1"
+    waiter = on_rabbitmq.consume("waiter")  # no process manager: the BillPaid waits in its queue
+    wait_until(lambda: "consuming" in waiter.log_path.read_text(), what="the waiter to consume")
+    limit = 1024 * 1024
+    poisons = {}
+    for size in (limit, limit + 1):
+        body, headers = envelope("waiter", f"size-{size}", "ShowBill", {"amount_cents": 1750})
+        poisons[("waiter", str(size))] = Poison(body + b" " * (size - len(body)), "", headers=headers)
+    publish_straight_to_queues(amqp_url, poisons)
+    (entry,) = wait_until(lambda: failed_list(on_rabbitmq), what="the big message to be stored")
+    assert (entry["visit_id"], entry["attempts"]) == (f"poison-visit-size-{limit + 1}-waiter", 1)
+    assert entry["error"] == f"BadMessage: body of {limit + 1} bytes is over the limit of {limit}"
+    handled = wait_until(lambda: [line for line in waiter.log_path.read_text().splitlines()
+                                  if '"handled"' in line], what="the waiter to handle the other")
+    assert [json.loads(line)["message_id"] for line in handled] == [f"poison-size-{limit}-waiter"]
+    assert on_rabbitmq.stop_consumers() == [0]
+
+
+def test_a_body_limit_below_1024_bytes_is_refused_with_exit_2(embedded):
+    embedded.env["PIZZERIA_MAX_BODY_BYTES"] = "1000"
+    result = embedded.run("consume", "waiter")
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith("error: PIZZERIA_MAX_BODY_BYTES='1000' must be between 1024 and ")

@@ -7,16 +7,9 @@ import signal
 
 from polling import wait_until
 
-from pizzeria.config import QUEUES
-
 
 def test_sigterm_mid_bake_finishes_the_pizza_acks_it_and_exits_0(on_rabbitmq):
-    on_rabbitmq.env["PIZZERIA_BAKE_SECONDS"] = "2"
-    kitchen = on_rabbitmq.consume("kitchen")
-    for queue in QUEUES[:3]:
-        on_rabbitmq.consume(queue)
-    assert on_rabbitmq.run("serve", "TBL1", "--order", "margherita:1", "--no-wait").returncode == 0
-    wait_until(lambda: "baking" in kitchen.log_path.read_text(), what="the kitchen to start baking")
+    kitchen = on_rabbitmq.baking(bake_seconds=2)
     kitchen.send_signal(signal.SIGTERM)
     assert kitchen.wait(timeout=30) == 0
     log = kitchen.log_path.read_text()

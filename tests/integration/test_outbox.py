@@ -7,9 +7,7 @@ import threading
 import pytest
 from sqlalchemy import func, select
 
-from pizzeria.bootstrap import create_tables
 from pizzeria.messaging import outbox
-from pizzeria.messaging.db import make_engine
 from pizzeria.messaging.envelope import Envelope
 
 
@@ -26,14 +24,6 @@ class FakePublisher:
             if self.fail_after is not None and len(self.published) >= self.fail_after:
                 raise ConnectionError("broker went away")
             self.published.append(headers["message_id"])
-
-
-@pytest.fixture(params=["sqlite_url", "postgres_url"])
-def engine(request):
-    engine = make_engine(request.getfixturevalue(request.param))
-    create_tables(engine)
-    yield engine
-    engine.dispose()
 
 
 def add_rows(engine, count: int, delay: float = 0.0) -> list[str]:

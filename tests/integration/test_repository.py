@@ -6,21 +6,11 @@ import threading
 
 import pytest
 
-from pizzeria.bootstrap import create_tables
-from pizzeria.messaging.db import make_engine
 from pizzeria.messaging.handling import Conflict
 from pizzeria.process_manager import saga
 from pizzeria.process_manager.messages import StartTableService
 from pizzeria.process_manager.repository import VisitRepository
 from pizzeria.waiter.messages import MenuShown
-
-
-@pytest.fixture(params=["sqlite_url", "postgres_url"])
-def engine(request):
-    engine = make_engine(request.getfixturevalue(request.param))
-    create_tables(engine)
-    yield engine
-    engine.dispose()
 
 
 def started(engine, visit_id="v1", table_id="T1") -> saga.Visit:
