@@ -42,20 +42,21 @@ class Dispatcher:
         except BadMessage as error:
             self._fail(endpoint, message, headers, error, Tries.of(headers), attempts=1)
             return []
-        bound = log.bind(correlation_id=envelope.correlation_id, message_id=envelope.message_id,
-                         type=envelope.type)
-        redelivered = (message.delivery_info or {}).get("redelivered", False)
-        if redelivered and inbox.has_handled(self.engine, endpoint.name, envelope.message_id):
-            bound.info("duplicate ignored")
-            return []
-        return self._try(endpoint, message, headers, envelope, payload, bound)
+        # Every line logged while this message is in hand, the handler's own too, carries its ids.
+        with structlog.contextvars.bound_contextvars(correlation_id=envelope.correlation_id,
+                                                     message_id=envelope.message_id, type=envelope.type):
+            redelivered = (message.delivery_info or {}).get("redelivered", False)
+            if redelivered and inbox.has_handled(self.engine, endpoint.name, envelope.message_id):
+                log.info("duplicate ignored")
+                return []
+            return self._try(endpoint, message, headers, envelope, payload)
 
     def store_undecodable(self, endpoint: Endpoint, message, error: BaseException) -> None:
         """Keep a delivery the transport itself could not decode."""
         reason = BadMessage(f"the transport could not decode it: {error}")
         self._fail(endpoint, message, dict(message.headers or {}), reason, Tries(), attempts=1)
 
-    def _try(self, endpoint, message, headers, envelope, payload, bound) -> list[Row]:
+    def _try(self, endpoint, message, headers, envelope, payload) -> list[Row]:
         tries = Tries.of(headers)
         handler = endpoint.handlers[type(payload)]
         for attempt in range(tries.attempts + 1, tries.attempts + self.policy.immediate + 2):
@@ -64,32 +65,32 @@ class Dispatcher:
             except Exception as error:
                 if is_outage(error):
                     raise
-                bound.warning("attempt failed", attempt=attempt, error=f"{type(error).__name__}: {error}")
+                log.warning("attempt failed", attempt=attempt, error=f"{type(error).__name__}: {error}")
                 last_error = error
                 continue
-            bound.info("duplicate ignored" if sent is None else "handled", attempt=attempt,
+            log.info("duplicate ignored" if sent is None else "handled", attempt=attempt,
                        sent=[row.routing_key.rsplit(".", 1)[-1] for row in sent or ()])
             return sent or []
         if tries.rounds < self.policy.delayed:
-            self._retry_later(endpoint, message, envelope, headers, tries, attempt, bound)
+            self._retry_later(endpoint, message, envelope, headers, tries, attempt)
         else:
-            self._fail(endpoint, message, headers, last_error, tries, attempt, bound)
+            self._fail(endpoint, message, headers, last_error, tries, attempt)
         return []
 
-    def _retry_later(self, endpoint, message, envelope, headers, tries: Tries, attempts: int, bound) -> None:
+    def _retry_later(self, endpoint, message, envelope, headers, tries: Tries, attempts: int) -> None:
         delay = self.policy.delay(tries.rounds)
         with self.engine.begin() as conn:
             outbox.add_raw(conn, envelope.message_id, endpoint.queue.name, _raw_body(message),
                            tries.next_round(headers, attempts, time.time()), exchange="", delay=delay)
-        bound.warning("retry scheduled", attempts=attempts, round=tries.rounds + 1, delay_seconds=delay)
+        log.warning("retry scheduled", attempts=attempts, round=tries.rounds + 1, delay_seconds=delay)
 
-    def _fail(self, endpoint, message, headers, error, tries: Tries, attempts: int, bound=log) -> None:
+    def _fail(self, endpoint, message, headers, error, tries: Tries, attempts: int) -> None:
         trace = None if isinstance(error, BadMessage) else "".join(traceback.format_exception(error))
         entry = failed.store(self.engine, queue=endpoint.queue.name, body=_raw_body(message),
                              headers=headers, content_type=message.content_type, error=error,
                              traceback=trace, attempts=attempts,
                              first_failed_at=tries.first_failed_at)
-        bound.error("message stored as failed", failed_id=entry, queue=endpoint.queue.name,
+        log.error("message stored as failed", failed_id=entry, queue=endpoint.queue.name,
                     error=f"{type(error).__name__}: {error}", attempts=attempts)
 
     def _envelope_of(self, message) -> Envelope:

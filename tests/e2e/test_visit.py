@@ -67,3 +67,18 @@ def test_pizzeria_demo_serves_several_tables_at_once(embedded):
     demo = embedded.run("demo", "--tables", "3", timeout=180)
     assert demo.returncode == 0, demo.stdout + demo.stderr
     assert [f"TBL{n}     finished" in demo.stdout for n in (1, 2, 3)] == [True] * 3
+
+
+def test_every_log_line_about_a_message_carries_its_visit_message_id_and_type_in_json(embedded):
+    embedded.env["PIZZERIA_LOG_JSON"] = "1"
+    for queue in QUEUES:
+        embedded.consume(queue)
+    assert embedded.run("serve", "TBL5", "--order", "diavola:1", "--timeout", "60").returncode == 0
+    visit_id = json.loads(embedded.run("status", "TBL5", "--json").stdout)["visit_id"]
+    assert embedded.stop_consumers() == [0, 0, 0, 0]
+    lines = [json.loads(line) for log in embedded.cwd.glob("consume-*.log")
+             for line in log.read_text().splitlines()]
+    about_messages = [line for line in lines if line["event"] in ("handled", "baking")]
+    assert len(about_messages) == 16  # 15 steps, and the kitchen's baking line
+    assert all(line["correlation_id"] == visit_id and line["message_id"] and line["type"]
+               for line in about_messages)
