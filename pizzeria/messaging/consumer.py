@@ -3,6 +3,7 @@ relays the outbox between deliveries."""
 
 from __future__ import annotations
 
+import socket
 import time
 from dataclasses import dataclass
 from functools import partial
@@ -23,6 +24,7 @@ log = structlog.get_logger("pizzeria.consumer")
 
 OUTAGE_BACKOFF_SECONDS = 1.0
 SWEEP_SECONDS = 1.0
+MAX_BATCH = 50  # deliveries handled together at most; prefetch bounds it too
 SWEEP_AFTER_ROWS = 200  # published rows to delete in one go, at the latest
 
 
@@ -52,6 +54,7 @@ class Worker(ConsumerMixin):
         self.dispatcher = Dispatcher(engine, policy, max_body_bytes)
         self.publisher = Publisher(broker)
         self.relay = Relay(engine, self.publisher.publish)
+        self.batch: list = []
         self._sweep_due = 0.0
 
     def create_connection(self):
@@ -92,19 +95,48 @@ class Worker(ConsumerMixin):
         self.publisher.close()
 
     def on_delivery(self, endpoint: Endpoint, message) -> None:
-        """Dispatch one delivery, publish what its handler sent, then ack it; while the
-        database is out of reach, requeue it."""
+        """Take a delivery into the batch that `consume` handles once the socket is drained."""
+        self.batch.append((endpoint, message))
+
+    def consume(self, limit=None, timeout=None, safety_interval=1, **kwargs):
+        """ConsumerMixin's loop, but every delivery already at hand is taken before handling
+        them, so that several can share one transaction."""
+        self.batch = []  # what a lost connection left here, the broker delivers again
+        with self.consumer_context(**kwargs) as (conn, _channel, _consumers):
+            while not self.should_stop:
+                self.on_iteration()
+                try:
+                    conn.drain_events(timeout=safety_interval)
+                    while len(self.batch) < MAX_BATCH:
+                        conn.drain_events(timeout=0)
+                except socket.timeout:
+                    conn.heartbeat_check()
+                self.handle_batch()
+                yield
+
+    def handle_batch(self) -> None:
+        """Dispatch the batch, publish what its handlers sent, then ack it; while the database
+        is out of reach, requeue it."""
+        batch, self.batch = self.batch, []
+        for endpoint in self.endpoints:
+            messages = [message for where, message in batch if where is endpoint]
+            if messages:
+                self._handle(endpoint, messages)
+
+    def _handle(self, endpoint: Endpoint, messages: list) -> None:
         try:
-            rows = self.dispatcher.dispatch(endpoint, message)
+            rows = self.dispatcher.dispatch_many(endpoint, messages)
         except Exception as error:
-            log.warning("database unavailable, message requeued", queue=endpoint.queue.name,
+            log.warning("database unavailable, messages requeued", queue=endpoint.queue.name,
                         error=str(error).splitlines()[0])
             time.sleep(OUTAGE_BACKOFF_SECONDS)
-            message.requeue()
+            for message in messages:
+                message.requeue()
             return
         try:
             self.relay.send(rows)
         except Exception as error:  # claimed rows go to the next relay when their lease ends
             log.warning("publishing failed, the outbox keeps the messages", error=str(error))
             self.publisher.close()
-        message.ack()
+        for message in messages:
+            message.ack()

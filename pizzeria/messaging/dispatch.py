@@ -12,7 +12,7 @@ from sqlalchemy import Engine, Row
 from . import failed, inbox, outbox
 from .codec import BadMessage
 from .envelope import Envelope
-from .handling import handle, is_outage
+from .handling import handle, handle_together, is_outage
 from .retry import RetryPolicy, Tries
 
 if TYPE_CHECKING:
@@ -31,6 +31,35 @@ class Dispatcher:
         self.engine = engine
         self.policy = policy
         self.max_body_bytes = max_body_bytes
+
+    def dispatch_many(self, endpoint: Endpoint, messages: list) -> list[Row]:
+        """Deal with deliveries of one queue: first deliveries go through in one transaction
+        when there are several; the rest, and all of them if that fails, one by one."""
+        first = [m for m in messages if not (m.delivery_info or {}).get("redelivered")
+                 and not any(key.startswith("x-pizzeria") for key in (m.headers or {}))]
+        rows = []
+        if len(first) > 1:
+            try:
+                rows = self._together(endpoint, first)
+            except Exception as error:  # each is handled alone below, with retries and all
+                log.info("handling together failed, one by one", error=f"{type(error).__name__}: {error}")
+            else:
+                messages = [message for message in messages if message not in first]
+        for message in messages:
+            rows += self.dispatch(endpoint, message)
+        return rows
+
+    def _together(self, endpoint: Endpoint, messages: list) -> list[Row]:
+        work = []
+        for message in messages:
+            envelope = self._envelope_of(message)
+            payload = envelope.open(endpoint.types)
+            work.append((endpoint.handlers[type(payload)], payload, envelope))
+        sent = handle_together(work, endpoint.name, self.engine)
+        for (_, _, envelope), rows in zip(work, sent):
+            log.info("handled", correlation_id=envelope.correlation_id, message_id=envelope.message_id,
+                     type=envelope.type, attempt=1, sent=[row.routing_key.rsplit(".", 1)[-1] for row in rows])
+        return [row for rows in sent for row in rows]
 
     def dispatch(self, endpoint: Endpoint, message) -> list[Row]:
         """Deal with one delivery, so that it can be acked; return the outbox rows its handler

@@ -99,6 +99,21 @@ def handle(handler: Handler, message: Any, envelope: Envelope, consumer: str,
             time.sleep(0.1 * again)
 
 
+def handle_together(work: list[tuple[Handler, Any, Envelope]], consumer: str, engine: Engine) -> list[list[Row]]:
+    """Handle several messages in one transaction, all or nothing (one commit where each would
+    take its own); return the outbox rows of each. Any error, a duplicate or a conflict among
+    them, rolls them all back and is raised: the caller then handles them one by one."""
+    with engine.connect() as conn:
+        contexts = [Context(consumer, envelope, engine, _conn=conn) for _, _, envelope in work]
+        for (handler, message, _), context in zip(work, contexts):
+            handler(message, context)
+        inbox.record(conn, consumer, *(envelope.message_id for _, _, envelope in work))
+        rows = outbox.add(conn, [sent for context in contexts for sent in context.sent])
+        conn.commit()
+    counts = [len(context.sent) for context in contexts]
+    return [rows[sum(counts[:i]):sum(counts[:i + 1])] for i in range(len(counts))]
+
+
 def is_outage(error: BaseException) -> bool:
     """True for a database error that says nothing about the message: lost, locked, restarting."""
     return isinstance(error, (OperationalError, InterfaceError)) or (

@@ -24,6 +24,8 @@ def has_handled(engine: Engine, consumer: str, message_id: str) -> bool:
         return conn.execute(query).first() is not None
 
 
-def record(conn: Connection, consumer: str, message_id: str) -> None:
-    """Mark `message_id` handled by `consumer`; a duplicate raises IntegrityError."""
-    conn.execute(insert(inbox).values(consumer=consumer, message_id=message_id, handled_at=time.time()))
+def record(conn: Connection, consumer: str, *message_ids: str) -> None:
+    """Mark the messages handled by `consumer`; a duplicate raises IntegrityError."""
+    now = time.time()
+    conn.execute(insert(inbox), [{"consumer": consumer, "message_id": message_id, "handled_at": now}
+                                 for message_id in message_ids])
