@@ -190,16 +190,22 @@ def test_the_dockerfile_default_command_is_accepted_by_the_cli(capsys):
     assert_cli_accepts((dockerfile_exec_form("ENTRYPOINT") or []) + (dockerfile_exec_form("CMD") or []))
 
 
+def server_behind(name: str, setting: str, scheme: str, image: str, port: int):
+    """The URL a service's settings give for `setting`, checked to name a service of this file
+    running `image` on `port`; return it and that service's environment."""
+    value = getattr(Settings.from_env(environment(SERVICES[name])), setting)
+    url = urlsplit(value)
+    assert url.scheme == scheme, f"{name}: {setting} {value}"
+    server = SERVICES.get(url.hostname)
+    assert server is not None, f"{name}: no service {url.hostname!r} in {COMPOSE_FILE.name}"
+    assert server["image"].startswith(image)
+    assert url.port == port
+    return url, environment(server)
+
+
 @pytest.mark.parametrize("name", sorted(PIZZERIA_SERVICES))
 def test_the_broker_url_points_at_the_rabbitmq_service_with_its_credentials(name):
-    settings = Settings.from_env(environment(SERVICES[name]))
-    url = urlsplit(settings.broker_url)
-    assert url.scheme == "amqp", f"{name}: broker {settings.broker_url}"
-    broker = SERVICES.get(url.hostname)
-    assert broker is not None, f"{name}: no service {url.hostname!r} in {COMPOSE_FILE.name}"
-    assert broker["image"].startswith("rabbitmq:")
-    assert url.port == 5672
-    env = environment(broker)
+    url, env = server_behind(name, "broker_url", "amqp", "rabbitmq:", 5672)
     assert (url.username, url.password) == (
         env.get("RABBITMQ_DEFAULT_USER", "guest"), env.get("RABBITMQ_DEFAULT_PASS", "guest"))
     assert url.username != "guest", "RabbitMQ's guest user may only connect from localhost"
@@ -207,14 +213,7 @@ def test_the_broker_url_points_at_the_rabbitmq_service_with_its_credentials(name
 
 @pytest.mark.parametrize("name", sorted(PIZZERIA_SERVICES))
 def test_the_database_url_points_at_the_postgres_service_with_its_credentials(name):
-    settings = Settings.from_env(environment(SERVICES[name]))
-    url = urlsplit(settings.database_url)
-    assert url.scheme == "postgresql+psycopg", f"{name}: database {settings.database_url}"
-    database = SERVICES.get(url.hostname)
-    assert database is not None, f"{name}: no service {url.hostname!r} in {COMPOSE_FILE.name}"
-    assert database["image"].startswith("postgres:")
-    assert url.port == 5432
-    env = environment(database)
+    url, env = server_behind(name, "database_url", "postgresql+psycopg", "postgres:", 5432)
     assert (url.username, url.password, url.path.lstrip("/")) == (
         env["POSTGRES_USER"], env["POSTGRES_PASSWORD"], env.get("POSTGRES_DB", env["POSTGRES_USER"]))
 
