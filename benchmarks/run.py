@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import statistics
 import subprocess
 import sys
 import time
@@ -80,7 +79,7 @@ def report(r: dict) -> None:
     ]
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
           f"{VISITS} visits of {PIZZAS} pizzas ({13 + 2 * PIZZAS} messages each)")
-    print(f"| measure | pizzeria | against | ratio | target |\n|---|---|---|---|---|")
+    print("| measure | pizzeria | against | ratio | target |\n|---|---|---|---|---|")
     for name, ours, theirs, ratio, target in rows:
         print(f"| {name} | {ours} | {theirs} | {ratio:.2f} | {target} |")
     print("raw:", json.dumps(r))
