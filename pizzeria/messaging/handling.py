@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from sqlalchemy import Connection, Engine, Row
+from sqlalchemy import Connection, Engine, Row, Table, insert
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 
 from . import inbox, outbox
@@ -37,6 +37,7 @@ class Context:
     engine: Engine
     attempt: int = 1
     sent: list[tuple[Envelope, str]] = field(default_factory=list)
+    deferred: list[tuple[Table, dict]] = field(default_factory=list)
     _conn: Connection | None = None
 
     @property
@@ -62,9 +63,16 @@ class Context:
         self.sent.append((envelope, type(message).route))
         return envelope
 
+    def insert_later(self, table: Table, row: dict) -> None:
+        """Insert `row` into `table` at the commit, in one statement with the others (and with
+        those of the other messages handled in the same transaction)."""
+        self.deferred.append((table, row))
+
     def commit(self) -> list[Row]:
-        """Write the outbox rows and commit everything with the inbox row; return the rows."""
+        """Write the deferred rows and the outbox rows, and commit everything with the inbox
+        row; return the outbox rows."""
         conn = self.db
+        _insert_deferred(conn, [self])
         rows = outbox.add(conn, self.sent)
         conn.commit()
         return rows
@@ -108,10 +116,20 @@ def handle_together(work: list[tuple[Handler, Any, Envelope]], consumer: str, en
         for (handler, message, _), context in zip(work, contexts):
             handler(message, context)
         inbox.record(conn, consumer, *(envelope.message_id for _, _, envelope in work))
+        _insert_deferred(conn, contexts)
         rows = outbox.add(conn, [sent for context in contexts for sent in context.sent])
         conn.commit()
     counts = [len(context.sent) for context in contexts]
     return [rows[sum(counts[:i]):sum(counts[:i + 1])] for i in range(len(counts))]
+
+
+def _insert_deferred(conn: Connection, contexts: list[Context]) -> None:
+    by_table: dict[Table, list[dict]] = {}
+    for context in contexts:
+        for table, row in context.deferred:
+            by_table.setdefault(table, []).append(row)
+    for table, rows in by_table.items():
+        conn.execute(insert(table), rows)
 
 
 def is_outage(error: BaseException) -> bool:

@@ -11,7 +11,7 @@ from pizzeria.waiter.messages import contract as waiter
 
 from . import saga
 from .messages import StartTableService
-from .repository import VisitRepository
+from .repository import VisitRepository, history, history_row
 
 
 class UnknownVisit(LookupError):
@@ -31,7 +31,7 @@ def start_table_service(command: StartTableService, context: Context) -> None:
         reason = f"table {command.table_id} already has a visit in progress ({busy})"
         visit, commands = saga.refuse(visit_id, command, reason)
     repository.add(visit)
-    _record(repository, context, visit.visit_id, commands)
+    _record(context, visit.visit_id, commands)
 
 
 def on_event(event: Any, context: Context) -> None:
@@ -43,12 +43,15 @@ def on_event(event: Any, context: Context) -> None:
     visit, version = loaded
     visit, commands = saga.decide(visit, event)
     repository.save(visit, version)
-    _record(repository, context, visit.visit_id, commands)
+    _record(context, visit.visit_id, commands)
 
 
-def _record(repository: VisitRepository, context: Context, visit_id: str, commands: list) -> None:
-    sent = [context.send(command, key=saga.command_key(command)) for command in commands]
-    repository.record(visit_id, [("received", context.envelope)] + [("sent", envelope) for envelope in sent])
+def _record(context: Context, visit_id: str, commands: list) -> None:
+    """Send the commands; the history gets the message received and each command sent."""
+    context.insert_later(history, history_row(visit_id, "received", context.envelope))
+    for command in commands:
+        sent = context.send(command, key=saga.command_key(command))
+        context.insert_later(history, history_row(visit_id, "sent", sent))
 
 
 HANDLERS = {StartTableService: start_table_service}

@@ -80,12 +80,12 @@ class VisitRepository:
         if result.rowcount != 1:
             raise Conflict(f"visit {visit.visit_id} changed since version {version}")
 
-    def record(self, visit_id: str, entries: list[tuple[str, Envelope]]) -> None:
-        """Add `(direction, envelope)` entries, received or sent, to the visit's history."""
-        now = time.time()
-        self.conn.execute(insert(history), [
-            {"visit_id": visit_id, "direction": direction, "type": envelope.type,
-             "message_id": envelope.message_id, "at": now} for direction, envelope in entries])
+
+
+def history_row(visit_id: str, direction: str, envelope: Envelope) -> dict:
+    """A row of the visit's history: a message it received or sent, and when."""
+    return {"visit_id": visit_id, "direction": direction, "type": envelope.type,
+            "message_id": envelope.message_id, "at": time.time()}
 
 
 def _dump(visit: Visit) -> str:
