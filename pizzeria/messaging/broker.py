@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import time
 
+from amqp.exceptions import MessageNacked
 from kombu import Connection, Producer
 from sqlalchemy.exc import DBAPIError
 
 from .topology import Topology
 
-# Publishing gives up after about 10 s of a broker that is down (0.2 + 0.7 + ... capped at 2 s
-# a wait, 7 tries), so a caller never hangs for ever and the outbox keeps what was not sent.
-RETRY_POLICY = {"max_retries": 6, "interval_start": 0.2, "interval_step": 0.5, "interval_max": 2.0}
+# Publishing gives up after a few seconds of a broker that is down (0.2, 0.4, ... capped at 2 s
+# a wait, 6 tries), so a caller never hangs for ever and the outbox keeps what was not sent.
+RETRY_POLICY = {"interval_start": 0.2, "interval_max": 2.0}
+PUBLISH_ATTEMPTS = 6
+CONFIRM_SECONDS = 30.0
 # Virtual transports (the embedded SQLite broker) poll; their default of 1 s would slow every hop.
 POLLING_INTERVAL = 0.02
 DECLARE_ATTEMPTS = 5
@@ -32,7 +35,7 @@ class Broker:
     def connection(self) -> Connection:
         """A new, not yet opened connection (publisher confirms on for AMQP)."""
         if self.is_amqp:
-            return Connection(self.url, heartbeat=0, transport_options={"confirm_publish": True})
+            return Connection(self.url, heartbeat=0)
         connection = Connection(self.url)
         connection.transport.polling_interval = POLLING_INTERVAL
         return connection
@@ -61,30 +64,79 @@ class Broker:
 
 
 class Publisher:
-    """Publishes encoded envelopes on a connection of its own: persistent, confirmed, retried."""
+    """Publishes encoded messages on a connection of its own, persistent; on AMQP it waits once
+    per batch for the broker to confirm every message of it, and tries a batch again on a new
+    connection if the connection is lost (a message may then go twice: the inbox drops it)."""
 
     def __init__(self, broker: Broker):
         self.broker = broker
         self._connection: Connection | None = None
         self._producer: Producer | None = None
+        self._published = 0
+        self._unconfirmed: set[int] = set()
+        self._nacked: set[int] = set()
 
     def publish(self, routing_key: str, body: bytes, headers: dict, exchange: str | None = None,
                 content_type: str = "application/json") -> None:
         """Send one message to the topology's exchange (or `exchange`; "" is straight to the
-        queue named `routing_key`); returns once the broker has confirmed it (on AMQP)."""
+        queue named `routing_key`); return once the broker has confirmed it."""
+        self.publish_many([(routing_key, body, headers, exchange, content_type)])
+
+    def publish_many(self, messages: list[tuple]) -> None:
+        """Send `(routing_key, body, headers, exchange[, content_type])` messages; return once
+        the broker has confirmed them all."""
+        for attempt in range(1, PUBLISH_ATTEMPTS + 1):
+            try:
+                return self._send(messages)
+            except self.broker.connection().connection_errors:
+                self.close()
+                if attempt == PUBLISH_ATTEMPTS:
+                    raise
+                time.sleep(min(RETRY_POLICY["interval_max"], RETRY_POLICY["interval_start"] * attempt))
+
+    def _send(self, messages: list[tuple]) -> None:
+        producer = self._open()
+        for routing_key, body, headers, exchange, *content_type in messages:
+            producer.publish(
+                body, routing_key=routing_key, delivery_mode=2, headers=headers,
+                exchange=self.broker.topology.exchange.name if exchange is None else exchange,
+                content_type=(content_type or ["application/json"])[0], content_encoding="utf-8",
+                message_id=headers.get("message_id"), correlation_id=headers.get("correlation_id"),
+                type=headers.get("type"))
+            self._published += 1
+            self._unconfirmed.add(self._published)
+        # Confirms come in as the connection is read, by this loop or by py-amqp itself before
+        # each publish: the listeners set up in _open count them wherever they are read.
+        while self._unconfirmed and not self._nacked:
+            self._connection.drain_events(timeout=CONFIRM_SECONDS)
+        if self._nacked:
+            self._nacked.clear()
+            raise MessageNacked("the broker refused to take a message")
+
+    def _open(self) -> Producer:
         if self._producer is None:
             self._connection = self.broker.open()
             # No default exchange: kombu would take "" (straight to a queue) for "use the default".
             self._producer = Producer(self._connection, auto_declare=False)
-        self._producer.publish(
-            body, routing_key=routing_key, delivery_mode=2, headers=headers,
-            exchange=self.broker.topology.exchange.name if exchange is None else exchange,
-            content_type=content_type, content_encoding="utf-8",
-            message_id=headers.get("message_id"), correlation_id=headers.get("correlation_id"),
-            type=headers.get("type"), retry=True, retry_policy=RETRY_POLICY)
+            if self.broker.is_amqp:
+                channel = self._connection.default_channel
+                channel.events["basic_ack"].add(self._on_ack)
+                channel.events["basic_nack"].add(self._on_nack)
+                channel.confirm_select()
+        return self._producer
+
+    def _on_ack(self, delivery_tag: int, multiple: bool) -> None:
+        self._unconfirmed -= ({tag for tag in self._unconfirmed if tag <= delivery_tag}
+                              if multiple else {delivery_tag})
+
+    def _on_nack(self, delivery_tag: int, multiple: bool) -> None:
+        self._nacked.add(delivery_tag)
+        self._on_ack(delivery_tag, multiple)
 
     def close(self) -> None:
         """Close the publisher's connection, if it opened one."""
         if self._connection is not None:
             self._connection.release()
         self._connection = self._producer = None
+        self._published = 0
+        self._unconfirmed, self._nacked = set(), set()

@@ -53,7 +53,7 @@ class Worker(ConsumerMixin):
         self.endpoints = endpoints
         self.dispatcher = Dispatcher(engine, policy, max_body_bytes)
         self.publisher = Publisher(broker)
-        self.relay = Relay(engine, self.publisher.publish)
+        self.relay = Relay(engine, self.publisher.publish_many)
         self.batch: list = []
         self._sweep_due = 0.0
 

@@ -24,7 +24,7 @@ outbox = Table(
     Column("claimed_until", Float, nullable=True),
 )
 
-Publish = Callable[..., None]
+PublishMany = Callable[[list[tuple]], None]
 LEASE_SECONDS = 10.0
 COLUMNS = (outbox.c.id, outbox.c.exchange, outbox.c.routing_key, outbox.c.headers, outbox.c.body)
 
@@ -55,18 +55,21 @@ class Relay:
     """Publishes outbox rows and deletes them once published: the rows a handler just wrote
     (`send`), and any other row that is due and not claimed by a live relay (`sweep`)."""
 
-    def __init__(self, engine: Engine, publish: Publish, lease: float = LEASE_SECONDS, batch: int = 100):
+    def __init__(self, engine: Engine, publish_many: PublishMany, lease: float = LEASE_SECONDS,
+                 batch: int = 100):
         self.engine = engine
-        self.publish = publish
+        self.publish_many = publish_many
         self.lease = lease
         self.batch = batch
         self.published: list[int] = []
 
     def send(self, rows: list[Row]) -> None:
-        """Publish rows this process holds the claim of; they are deleted at the next sweep."""
-        for row in rows:
-            self.publish(row.routing_key, row.body, json.loads(row.headers), row.exchange)
-            self.published.append(row.id)
+        """Publish rows this process holds the claim of, all confirmed at once; they are
+        deleted at the next sweep."""
+        if rows:
+            self.publish_many([(row.routing_key, row.body, json.loads(row.headers), row.exchange)
+                               for row in rows])
+            self.published += [row.id for row in rows]
 
     def sweep(self) -> int:
         """Delete what was published; then publish and delete every row that is due and
