@@ -103,8 +103,9 @@ class Publisher:
                 content_type=(content_type or ["application/json"])[0], content_encoding="utf-8",
                 message_id=headers.get("message_id"), correlation_id=headers.get("correlation_id"),
                 type=headers.get("type"))
-            self._published += 1
-            self._unconfirmed.add(self._published)
+            if self.broker.is_amqp:
+                self._published += 1
+                self._unconfirmed.add(self._published)
         # Confirms come in as the connection is read, by this loop or by py-amqp itself before
         # each publish: the listeners set up in _open count them wherever they are read.
         while self._unconfirmed and not self._nacked:
