@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 
 from amqp.exceptions import MessageNacked
@@ -10,10 +11,10 @@ from sqlalchemy.exc import DBAPIError
 
 from .topology import Topology
 
-# Publishing gives up after a few seconds of a broker that is down (0.2, 0.4, ... capped at 2 s
-# a wait, 6 tries), so a caller never hangs for ever and the outbox keeps what was not sent.
-RETRY_POLICY = {"interval_start": 0.2, "interval_max": 2.0}
+# Publishing gives up after a few seconds of a broker that is down (waits of 0.2, 0.4, ... s,
+# 6 tries), so a caller never hangs for ever and the outbox keeps what was not sent.
 PUBLISH_ATTEMPTS = 6
+PUBLISH_WAIT_SECONDS = 0.2
 CONFIRM_SECONDS = 30.0
 # Virtual transports (the embedded SQLite broker) poll; their default of 1 s would slow every hop.
 POLLING_INTERVAL = 0.02
@@ -32,8 +33,13 @@ class Broker:
         """True for RabbitMQ (amqp://), which confirms publishes and redelivers unacked messages."""
         return self.url.lower().startswith(("amqp://", "amqps://", "pyamqp://"))
 
+    @functools.cached_property
+    def connection_errors(self) -> tuple[type[BaseException], ...]:
+        """What the transport raises when the broker is out of reach."""
+        return self.connection().connection_errors
+
     def connection(self) -> Connection:
-        """A new, not yet opened connection (publisher confirms on for AMQP)."""
+        """A new, not yet opened connection."""
         if self.is_amqp:
             return Connection(self.url, heartbeat=0)
         connection = Connection(self.url)
@@ -48,7 +54,7 @@ class Broker:
         for attempt in range(1, DECLARE_ATTEMPTS):
             try:
                 return self._open()
-            except (*self.connection().connection_errors, DBAPIError):
+            except (*self.connection_errors, DBAPIError):
                 time.sleep(0.1 * attempt)
         return self._open()
 
@@ -88,11 +94,11 @@ class Publisher:
         for attempt in range(1, PUBLISH_ATTEMPTS + 1):
             try:
                 return self._send(messages)
-            except self.broker.connection().connection_errors:
+            except self.broker.connection_errors:
                 self.close()
                 if attempt == PUBLISH_ATTEMPTS:
                     raise
-                time.sleep(min(RETRY_POLICY["interval_max"], RETRY_POLICY["interval_start"] * attempt))
+                time.sleep(PUBLISH_WAIT_SECONDS * attempt)
 
     def _send(self, messages: list[tuple]) -> None:
         producer = self._open()
