@@ -6,7 +6,7 @@ import dataclasses
 import functools
 import types
 import typing
-from typing import Any
+from typing import Any, Callable
 
 
 class BadMessage(ValueError):
@@ -24,7 +24,7 @@ def to_payload(message: Any) -> dict[str, Any]:
 
 def from_payload(cls: type, payload: Any) -> Any:
     """Build `cls` from a payload, checking every field's presence and type."""
-    return _build(cls, payload, cls.__name__)
+    return _reader(cls)(payload, cls.__name__)
 
 
 def _plain(value: Any) -> Any:
@@ -35,45 +35,61 @@ def _plain(value: Any) -> Any:
     return value
 
 
+Convert = Callable[[Any, str], Any]  # (value, where it is) -> the value as its type wants it
+
+
 @functools.cache
-def _hints(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
+def _reader(cls: type) -> Convert:
+    """A converter for `cls`, worked out once: its fields, their converters, which are required."""
+    hints = typing.get_type_hints(cls)
+    fields = [(field.name, _converter(hints[field.name]),
+               field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING)
+              for field in dataclasses.fields(cls)]
+    names = frozenset(name for name, _, _ in fields)
+
+    def build(data: Any, where: str) -> Any:
+        if not isinstance(data, dict):
+            raise InvalidPayload(f"{where}: expected an object, got {type(data).__name__}")
+        if not names.issuperset(data):
+            raise InvalidPayload(f"{where}: unknown field(s) {', '.join(sorted(set(data) - names))}")
+        values = {}
+        for name, convert, required in fields:
+            if name in data:
+                values[name] = convert(data[name], f"{where}.{name}")
+            elif required:
+                raise InvalidPayload(f"{where}: missing field {name}")
+        try:
+            return cls(**values)
+        except (TypeError, ValueError) as error:
+            raise InvalidPayload(f"{where}: {error}") from None
+    return build
 
 
-def _build(cls: type, data: Any, where: str) -> Any:
-    if not isinstance(data, dict):
-        raise InvalidPayload(f"{where}: expected an object, got {type(data).__name__}")
-    fields = {field.name: field for field in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - set(fields))
-    if unknown:
-        raise InvalidPayload(f"{where}: unknown field(s) {', '.join(unknown)}")
-    values = {}
-    for name, field in fields.items():
-        if name in data:
-            values[name] = _convert(_hints(cls)[name], data[name], f"{where}.{name}")
-        elif field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
-            raise InvalidPayload(f"{where}: missing field {name}")
-    try:
-        return cls(**values)
-    except (TypeError, ValueError) as error:
-        raise InvalidPayload(f"{where}: {error}") from None
-
-
-def _convert(hint: Any, value: Any, where: str) -> Any:
+def _converter(hint: Any) -> Convert:
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        (inner,) = [arg for arg in args if arg is not type(None)]
-        return _convert(inner, value, where)
+        (inner,) = [_converter(arg) for arg in args if arg is not type(None)]
+        if type(None) not in args:
+            return inner
+        return lambda value, where: None if value is None else inner(value, where)
     if origin is tuple:
-        if not isinstance(value, list):
-            raise InvalidPayload(f"{where}: expected a list, got {type(value).__name__}")
-        return tuple(_convert(args[0], item, f"{where}[{i}]") for i, item in enumerate(value))
+        return functools.partial(_tuple_of, _converter(args[0]))
     if dataclasses.is_dataclass(hint):
-        return _build(hint, value, where)
-    if hint is float and type(value) is int:
-        return float(value)
+        return lambda value, where: _reader(hint)(value, where)
+    return functools.partial(_float if hint is float else _exactly, hint)
+
+
+def _tuple_of(item: Convert, value: Any, where: str) -> tuple:
+    if not isinstance(value, list):
+        raise InvalidPayload(f"{where}: expected a list, got {type(value).__name__}")
+    return tuple(item(element, f"{where}[{i}]") for i, element in enumerate(value))
+
+
+def _float(hint: type, value: Any, where: str) -> float:
+    return float(value) if type(value) is int else _exactly(hint, value, where)
+
+
+def _exactly(hint: type, value: Any, where: str) -> Any:
     if type(value) is not hint:
         raise InvalidPayload(f"{where}: expected {hint.__name__}, got {type(value).__name__}")
     return value
