@@ -7,7 +7,7 @@ import itertools
 import random
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
 from sqlalchemy import Connection, Engine, Row, Table, insert
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
@@ -15,6 +15,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, Operation
 from . import inbox, outbox
 from .envelope import Envelope, derived_id
 
+T = TypeVar("T")
 CONFLICT_ATTEMPTS = 100  # conflicts are short-lived: two writers of one visit, one wins each time
 OUTAGE_ATTEMPTS = 3
 
@@ -28,6 +29,31 @@ class Conflict(Exception):
 
 
 @dataclass
+class Unit:
+    """What the messages handled in one transaction share: their envelopes, rows to insert at
+    the commit, work to do just before it, and what was made once for all of them."""
+
+    envelopes: list[Envelope]
+    deferred: list[tuple[Table, dict]] = field(default_factory=list)
+    before_commit: list[Callable[[], None]] = field(default_factory=list)
+    shared: dict[Callable, Any] = field(default_factory=dict)
+
+    def commit(self, conn: Connection, sent: list[tuple[Envelope, str]]) -> list[Row]:
+        """Do the work left for the commit, insert the deferred and the outbox rows, and
+        commit; return the outbox rows."""
+        for work in self.before_commit:
+            work()
+        by_table: dict[Table, list[dict]] = {}
+        for table, row in self.deferred:
+            by_table.setdefault(table, []).append(row)
+        for table, rows in by_table.items():
+            conn.execute(insert(table), rows)
+        rows = outbox.add(conn, sent)
+        conn.commit()
+        return rows
+
+
+@dataclass
 class Context:
     """What a handler gets besides its message: the envelope, a transaction, a way to send, and
     which attempt at handling the message this is (1 for the first)."""
@@ -35,9 +61,9 @@ class Context:
     consumer: str
     envelope: Envelope
     engine: Engine
+    unit: Unit
     attempt: int = 1
     sent: list[tuple[Envelope, str]] = field(default_factory=list)
-    deferred: list[tuple[Table, dict]] = field(default_factory=list)
     _conn: Connection | None = None
 
     @property
@@ -66,16 +92,22 @@ class Context:
     def insert_later(self, table: Table, row: dict) -> None:
         """Insert `row` into `table` at the commit, in one statement with the others (and with
         those of the other messages handled in the same transaction)."""
-        self.deferred.append((table, row))
+        self.unit.deferred.append((table, row))
+
+    def shared(self, make: Callable[[Context], T]) -> T:
+        """The one `make(context)` of this transaction, made on first use and shared by every
+        message handled in it: a repository that reads and writes for all of them, say."""
+        if make not in self.unit.shared:
+            self.unit.shared[make] = make(self)
+        return self.unit.shared[make]
+
+    def before_commit(self, work: Callable[[], None]) -> None:
+        """Call `work` just before the transaction commits (once, however many messages)."""
+        self.unit.before_commit.append(work)
 
     def commit(self) -> list[Row]:
-        """Write the deferred rows and the outbox rows, and commit everything with the inbox
-        row; return the outbox rows."""
-        conn = self.db
-        _insert_deferred(conn, [self])
-        rows = outbox.add(conn, self.sent)
-        conn.commit()
-        return rows
+        """Commit this message's unit of work; return its outbox rows."""
+        return self.unit.commit(self.db, self.sent)
 
     def close(self) -> None:
         """Roll back whatever was not committed and give the connection back."""
@@ -94,7 +126,7 @@ def handle(handler: Handler, message: Any, envelope: Envelope, consumer: str,
     retries, and any other error, is raised for the caller to requeue or store as failed."""
     for again in itertools.count(1):
         try:
-            return _handle_once(handler, message, Context(consumer, envelope, engine, attempt))
+            return _handle_once(handler, message, Context(consumer, envelope, engine, Unit([envelope]), attempt))
         except AlreadyHandled:
             return None
         except Conflict:
@@ -111,25 +143,15 @@ def handle_together(work: list[tuple[Handler, Any, Envelope]], consumer: str, en
     """Handle several messages in one transaction, all or nothing (one commit where each would
     take its own); return the outbox rows of each. Any error, a duplicate or a conflict among
     them, rolls them all back and is raised: the caller then handles them one by one."""
+    unit = Unit([envelope for _, _, envelope in work])
     with engine.connect() as conn:
-        contexts = [Context(consumer, envelope, engine, _conn=conn) for _, _, envelope in work]
+        contexts = [Context(consumer, envelope, engine, unit, _conn=conn) for _, _, envelope in work]
         for (handler, message, _), context in zip(work, contexts):
             handler(message, context)
-        inbox.record(conn, consumer, *(envelope.message_id for _, _, envelope in work))
-        _insert_deferred(conn, contexts)
-        rows = outbox.add(conn, [sent for context in contexts for sent in context.sent])
-        conn.commit()
+        inbox.record(conn, consumer, *(envelope.message_id for envelope in unit.envelopes))
+        rows = unit.commit(conn, [sent for context in contexts for sent in context.sent])
     counts = [len(context.sent) for context in contexts]
     return [rows[sum(counts[:i]):sum(counts[:i + 1])] for i in range(len(counts))]
-
-
-def _insert_deferred(conn: Connection, contexts: list[Context]) -> None:
-    by_table: dict[Table, list[dict]] = {}
-    for context in contexts:
-        for table, row in context.deferred:
-            by_table.setdefault(table, []).append(row)
-    for table, rows in by_table.items():
-        conn.execute(insert(table), rows)
 
 
 def is_outage(error: BaseException) -> bool:

@@ -20,7 +20,7 @@ class UnknownVisit(LookupError):
 
 def start_table_service(command: StartTableService, context: Context) -> None:
     """Open a visit, unless the table already has one in progress."""
-    repository = VisitRepository(context.db)
+    repository = context.shared(VisitRepository.of)
     visit_id = context.envelope.correlation_id
     if repository.get(visit_id) is not None:
         return
@@ -35,8 +35,9 @@ def start_table_service(command: StartTableService, context: Context) -> None:
 
 
 def on_event(event: Any, context: Context) -> None:
-    """Move the visit on by one event; the save is compare-and-set, a conflict is retried."""
-    repository = VisitRepository(context.db)
+    """Move the visit on by one event; the save is compare-and-set at the commit, a conflict is
+    retried."""
+    repository = context.shared(VisitRepository.of)
     loaded = repository.get(context.envelope.correlation_id)
     if loaded is None:
         raise UnknownVisit(f"no visit {context.envelope.correlation_id}")

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Iterable
 
 from sqlalchemy import (Column, Connection, Float, Index, Integer, MetaData, String, Table, Text,
-                        UniqueConstraint, insert, select, text, update)
+                        UniqueConstraint, bindparam, insert, select, text, update)
 from sqlalchemy.exc import IntegrityError
 
 from pizzeria.messaging.codec import from_payload, to_payload
 from pizzeria.messaging.envelope import Envelope
-from pizzeria.messaging.handling import Conflict
+from pizzeria.messaging.handling import Conflict, Context
 
 from .saga import IN_PROGRESS, Visit
 
@@ -44,17 +45,38 @@ history = Table(
 )
 
 
-class VisitRepository:
-    """Loads and saves visits in the caller's transaction."""
+READ = select(visits.c.visit_id, visits.c.state, visits.c.version).where(
+    visits.c.visit_id.in_(bindparam("visit_ids", expanding=True)))
+WRITE = update(visits).where(visits.c.visit_id == bindparam("b_visit_id"),
+                             visits.c.version == bindparam("b_version")).values(
+    status=bindparam("b_status"), version=bindparam("b_version") + 1, state=bindparam("b_state"),
+    updated_at=bindparam("b_updated_at"))
 
-    def __init__(self, conn: Connection):
+
+class VisitRepository:
+    """Loads and saves visits in the caller's transaction, a unit of work: each visit is read at
+    most once and written at most once, by `flush`, compare-and-set on the version it was read
+    at, so that several process managers can run at once without losing an update."""
+
+    def __init__(self, conn: Connection, expected: Iterable[str] = ()):
         self.conn = conn
+        self.expected = set(expected)  # visits worth reading along with the first one asked for
+        self.known: dict[str, tuple[Visit, int] | None] = {}
+        self.changed: set[str] = set()
+
+    @classmethod
+    def of(cls, context: Context) -> VisitRepository:
+        """The repository of the context's transaction: the visits of all its messages are read
+        at the first `get`, and what they changed is written just before the commit."""
+        repository = cls(context.db, (envelope.correlation_id for envelope in context.unit.envelopes))
+        context.before_commit(repository.flush)
+        return repository
 
     def get(self, visit_id: str) -> tuple[Visit, int] | None:
-        """The visit and its version, or None if it has not started."""
-        row = self.conn.execute(
-            select(visits.c.state, visits.c.version).where(visits.c.visit_id == visit_id)).first()
-        return None if row is None else (from_payload(Visit, json.loads(row.state)), row.version)
+        """The visit and the version it was read at, or None if it has not started."""
+        if visit_id not in self.known:
+            self._read({visit_id} | self.expected - self.known.keys())
+        return self.known[visit_id]
 
     def visit_in_progress(self, table_id: str) -> str | None:
         """The id of the table's visit in progress, if any."""
@@ -71,15 +93,31 @@ class VisitRepository:
                 version=1, state=_dump(visit), started_at=now, updated_at=now))
         except IntegrityError as error:
             raise Conflict(f"visit {visit.visit_id} or table {visit.table_id} taken: {error}") from None
+        self.known[visit.visit_id] = (visit, 1)
 
     def save(self, visit: Visit, version: int) -> None:
-        """Save `visit` over `version`; raise Conflict if another save came in between."""
-        result = self.conn.execute(
-            update(visits).where(visits.c.visit_id == visit.visit_id, visits.c.version == version)
-            .values(status=visit.status, version=version + 1, state=_dump(visit), updated_at=time.time()))
-        if result.rowcount != 1:
-            raise Conflict(f"visit {visit.visit_id} changed since version {version}")
+        """Keep `visit`, read at `version`, for the next `flush`."""
+        self.known[visit.visit_id] = (visit, version)
+        self.changed.add(visit.visit_id)
 
+    def flush(self) -> None:
+        """Write the saved visits in one statement; raise Conflict if any of them was saved by
+        someone else since it was read."""
+        if not self.changed:
+            return
+        now = time.time()
+        saved = {visit_id: self.known[visit_id] for visit_id in sorted(self.changed)}  # one lock order
+        rows = [{"b_visit_id": visit_id, "b_version": version, "b_status": visit.status,
+                 "b_state": _dump(visit), "b_updated_at": now} for visit_id, (visit, version) in saved.items()]
+        if self.conn.execute(WRITE, rows).rowcount != len(rows):
+            raise Conflict(f"visit(s) {', '.join(saved)} changed since they were read")
+        self.known.update((visit_id, (visit, version + 1)) for visit_id, (visit, version) in saved.items())
+        self.changed.clear()
+
+    def _read(self, visit_ids: set[str]) -> None:
+        self.known.update(dict.fromkeys(visit_ids))
+        for row in self.conn.execute(READ, {"visit_ids": list(visit_ids)}):
+            self.known[row.visit_id] = (from_payload(Visit, json.loads(row.state)), row.version)
 
 
 def history_row(visit_id: str, direction: str, envelope: Envelope) -> dict:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
 
 import pytest
+from fakes import FakeDelivery
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, func, select
@@ -18,16 +18,6 @@ from pizzeria.messaging.dispatch import Dispatcher
 from pizzeria.messaging.envelope import Envelope
 from pizzeria.messaging.retry import ATTEMPTS_HEADER, ROUND_HEADER, RetryPolicy
 from pizzeria.waiter.messages import ShowBill
-
-
-@dataclass
-class FakeDelivery:
-    """What the dispatcher reads of a kombu message: body, content type, headers."""
-
-    body: bytes
-    content_type: str = "application/json"
-    headers: dict = field(default_factory=dict)
-    delivery_info: dict = field(default_factory=dict)
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +76,7 @@ def test_any_bytes_or_json_is_handled_or_lands_in_the_failed_store_and_never_rai
 
 def show_bill(message_id="bill-1") -> FakeDelivery:
     envelope = Envelope.wrap(ShowBill(900), message_id=message_id, correlation_id="visit-1")
-    return FakeDelivery(envelope.encode(), headers=envelope.headers())
+    return FakeDelivery.of(envelope)
 
 
 def test_a_failing_handler_is_tried_1_plus_immediate_times_then_comes_back_later_through_the_outbox(

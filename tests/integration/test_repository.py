@@ -1,4 +1,5 @@
-"""The visit repository on SQLite and PostgreSQL: saves are compare-and-set."""
+"""The visit repository on SQLite and PostgreSQL: a unit of work whose writes are
+compare-and-set."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pizzeria.messaging.handling import Conflict
 from pizzeria.process_manager import saga
 from pizzeria.process_manager.messages import StartTableService
 from pizzeria.process_manager.repository import VisitRepository
+from pizzeria.menu.messages import MenuGot, MenuItem
 from pizzeria.waiter.messages import MenuShown
 
 
@@ -20,13 +22,48 @@ def started(engine, visit_id="v1", table_id="T1") -> saga.Visit:
     return visit
 
 
+def save(conn, visit: saga.Visit, version: int) -> None:
+    repository = VisitRepository(conn)
+    repository.save(visit, version)
+    repository.flush()
+
+
 def test_a_saved_visit_is_loaded_back_with_its_version(engine):
     visit = started(engine)
     with engine.begin() as conn:
         assert VisitRepository(conn).get("v1") == (visit, 1)
-        VisitRepository(conn).save(visit, 1)
+        save(conn, visit, 1)
     with engine.begin() as conn:
         assert VisitRepository(conn).get("v1") == (visit, 2)
+
+
+def test_one_read_brings_the_expected_visits_and_one_flush_writes_them_once(engine):
+    first, second = started(engine), started(engine, "v2", "T2")
+    with engine.begin() as conn:
+        repository = VisitRepository(conn, expected=["v1", "v2", "v3"])
+        assert repository.get("v1") == (first, 1)
+        assert repository.known == {"v1": (first, 1), "v2": (second, 1), "v3": None}
+        moved = saga.decide(second, MenuGot((MenuItem("margherita", 800),)))[0]
+        repository.save(moved, 1)
+        repository.save(saga.decide(moved, MenuShown())[0], 1)  # twice in one unit: one write
+        assert repository.get("v2") == (saga.decide(moved, MenuShown())[0], 1)
+        repository.flush()
+    with engine.begin() as conn:
+        assert VisitRepository(conn).get("v2") == (saga.decide(moved, MenuShown())[0], 2)
+        assert VisitRepository(conn).get("v1") == (first, 1)
+
+
+def test_a_flush_of_several_visits_is_a_conflict_if_any_one_of_them_changed(engine):
+    first, second = started(engine), started(engine, "v2", "T2")
+    with engine.begin() as conn:
+        save(conn, second, 1)
+    with pytest.raises(Conflict, match="v1, v2"), engine.begin() as conn:
+        repository = VisitRepository(conn)
+        repository.save(first, 1)
+        repository.save(second, 1)
+        repository.flush()
+    with engine.begin() as conn:
+        assert VisitRepository(conn).get("v1") == (first, 1)
 
 
 def test_of_two_writers_of_the_same_version_one_wins_and_the_other_gets_a_conflict(engine):
@@ -34,9 +71,9 @@ def test_of_two_writers_of_the_same_version_one_wins_and_the_other_gets_a_confli
     with engine.begin() as conn:
         first, version = VisitRepository(conn).get("v1")
     with engine.begin() as conn:
-        VisitRepository(conn).save(saga.decide(first, MenuShown())[0], version)
+        save(conn, saga.decide(first, MenuShown())[0], version)
     with pytest.raises(Conflict), engine.begin() as conn:
-        VisitRepository(conn).save(first, version)
+        save(conn, first, version)
     with engine.begin() as conn:
         assert VisitRepository(conn).get("v1")[1] == version + 1
 
@@ -50,7 +87,7 @@ def test_concurrent_writers_of_one_version_leave_exactly_one_winner(engine):
         try:
             with engine.begin() as conn:
                 visit, _ = VisitRepository(conn).get("v1")
-                VisitRepository(conn).save(visit, 1)
+                save(conn, visit, 1)
             outcomes.append("saved")
         except Conflict:
             outcomes.append("conflict")
@@ -74,7 +111,7 @@ def test_a_second_visit_in_progress_at_the_same_table_is_a_conflict(engine):
 def test_a_table_whose_visit_ended_takes_a_new_visit(engine):
     visit = started(engine)
     with engine.begin() as conn:
-        VisitRepository(conn).save(saga.refuse("v1", StartTableService("T1"), "closed")[0], 1)
+        save(conn, saga.refuse("v1", StartTableService("T1"), "closed")[0], 1)
     started(engine, visit_id="v2")
     with engine.begin() as conn:
         assert VisitRepository(conn).visit_in_progress(visit.table_id) == "v2"

@@ -1,4 +1,5 @@
-"""Two process managers on one PostgreSQL, with redeliveries, end where one consumer would."""
+"""Two process managers on one PostgreSQL, taking messages in batches as a consumer does, with
+redeliveries, end where one consumer handling one message at a time would."""
 
 from __future__ import annotations
 
@@ -8,15 +9,20 @@ import threading
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select
+from fakes import FakeDelivery
+from sqlalchemy import func, select
 
-from pizzeria.bootstrap import create_tables
+from pizzeria.bootstrap import TOPOLOGY, create_tables
 from pizzeria.kitchen.messages import PizzaDone
 from pizzeria.menu.domain import MENU
 from pizzeria.menu.messages import MenuGot
+from pizzeria.messaging.consumer import Endpoint
 from pizzeria.messaging.db import make_engine
+from pizzeria.messaging.dispatch import Dispatcher
 from pizzeria.messaging.envelope import Envelope, new_id
+from pizzeria.messaging.failed import failed_messages
 from pizzeria.messaging.handling import handle
+from pizzeria.messaging.retry import RetryPolicy
 from pizzeria.process_manager.handlers import HANDLERS
 from pizzeria.process_manager.messages import OrderLine, StartTableService
 from pizzeria.process_manager.repository import VisitRepository, history
@@ -70,13 +76,30 @@ def outcome(engine, visit_id: str):
     return visit, sorted(map(tuple, rows))
 
 
-def in_two_threads(engine, first: list[Envelope], second: list[Envelope]) -> None:
-    errors = []
+def count_failed(engine) -> int:
+    with engine.connect() as conn:
+        return conn.execute(select(func.count()).select_from(failed_messages)).scalar()
 
-    def consume(envelopes):
+
+def in_batches(envelopes: list[Envelope], rng: random.Random) -> list[list[FakeDelivery]]:
+    """The envelopes cut into batches of random sizes, as a consumer takes deliveries."""
+    batches = []
+    while envelopes:
+        size = rng.randint(1, 4)
+        batches.append([FakeDelivery.of(envelope) for envelope in envelopes[:size]])
+        envelopes = envelopes[size:]
+    return batches
+
+
+def in_two_threads(engine, first: list[list[FakeDelivery]], second: list[list[FakeDelivery]]) -> None:
+    errors = []
+    dispatcher = Dispatcher(engine, RetryPolicy(immediate=0, delayed=0))
+    endpoint = Endpoint("process_manager", TOPOLOGY.queues["process_manager"], HANDLERS)
+
+    def consume(batches):
         try:
-            for envelope in envelopes:
-                deliver(engine, envelope)
+            for batch in batches:
+                dispatcher.dispatch_many(endpoint, batch)
         except Exception as error:  # reported in the main thread
             errors.append(error)
 
@@ -102,7 +125,8 @@ def test_two_consumers_with_redeliveries_end_in_the_state_one_consumer_reaches(
         deliveries = phase + redeliveries
         rng.shuffle(deliveries)
         cut = rng.randint(0, len(deliveries))
-        in_two_threads(shared_engine, deliveries[:cut], deliveries[cut:])
+        in_two_threads(shared_engine, in_batches(deliveries[:cut], rng), in_batches(deliveries[cut:], rng))
         delivered += phase
     assert outcome(shared_engine, visit_id) == outcome(reference_engine, visit_id)
     assert outcome(shared_engine, visit_id)[0].status == "finished"
+    assert count_failed(shared_engine) == 0
