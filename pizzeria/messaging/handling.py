@@ -17,6 +17,7 @@ from .envelope import Envelope, derived_id
 
 T = TypeVar("T")
 CONFLICT_ATTEMPTS = 100  # conflicts are short-lived: two writers of one visit, one wins each time
+TOGETHER_CONFLICT_ATTEMPTS = 5  # then one by one: a batch has more to conflict on
 OUTAGE_ATTEMPTS = 3
 
 
@@ -124,15 +125,14 @@ def handle(handler: Handler, message: Any, envelope: Envelope, consumer: str,
     published by the caller), or None if it was handled before.
     A conflict reloads and runs the handler again; a database outage that outlasts a few quick
     retries, and any other error, is raised for the caller to requeue or store as failed."""
+    def once() -> list[Row]:
+        return _handle_once(handler, message, Context(consumer, envelope, engine, Unit([envelope]), attempt))
+
     for again in itertools.count(1):
         try:
-            return _handle_once(handler, message, Context(consumer, envelope, engine, Unit([envelope]), attempt))
+            return _until_no_conflict(once, CONFLICT_ATTEMPTS)
         except AlreadyHandled:
             return None
-        except Conflict:
-            if again == CONFLICT_ATTEMPTS:
-                raise
-            time.sleep(random.uniform(0, 0.002 * again))  # let the other writer finish
         except DBAPIError as error:
             if not is_outage(error) or again >= OUTAGE_ATTEMPTS:
                 raise
@@ -141,8 +141,14 @@ def handle(handler: Handler, message: Any, envelope: Envelope, consumer: str,
 
 def handle_together(work: list[tuple[Handler, Any, Envelope]], consumer: str, engine: Engine) -> list[list[Row]]:
     """Handle several messages in one transaction, all or nothing (one commit where each would
-    take its own); return the outbox rows of each. Any error, a duplicate or a conflict among
-    them, rolls them all back and is raised: the caller then handles them one by one."""
+    take its own); return the outbox rows of each. A conflict runs them all again, a few times;
+    any other error, a duplicate among them say, rolls them all back and is raised: the caller
+    then handles them one by one."""
+    return _until_no_conflict(lambda: _handle_together_once(work, consumer, engine), TOGETHER_CONFLICT_ATTEMPTS)
+
+
+def _handle_together_once(work: list[tuple[Handler, Any, Envelope]], consumer: str,
+                          engine: Engine) -> list[list[Row]]:
     unit = Unit([envelope for _, _, envelope in work])
     with engine.connect() as conn:
         contexts = [Context(consumer, envelope, engine, unit, _conn=conn) for _, _, envelope in work]
@@ -152,6 +158,16 @@ def handle_together(work: list[tuple[Handler, Any, Envelope]], consumer: str, en
         rows = unit.commit(conn, [sent for context in contexts for sent in context.sent])
     counts = [len(context.sent) for context in contexts]
     return [rows[sum(counts[:i]):sum(counts[:i + 1])] for i in range(len(counts))]
+
+
+def _until_no_conflict(attempt: Callable[[], T], attempts: int) -> T:
+    """Run `attempt` until it meets no conflict, at most `attempts` times."""
+    for again in range(1, attempts):
+        try:
+            return attempt()
+        except Conflict:
+            time.sleep(random.uniform(0, 0.002 * again))  # let the other writer finish
+    return attempt()
 
 
 def is_outage(error: BaseException) -> bool:
