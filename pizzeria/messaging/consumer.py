@@ -25,6 +25,7 @@ log = structlog.get_logger("pizzeria.consumer")
 OUTAGE_BACKOFF_SECONDS = 1.0
 SWEEP_SECONDS = 1.0
 MAX_BATCH = 50  # deliveries handled together at most; prefetch bounds it too
+LINGER_SECONDS = 0.005  # how long a busy consumer waits for more deliveries to join a batch
 SWEEP_AFTER_ROWS = 200  # published rows to delete in one go, at the latest
 
 
@@ -106,13 +107,23 @@ class Worker(ConsumerMixin):
             while not self.should_stop:
                 self.on_iteration()
                 try:
-                    conn.drain_events(timeout=safety_interval)
-                    while len(self.batch) < MAX_BATCH:
-                        conn.drain_events(timeout=0)
+                    self._take_batch(conn, safety_interval)
                 except socket.timeout:
                     conn.heartbeat_check()
                 self.handle_batch()
                 yield
+
+    def _take_batch(self, conn, wait: float) -> None:
+        """Wait up to `wait` for a delivery, then take every one at hand. When one was waiting
+        already, the consumer is busy: it lingers a moment for more, so that a busy consumer
+        takes fewer, bigger batches, and an idle one loses no time."""
+        busy = _drained(conn, 0)
+        if not busy:
+            conn.drain_events(timeout=wait)
+        deadline = time.monotonic() + (LINGER_SECONDS if busy else 0.0)
+        limit = min(MAX_BATCH, sum(endpoint.prefetch for endpoint in self.endpoints))
+        while len(self.batch) < limit and _drained(conn, max(0.0, deadline - time.monotonic())):
+            pass
 
     def handle_batch(self) -> None:
         """Dispatch the batch, publish what its handlers sent, then ack it; while the database
@@ -140,3 +151,12 @@ class Worker(ConsumerMixin):
             self.publisher.close()
         for message in messages:
             message.ack()
+
+
+def _drained(conn, timeout: float) -> bool:
+    """Handle what the broker sends within `timeout`; False if it sent nothing."""
+    try:
+        conn.drain_events(timeout=timeout)
+    except socket.timeout:
+        return False
+    return True
