@@ -25,10 +25,11 @@ from pizzeria.process_manager.handlers import HANDLERS as PM_HANDLERS
 from pizzeria.waiter.handlers import HANDLERS as WAITER_HANDLERS
 
 TOPOLOGY = Topology("pizzeria", orchestrator="process_manager", workers=QUEUES[1:])
-# The kitchen's bake is slow: one pizza at a time per kitchen, so a second kitchen gets the next.
 WAIT_SECONDS = 2.0
 log = structlog.get_logger("pizzeria.bootstrap")
-PREFETCH = {"process_manager": 20, "menu": 20, "waiter": 20, "kitchen": 1}
+# A kitchen's oven holds four pizzas, baked at once: more would wait for a later bake while
+# another kitchen might be free.
+PREFETCH = {"process_manager": 20, "menu": 20, "waiter": 20, "kitchen": 4}
 
 
 @dataclass(frozen=True)

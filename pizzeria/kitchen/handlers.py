@@ -1,8 +1,9 @@
-"""The kitchen's handler: bake, record the bake, say the pizza is done."""
+"""The kitchen's handler: bake (an oven load at once), record the bake, say the pizza is done."""
 
 from __future__ import annotations
 
 from functools import partial
+from typing import Callable
 
 import structlog
 
@@ -14,14 +15,17 @@ from .messages import DoPizza, PizzaDone
 log = structlog.get_logger("pizzeria.kitchen")
 
 
-def do_pizza(command: DoPizza, context: Context, bake_seconds: float) -> None:
-    """Bake first (outside any transaction), then record it and answer in one commit."""
+def do_pizza(command: DoPizza, context: Context, oven: Callable[[Context], None]) -> None:
+    """Bake first, outside any transaction, with the other pizzas handled in the same one (the
+    oven takes them all at once), then record the bake and answer in one commit."""
     log.info("baking", pizza=command.pizza, kitchen_order_id=command.kitchen_order_id)
-    bake(bake_seconds)
+    context.shared(oven)
     record_bake(context.db, command.kitchen_order_id, command.pizza)
     context.send(PizzaDone(kitchen_order_id=command.kitchen_order_id))
 
 
 def handlers(bake_seconds: float) -> dict:
-    """The kitchen's handlers, baking each pizza for `bake_seconds`."""
-    return {DoPizza: partial(do_pizza, bake_seconds=bake_seconds)}
+    """The kitchen's handlers, an oven load baking for `bake_seconds`."""
+    def oven(_context: Context) -> None:
+        bake(bake_seconds)
+    return {DoPizza: partial(do_pizza, oven=oven)}
