@@ -26,6 +26,7 @@ def do_pizza(command: DoPizza, context: Context, oven: Callable[[Context], None]
 
 def handlers(bake_seconds: float) -> dict:
     """The kitchen's handlers, an oven load baking for `bake_seconds`."""
-    def oven(_context: Context) -> None:
+    def oven(context: Context) -> None:
+        log.info("oven fired", pizzas=len(context.unit.envelopes))
         bake(bake_seconds)
     return {DoPizza: partial(do_pizza, oven=oven)}

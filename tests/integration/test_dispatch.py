@@ -6,6 +6,7 @@ import json
 import time
 
 import pytest
+import structlog
 from fakes import FakeDelivery
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -13,6 +14,8 @@ from sqlalchemy import delete, func, select
 
 from pizzeria import bootstrap
 from pizzeria.config import Settings
+from pizzeria.kitchen.domain import bakes_per_order
+from pizzeria.kitchen.messages import DoPizza
 from pizzeria.messaging import failed, outbox
 from pizzeria.messaging.dispatch import Dispatcher
 from pizzeria.messaging.envelope import Envelope
@@ -124,3 +127,13 @@ def test_the_failed_store_hides_passwords_in_errors_and_tracebacks(app):
 def test_delays_grow_by_the_factor_up_to_the_maximum():
     policy = RetryPolicy(first_delay=1, factor=3, max_delay=20)
     assert [policy.delay(n) for n in range(4)] == [1, 3, 9, 20]
+
+
+def test_the_pizzas_of_one_batch_share_one_bake_and_are_each_recorded_once(app, endpoints):
+    deliveries = [FakeDelivery.of(Envelope.wrap(DoPizza(f"oven-{n}", "margherita"), message_id=f"oven-{n}",
+                                                correlation_id="visit-oven")) for n in range(4)]
+    with structlog.testing.capture_logs() as logs:
+        Dispatcher(app.engine, RetryPolicy()).dispatch_many(endpoints["kitchen"], deliveries)
+    assert [entry["pizzas"] for entry in logs if entry["event"] == "oven fired"] == [4]
+    baked = bakes_per_order(app.engine)
+    assert [baked.get(f"oven-{n}") for n in range(4)] == [1] * 4
