@@ -56,6 +56,7 @@ class Worker(ConsumerMixin):
         self.publisher = Publisher(broker)
         self.relay = Relay(engine, self.publisher.publish_many)
         self.batch: list = []
+        self.batch_limit = min(MAX_BATCH, sum(endpoint.prefetch for endpoint in endpoints))
         self._sweep_due = 0.0
 
     def create_connection(self):
@@ -121,8 +122,7 @@ class Worker(ConsumerMixin):
         if not busy:
             conn.drain_events(timeout=wait)
         deadline = time.monotonic() + (LINGER_SECONDS if busy else 0.0)
-        limit = min(MAX_BATCH, sum(endpoint.prefetch for endpoint in self.endpoints))
-        while len(self.batch) < limit and _drained(conn, max(0.0, deadline - time.monotonic())):
+        while len(self.batch) < self.batch_limit and _drained(conn, max(0.0, deadline - time.monotonic())):
             pass
 
     def handle_batch(self) -> None:
