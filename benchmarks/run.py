@@ -13,9 +13,9 @@ import time
 import uuid
 from pathlib import Path
 
+from pizzeria.devtools.servers import PostgreSQL, RabbitMQ
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
-from servers import PostgreSQL, RabbitMQ  # noqa: E402  (the test suite's private servers)
 
 VISITS, PIZZAS, LATENCY_RUNS = int(os.environ.get("BENCH_VISITS", 500)), 3, 5
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", 3))

@@ -1,4 +1,4 @@
-"""The composition root: the one place that builds engines, brokers, handlers and workers."""
+"""The composition root: the one place that builds engines, brokers, endpoints and workers."""
 
 from __future__ import annotations
 
@@ -10,35 +10,27 @@ from kombu.exceptions import OperationalError as BrokerError
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 
-from pizzeria.config import QUEUES, Settings
+from pizzeria import modules
+from pizzeria.config import Settings
 from pizzeria.faults import with_faults
-from pizzeria.kitchen import domain as kitchen_domain
-from pizzeria.kitchen.handlers import handlers as kitchen_handlers
-from pizzeria.menu.handlers import HANDLERS as MENU_HANDLERS
-from pizzeria.messaging import db
-from pizzeria.messaging.broker import Broker, Publisher
-from pizzeria.messaging.consumer import Endpoint, Worker
-from pizzeria.messaging.handling import is_outage
-from pizzeria.messaging.topology import Topology
-from pizzeria.process_manager import repository
-from pizzeria.process_manager.handlers import HANDLERS as PM_HANDLERS
-from pizzeria.waiter.handlers import HANDLERS as WAITER_HANDLERS
+from pizzeria.messaging import (Broker, Endpoint, Hooks, Module, Names, Publisher, Topology, Worker,
+                                build_worker, make_engine)
+from pizzeria.messaging.db import metadata as core_tables
+from pizzeria.messaging.work import is_outage
 
-TOPOLOGY = Topology("pizzeria", orchestrator="process_manager", workers=QUEUES[1:])
+NAMES = Names("pizzeria")
 WAIT_SECONDS = 2.0
 log = structlog.get_logger("pizzeria.bootstrap")
-# A kitchen's oven holds four pizzas, baked at once: more would wait for a later bake while
-# another kitchen might be free.
-PREFETCH = {"process_manager": 20, "menu": 20, "waiter": 20, "kitchen": 4}
 
 
 @dataclass(frozen=True)
 class App:
-    """The built application: its settings, database engine and broker."""
+    """The built application: its settings, database engine, broker and endpoints."""
 
     settings: Settings
     engine: Engine
     broker: Broker
+    endpoints: dict[str, Endpoint]
 
     def publisher(self) -> Publisher:
         """A new publisher on a connection of its own."""
@@ -50,7 +42,15 @@ def bootstrap(settings: Settings | None = None) -> App:
     settings = settings or Settings.from_env()
     if "sqlite" in settings.broker_url or "sqlite" in settings.database_url:
         settings.var_dir.mkdir(parents=True, exist_ok=True)
-    return App(settings, db.make_engine(settings.database_url), Broker(settings.broker_url, TOPOLOGY))
+    endpoints = {module.name: endpoint(module, settings) for module in modules.declarations()}
+    topology = Topology(NAMES, {name: endpoint.routes for name, endpoint in endpoints.items()})
+    return App(settings, make_engine(settings.database_url), Broker(settings.broker_url, topology), endpoints)
+
+
+def endpoint(module: Module, settings: Settings) -> Endpoint:
+    """The module's queue with its handlers (and any faults asked for), ready to consume."""
+    handlers = with_faults(module.name, module.handlers(settings), settings.faults)
+    return Endpoint(module.name, handlers, module.prefetch)
 
 
 def init(app: App, wait: bool = False) -> None:
@@ -69,23 +69,15 @@ def init(app: App, wait: bool = False) -> None:
 
 
 def create_tables(engine: Engine) -> None:
-    """Create every table that is missing, one process at a time."""
+    """Create every table that is missing, the core's and each module's, one process at a time."""
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":  # SQLite's BEGIN IMMEDIATE serialises already
             conn.execute(text("SELECT pg_advisory_xact_lock(7414)"))
-        for metadata in (db.metadata, repository.metadata, kitchen_domain.metadata):
+        for metadata in [core_tables, *(module.tables for module in modules.declarations())]:
             metadata.create_all(conn)
 
 
-def worker(app: App, queues: list[str]) -> Worker:
+def worker(app: App, queues: list[str], hooks: Hooks | None = None) -> Worker:
     """A worker consuming the named queues."""
-    endpoints = [endpoint(app, name) for name in queues]
-    return Worker(app.broker, app.engine, endpoints, app.settings.retry, app.settings.max_body_bytes)
-
-
-def endpoint(app: App, name: str) -> Endpoint:
-    """The named queue with its handlers (and any faults asked for), ready to consume."""
-    handlers = {"process_manager": PM_HANDLERS, "menu": MENU_HANDLERS, "waiter": WAITER_HANDLERS,
-                "kitchen": kitchen_handlers(app.settings.bake_seconds)}[name]
-    return Endpoint(name, TOPOLOGY.queues[name], with_faults(name, handlers, app.settings.faults),
-                    PREFETCH[name])
+    return build_worker(app.broker, app.engine, [app.endpoints[name] for name in queues],
+                        app.settings.retry, app.settings.max_body_bytes, hooks)

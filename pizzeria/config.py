@@ -8,9 +8,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
+from pizzeria import modules
+from pizzeria.messaging.pipeline import MAX_BODY_BYTES
 from pizzeria.messaging.retry import RetryPolicy
 
-QUEUES = ("process_manager", "menu", "waiter", "kitchen")
+RETRY = RetryPolicy()  # the defaults
 FAULT = re.compile(r"^(?P<queue>[a-z_]+)\.(?P<type>[A-Za-z]+):(?P<times>\d{1,4})$")
 
 
@@ -29,7 +31,7 @@ class Settings:
     log_json: bool = False
     retry: RetryPolicy = RetryPolicy()
     faults: Mapping[str, int] = field(default_factory=dict)
-    max_body_bytes: int = 1024 * 1024
+    max_body_bytes: int = MAX_BODY_BYTES
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
@@ -42,13 +44,13 @@ class Settings:
             var_dir=var_dir,
             bake_seconds=read("BAKE_SECONDS", 0.5, 0, 3600),
             log_json=env.get("PIZZERIA_LOG_JSON", "0") not in ("", "0", "false", "no"),
-            retry=RetryPolicy(immediate=int(read("RETRY_IMMEDIATE", 2, 0, 20)),
-                              delayed=int(read("RETRY_DELAYED", 2, 0, 20)),
-                              first_delay=read("RETRY_DELAY_SECONDS", 1.0, 0, 3600),
-                              factor=read("RETRY_BACKOFF", 2.0, 1, 10),
-                              max_delay=read("RETRY_MAX_DELAY_SECONDS", 60.0, 0, 86400)),
+            retry=RetryPolicy(immediate=int(read("RETRY_IMMEDIATE", RETRY.immediate, 0, 20)),
+                              delayed=int(read("RETRY_DELAYED", RETRY.delayed, 0, 20)),
+                              first_delay=read("RETRY_DELAY_SECONDS", RETRY.first_delay, 0, 3600),
+                              factor=read("RETRY_BACKOFF", RETRY.factor, 1, 10),
+                              max_delay=read("RETRY_MAX_DELAY_SECONDS", RETRY.max_delay, 0, 86400)),
             faults=_faults(env.get("PIZZERIA_FAULTS", "")),
-            max_body_bytes=int(read("MAX_BODY_BYTES", 1024 * 1024, 1024, 128 * 1024 * 1024)),
+            max_body_bytes=int(read("MAX_BODY_BYTES", MAX_BODY_BYTES, 1024, 128 * 1024 * 1024)),
         )
 
 
@@ -81,8 +83,8 @@ def _faults(spec: str) -> dict[str, int]:
     faults = {}
     for part in filter(None, (part.strip() for part in spec.split(","))):
         match = FAULT.match(part)
-        if not match or match["queue"] not in QUEUES:
+        if not match or match["queue"] not in modules.names():
             raise ConfigError(f"PIZZERIA_FAULTS: {part!r} is not QUEUE.MessageType:TIMES "
-                              f"with QUEUE one of {', '.join(QUEUES)}")
+                              f"with QUEUE one of {', '.join(modules.names())}")
         faults[f"{match['queue']}.{match['type']}"] = int(match["times"])
     return faults

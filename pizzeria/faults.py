@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from pizzeria.config import ConfigError
-from pizzeria.messaging.handling import Context, Handler
+from pizzeria.messaging import Context, Handler
 
 
 class InjectedFault(RuntimeError):

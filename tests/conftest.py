@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from servers import PostgreSQL, RabbitMQ, ServerNotFound
+from pizzeria.devtools.servers import PostgreSQL, RabbitMQ, ServerNotFound
 
 
 def _start(server_class):

@@ -1,22 +1,50 @@
-"""Fakes with the interface of what our code receives from kombu."""
+"""Fakes with the interface of what our code receives from a transport."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
-from pizzeria.messaging.envelope import Envelope
+from sqlalchemy import Engine
+
+from pizzeria.bootstrap import NAMES
+from pizzeria.messaging import Envelope, Outgoing, Pipeline, RetryPolicy
+from pizzeria.messaging.outbox import Relay
+
+
+@dataclass(eq=False)
+class FakeDelivery:
+    """A Delivery: body, content type, headers, whether it was delivered before; it records
+    how it was settled."""
+
+    body: bytes
+    content_type: str | None = "application/json"
+    headers: dict[str, Any] = field(default_factory=dict)
+    redelivered: bool = False
+    settled: list[str] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, envelope: Envelope, **kwargs: Any) -> FakeDelivery:
+        """A delivery of `envelope`, as a publisher of ours sends it."""
+        return cls(envelope.encode(), headers=envelope.headers(), **kwargs)
+
+    def ack(self) -> None:
+        self.settled.append("ack")
+
+    def requeue(self) -> None:
+        self.settled.append("requeue")
 
 
 @dataclass
-class FakeDelivery:
-    """What the dispatcher reads of a kombu message: body, content type, headers."""
+class FakePublisher:
+    """Records what is published."""
 
-    body: bytes
-    content_type: str = "application/json"
-    headers: dict = field(default_factory=dict)
-    delivery_info: dict = field(default_factory=dict)
+    published: list[Outgoing] = field(default_factory=list)
 
-    @classmethod
-    def of(cls, envelope: Envelope) -> FakeDelivery:
-        """A first delivery of `envelope`, as a publisher of ours sends it."""
-        return cls(envelope.encode(), headers=envelope.headers())
+    def publish_many(self, messages: list[Outgoing]) -> None:
+        self.published += messages
+
+
+def pipeline(engine: Engine, policy: RetryPolicy = RetryPolicy(), **kwargs: Any) -> Pipeline:
+    """A pipeline on `engine` whose relay publishes to a FakePublisher (`.relay.publish_many`)."""
+    return Pipeline(engine, Relay(engine, FakePublisher().publish_many), NAMES, policy, **kwargs)

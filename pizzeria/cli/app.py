@@ -46,7 +46,7 @@ def command(group: click.Group):
             except Exception as error:
                 if click.get_current_context().obj:
                     raise
-                from pizzeria.errors import explain
+                from pizzeria.cli.errors import explain
                 message, code = explain(error)
                 click.echo(f"error: {message}", err=True)
                 sys.exit(code)

@@ -20,7 +20,7 @@ from pizzeria.cli.app import build_app, command, main
 def bench_command(tables: int, pizzas: int, pm_consumers: int, kitchens: int, timeout: float,
                   as_json: bool) -> None:
     """Serve TABLES visits at once through fresh consumer processes and measure them."""
-    from pizzeria import bench
+    from pizzeria.devtools import bench
     app = build_app()
     with _progress(tables) as bar:
         figures = bench.run(app, tables, pizzas, pm_consumers, kitchens, timeout,

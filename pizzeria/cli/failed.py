@@ -70,13 +70,14 @@ def show_command(entry_id: int, as_json: bool) -> None:
 @click.option("--all", "every", is_flag=True, help="Every message not replayed yet.")
 def replay_command(ids: tuple[int, ...], every: bool) -> None:
     """Send failed messages to their queue again, as they were."""
+    from pizzeria.bootstrap import NAMES
     from pizzeria.messaging import failed as store
     _ids(ids, every)
     app = build_app()
     publisher = app.publisher()
     try:
         for entry in _chosen(app, ids, every, status=None if ids else "failed"):
-            store.replay(app.engine, publisher.publish, entry)
+            store.replay(app.engine, publisher.publish, entry, NAMES)
             click.echo(f"replayed {entry.id} ({entry.type or 'unknown type'}) to {entry.queue}")
     finally:
         publisher.close()

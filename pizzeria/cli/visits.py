@@ -9,7 +9,7 @@ import sys
 import click
 
 from pizzeria.cli.app import build_app, command, main
-from pizzeria.config import QUEUES
+from pizzeria.modules import names as module_names
 
 TABLE_ID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 EXIT_FINISHED, EXIT_NOT_FINISHED, EXIT_TIMEOUT = 0, 1, 3
@@ -46,7 +46,7 @@ def init_command() -> None:
 
 
 @command(main)
-@click.argument("queues", nargs=-1, required=True, type=click.Choice(QUEUES), metavar="QUEUE...")
+@click.argument("queues", nargs=-1, required=True, type=click.Choice(module_names()), metavar="QUEUE...")
 def consume_command(queues: tuple[str, ...]) -> None:
     """Consume QUEUES until SIGINT or SIGTERM, then finish the message in hand and exit 0."""
     import signal
@@ -139,14 +139,25 @@ def status_command(table_id: str | None, as_json: bool) -> None:
 @click.option("--timeout", type=click.FloatRange(min=1), default=120.0, show_default=True)
 def demo_command(tables: int, timeout: float) -> None:
     """Start the four consumers as processes, serve the tables, show each visit, stop cleanly."""
-    from pizzeria.demo import Consumers, start_tables
+    from pizzeria.devtools.processes import Consumers
     app = build_app()
-    with Consumers(QUEUES, log_dir=app.settings.var_dir / "log") as consumers:
+    with Consumers(module_names(), log_dir=app.settings.var_dir / "log") as consumers:
         click.echo(f"consumers started: {consumers.describe()}")
         visit_ids = start_tables(app, [f"TBL{n}" for n in range(1, tables + 1)])
         code = _follow(app, visit_ids, timeout, consumers)
     click.echo(f"consumers stopped: {consumers.describe()}")
     sys.exit(code)
+
+
+def start_tables(app, table_ids: list[str]) -> list[str]:
+    """Start a visit at each table (the waiter chooses the order); return the visit ids."""
+    from pizzeria.process_manager.messages import StartTableService
+    from pizzeria.process_manager.service import start_visit
+    publisher = app.publisher()
+    try:
+        return [start_visit(app.engine, publisher, StartTableService(table_id)) for table_id in table_ids]
+    finally:
+        publisher.close()
 
 
 def _hide(url: str) -> str:

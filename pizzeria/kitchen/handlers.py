@@ -7,7 +7,7 @@ from typing import Callable
 
 import structlog
 
-from pizzeria.messaging.handling import Context
+from pizzeria.messaging import Context
 
 from .domain import bake, record_bake
 from .messages import DoPizza, PizzaDone
@@ -19,7 +19,7 @@ def do_pizza(command: DoPizza, context: Context, oven: Callable[[Context], None]
     """Bake first, outside any transaction, with the other pizzas handled in the same one (the
     oven takes them all at once), then record the bake and answer in one commit."""
     log.info("baking", pizza=command.pizza, kitchen_order_id=command.kitchen_order_id)
-    context.shared(oven)
+    context.once(oven)
     record_bake(context.db, command.kitchen_order_id, command.pizza)
     context.send(PizzaDone(kitchen_order_id=command.kitchen_order_id))
 
@@ -27,6 +27,6 @@ def do_pizza(command: DoPizza, context: Context, oven: Callable[[Context], None]
 def handlers(bake_seconds: float) -> dict:
     """The kitchen's handlers, an oven load baking for `bake_seconds`."""
     def oven(context: Context) -> None:
-        log.info("oven fired", pizzas=len(context.unit.envelopes))
+        log.info("oven fired", pizzas=len(context.batch))
         bake(bake_seconds)
     return {DoPizza: partial(do_pizza, oven=oven)}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from pizzeria.messaging.envelope import Contract
+from pizzeria.messaging import Command, Contract, Event
 
 contract = Contract("kitchen")
 PIZZA_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
@@ -13,7 +13,7 @@ PIZZA_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 
 @contract.command
 @dataclass(frozen=True)
-class DoPizza:
+class DoPizza(Command, unique_by=("kitchen_order_id",)):
     """Bake one pizza for this kitchen order."""
 
     kitchen_order_id: str
@@ -28,7 +28,7 @@ class DoPizza:
 
 @contract.event
 @dataclass(frozen=True)
-class PizzaDone:
+class PizzaDone(Event):
     """The pizza of this kitchen order is baked."""
 
     kitchen_order_id: str

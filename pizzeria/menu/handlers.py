@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pizzeria.messaging.handling import Context
+from pizzeria.messaging import Context
 
 from .domain import MENU
 from .messages import GetMenu, MenuGot

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from pizzeria.messaging.envelope import Contract
+from pizzeria.messaging import Command, Contract, Event
 
 contract = Contract("menu")
 PIZZA_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
@@ -27,13 +27,13 @@ class MenuItem:
 
 @contract.command
 @dataclass(frozen=True)
-class GetMenu:
+class GetMenu(Command, unique_by=()):
     """Ask for today's menu."""
 
 
 @contract.event
 @dataclass(frozen=True)
-class MenuGot:
+class MenuGot(Event):
     """Today's menu."""
 
     items: tuple[MenuItem, ...]

@@ -10,6 +10,7 @@ from kombu import Connection, Producer
 from sqlalchemy.exc import DBAPIError
 
 from .topology import Topology
+from .transport import Outgoing
 
 # Publishing gives up after a few seconds of a broker that is down (waits of 0.2, 0.4, ... s,
 # 6 tries), so a caller never hangs for ever and the outbox keeps what was not sent.
@@ -28,7 +29,7 @@ class Broker:
         self.url = url
         self.topology = topology
 
-    @property
+    @functools.cached_property
     def is_amqp(self) -> bool:
         """True for RabbitMQ (amqp://), which confirms publishes and redelivers unacked messages."""
         return self.url.lower().startswith(("amqp://", "amqps://", "pyamqp://"))
@@ -82,15 +83,12 @@ class Publisher:
         self._unconfirmed: set[int] = set()
         self._nacked: set[int] = set()
 
-    def publish(self, routing_key: str, body: bytes, headers: dict, exchange: str | None = None,
-                content_type: str = "application/json") -> None:
-        """Send one message to the topology's exchange (or `exchange`; "" is straight to the
-        queue named `routing_key`); return once the broker has confirmed it."""
-        self.publish_many([(routing_key, body, headers, exchange, content_type)])
+    def publish(self, message: Outgoing) -> None:
+        """Send one message; return once the broker has confirmed it."""
+        self.publish_many([message])
 
-    def publish_many(self, messages: list[tuple]) -> None:
-        """Send `(routing_key, body, headers, exchange[, content_type])` messages; return once
-        the broker has confirmed them all."""
+    def publish_many(self, messages: list[Outgoing]) -> None:
+        """Send the messages; return once the broker has confirmed them all."""
         for attempt in range(1, PUBLISH_ATTEMPTS + 1):
             try:
                 return self._send(messages)
@@ -100,13 +98,14 @@ class Publisher:
                     raise
                 time.sleep(PUBLISH_WAIT_SECONDS * attempt)
 
-    def _send(self, messages: list[tuple]) -> None:
+    def _send(self, messages: list[Outgoing]) -> None:
         producer = self._open()
-        for routing_key, body, headers, exchange, *content_type in messages:
+        for message in messages:
+            headers = message.headers
             producer.publish(
-                body, routing_key=routing_key, delivery_mode=2, headers=headers,
-                exchange=self.broker.topology.exchange.name if exchange is None else exchange,
-                content_type=(content_type or ["application/json"])[0], content_encoding="utf-8",
+                message.body, routing_key=message.routing_key, delivery_mode=2, headers=headers,
+                exchange=self.broker.topology.exchange.name if message.exchange is None else message.exchange,
+                content_type=message.content_type, content_encoding="utf-8",
                 message_id=headers.get("message_id"), correlation_id=headers.get("correlation_id"),
                 type=headers.get("type"))
             if self.broker.is_amqp:
@@ -115,6 +114,7 @@ class Publisher:
         # Confirms come in as the connection is read, by this loop or by py-amqp itself before
         # each publish: the listeners set up in _open count them wherever they are read.
         while self._unconfirmed and not self._nacked:
+            assert self._connection is not None
             self._connection.drain_events(timeout=CONFIRM_SECONDS)
         if self._nacked:
             self._nacked.clear()

@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import enum
 import functools
 import types
 import typing
 from typing import Any, Callable
 
-
-class BadMessage(ValueError):
-    """A message that no retry can make acceptable."""
-
-
-class InvalidPayload(BadMessage):
-    """A payload does not fit the fields of its message type."""
+from .errors import InvalidPayload
 
 
 def to_payload(message: Any) -> dict[str, Any]:
@@ -76,6 +71,8 @@ def _converter(hint: Any) -> Convert:
         return functools.partial(_tuple_of, _converter(args[0]))
     if dataclasses.is_dataclass(hint):
         return lambda value, where: _reader(hint)(value, where)
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        return functools.partial(_member, hint)
     return functools.partial(_float if hint is float else _exactly, hint)
 
 
@@ -83,6 +80,13 @@ def _tuple_of(item: Convert, value: Any, where: str) -> tuple:
     if not isinstance(value, list):
         raise InvalidPayload(f"{where}: expected a list, got {type(value).__name__}")
     return tuple(item(element, f"{where}[{i}]") for i, element in enumerate(value))
+
+
+def _member(hint: type[enum.Enum], value: Any, where: str) -> enum.Enum:
+    try:
+        return hint(value)
+    except ValueError:
+        raise InvalidPayload(f"{where}: {value!r} is not a {hint.__name__}") from None
 
 
 def _float(hint: type, value: Any, where: str) -> float:

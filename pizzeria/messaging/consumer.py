@@ -1,26 +1,25 @@
-"""The consumer: takes deliveries from queues, has each dispatched, acks after the commit, and
-relays the outbox between deliveries."""
+"""The worker: kombu's consumer loop feeding the pipeline batches of deliveries, and relaying
+the outbox between them."""
 
 from __future__ import annotations
 
 import socket
 import time
-from dataclasses import dataclass
 from functools import partial
-from typing import Mapping
+from typing import Any, Iterator
 
-import structlog
-from kombu import Queue
+from kombu import Connection
+from kombu.message import Message as KombuMessage
 from kombu.mixins import ConsumerMixin
+
 from sqlalchemy import Engine
 
 from .broker import Broker, Publisher
-from .dispatch import MAX_BODY_BYTES, Dispatcher
-from .handling import Handler
+from .endpoint import Endpoint
 from .outbox import Relay
+from .pipeline import MAX_BODY_BYTES, Hooks, Pipeline
 from .retry import RetryPolicy
-
-log = structlog.get_logger("pizzeria.consumer")
+from .transport import JSON, KombuDelivery
 
 OUTAGE_BACKOFF_SECONDS = 1.0
 SWEEP_SECONDS = 1.0
@@ -29,55 +28,44 @@ LINGER_SECONDS = 0.005  # how long a busy consumer waits for more deliveries to 
 SWEEP_AFTER_ROWS = 200  # published rows to delete in one go, at the latest
 
 
-@dataclass(frozen=True)
-class Endpoint:
-    """A queue, the consumer name its inbox rows carry, and a handler for each message type."""
+class Worker(ConsumerMixin):  # type: ignore[misc]
+    """Consumes the endpoints' queues until `should_stop`, handing every batch of deliveries at
+    hand to the pipeline; relays the outbox between batches."""
 
-    name: str
-    queue: Queue
-    handlers: Mapping[type, Handler]
-    prefetch: int = 10
-
-    @property
-    def types(self) -> dict[str, type]:
-        """The message types this endpoint accepts, by their wire name."""
-        return {cls.__name__: cls for cls in self.handlers}
-
-
-class Worker(ConsumerMixin):
-    """Consumes the endpoints' queues until `should_stop`; relays the outbox between messages."""
-
-    def __init__(self, broker: Broker, engine: Engine, endpoints: list[Endpoint],
-                 policy: RetryPolicy = RetryPolicy(), max_body_bytes: int = MAX_BODY_BYTES):
+    def __init__(self, broker: Broker, endpoints: list[Endpoint], pipeline: Pipeline, publisher: Publisher):
         self.broker = broker
         self.connection = broker.connection()
         self.endpoints = endpoints
-        self.dispatcher = Dispatcher(engine, policy, max_body_bytes)
-        self.publisher = Publisher(broker)
-        self.relay = Relay(engine, self.publisher.publish_many)
-        self.batch: list = []
+        self.pipeline = pipeline
+        self.publisher = publisher
+        self.relay: Relay = pipeline.relay
+        self.log = pipeline.names.logger("consumer")
+        self.batch: list[tuple[Endpoint, KombuDelivery]] = []
         self.batch_limit = min(MAX_BATCH, sum(endpoint.prefetch for endpoint in endpoints))
         self._sweep_due = 0.0
 
-    def create_connection(self):
+    def create_connection(self) -> Connection:
         return self.broker.connection()
 
-    def get_consumers(self, Consumer, channel):
+    def get_consumers(self, Consumer: Any, channel: Any) -> list[Any]:
         self.broker.topology.declare(channel)
-        return [Consumer(queues=[endpoint.queue], on_message=partial(self.on_delivery, endpoint),
+        return [Consumer(queues=[self.broker.topology.queues[endpoint.name]], on_message=partial(self.on_delivery, endpoint),
                          on_decode_error=partial(self.on_undecodable, endpoint),
-                         accept=["application/json"], prefetch_count=endpoint.prefetch)
+                         accept=[JSON], prefetch_count=endpoint.prefetch)
                 for endpoint in self.endpoints]
 
-    def on_consume_ready(self, connection, channel, consumers, **kwargs):
-        log.info("consuming", queues=[endpoint.queue.name for endpoint in self.endpoints])
+    def on_consume_ready(self, connection: Any, channel: Any, consumers: Any, **kwargs: Any) -> None:
+        self.log.info("consuming", queues=[self.broker.topology.queues[endpoint.name].name for endpoint in self.endpoints])
 
-    def on_undecodable(self, endpoint: Endpoint, message, error: BaseException) -> None:
+    def on_undecodable(self, endpoint: Endpoint, message: KombuMessage, error: BaseException) -> None:
         """A delivery the transport itself could not decode (say, a false compression header)."""
-        self.dispatcher.store_undecodable(endpoint, message, error)
-        message.ack()
+        self.pipeline.store_undecodable(endpoint, KombuDelivery(message), error)
 
-    def on_iteration(self):
+    def on_delivery(self, endpoint: Endpoint, message: KombuMessage) -> None:
+        """Take a delivery into the batch that `consume` hands over once the socket is drained."""
+        self.batch.append((endpoint, KombuDelivery(message)))
+
+    def on_iteration(self) -> None:
         if time.monotonic() >= self._sweep_due or len(self.relay.published) >= SWEEP_AFTER_ROWS:
             self.sweep_outbox()
 
@@ -88,7 +76,7 @@ class Worker(ConsumerMixin):
         try:
             self.relay.sweep()
         except Exception as error:
-            log.warning("outbox relay failed, will retry", error=str(error))
+            self.log.warning("outbox relay failed, will retry", error=str(error))
             self.publisher.close()
 
     def close(self) -> None:
@@ -96,11 +84,8 @@ class Worker(ConsumerMixin):
         self.sweep_outbox()
         self.publisher.close()
 
-    def on_delivery(self, endpoint: Endpoint, message) -> None:
-        """Take a delivery into the batch that `consume` handles once the socket is drained."""
-        self.batch.append((endpoint, message))
-
-    def consume(self, limit=None, timeout=None, safety_interval=1, **kwargs):
+    def consume(self, limit: Any = None, timeout: Any = None, safety_interval: float = 1,
+                **kwargs: Any) -> Iterator[None]:
         """ConsumerMixin's loop, but every delivery already at hand is taken before handling
         them, so that several can share one transaction."""
         self.batch = []  # what a lost connection left here, the broker delivers again
@@ -114,7 +99,7 @@ class Worker(ConsumerMixin):
                 self.handle_batch()
                 yield
 
-    def _take_batch(self, conn, wait: float) -> None:
+    def _take_batch(self, conn: Connection, wait: float) -> None:
         """Wait up to `wait` for a delivery, then take every one at hand. When one was waiting
         already, the consumer is busy: it lingers a moment for more, so that a busy consumer
         takes fewer, bigger batches, and an idle one loses no time."""
@@ -126,34 +111,24 @@ class Worker(ConsumerMixin):
             pass
 
     def handle_batch(self) -> None:
-        """Dispatch the batch, publish what its handlers sent, then ack it; while the database
-        is out of reach, requeue it."""
+        """Hand each endpoint's deliveries to the pipeline; back off while the database is out."""
         batch, self.batch = self.batch, []
         for endpoint in self.endpoints:
-            messages = [message for where, message in batch if where is endpoint]
-            if messages:
-                self._handle(endpoint, messages)
-
-    def _handle(self, endpoint: Endpoint, messages: list) -> None:
-        try:
-            rows = self.dispatcher.dispatch_many(endpoint, messages)
-        except Exception as error:
-            log.warning("database unavailable, messages requeued", queue=endpoint.queue.name,
-                        error=str(error).splitlines()[0])
-            time.sleep(OUTAGE_BACKOFF_SECONDS)
-            for message in messages:
-                message.requeue()
-            return
-        try:
-            self.relay.send(rows)
-        except Exception as error:  # claimed rows go to the next relay when their lease ends
-            log.warning("publishing failed, the outbox keeps the messages", error=str(error))
-            self.publisher.close()
-        for message in messages:
-            message.ack()
+            deliveries = [delivery for where, delivery in batch if where is endpoint]
+            if deliveries and not self.pipeline.handle(endpoint, deliveries):
+                time.sleep(OUTAGE_BACKOFF_SECONDS)
 
 
-def _drained(conn, timeout: float) -> bool:
+def build_worker(broker: Broker, engine: Engine, endpoints: list[Endpoint], policy: RetryPolicy = RetryPolicy(),
+                 max_body_bytes: int = MAX_BODY_BYTES, hooks: Hooks | None = None) -> Worker:
+    """A worker for the endpoints, with its own publisher, relay and pipeline."""
+    publisher = Publisher(broker)
+    relay = Relay(engine, publisher.publish_many)
+    pipeline = Pipeline(engine, relay, broker.topology.names, policy, max_body_bytes, hooks)
+    return Worker(broker, endpoints, pipeline, publisher)
+
+
+def _drained(conn: Connection, timeout: float) -> bool:
     """Handle what the broker sends within `timeout`; False if it sent nothing."""
     try:
         conn.drain_events(timeout=timeout)

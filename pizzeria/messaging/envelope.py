@@ -6,39 +6,13 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Mapping, TypeVar
+from typing import Any, Mapping
 
-from .codec import BadMessage, from_payload, to_payload
+from .codec import from_payload, to_payload
+from .errors import BadMessage, UnknownType
 
 NAMESPACE = uuid.UUID("6f1d2c1e-2b1a-4e0b-9a55-7c3f0c0f7a11")
 MAX_ID_LENGTH = 64
-M = TypeVar("M", bound=type)
-
-
-class UnknownType(BadMessage):
-    """A message type that the receiving consumer does not know."""
-
-
-class Contract:
-    """The messages one module owns; each gets the routing key `<module>.<kind>.<Type>`."""
-
-    def __init__(self, module: str):
-        self.module = module
-        self.commands: dict[str, type] = {}
-        self.events: dict[str, type] = {}
-
-    def command(self, cls: M) -> M:
-        """Register a command (imperative name) of this module."""
-        return self._register(cls, "command")
-
-    def event(self, cls: M) -> M:
-        """Register an event (past-tense name) of this module."""
-        return self._register(cls, "event")
-
-    def _register(self, cls: M, kind: str) -> M:
-        cls.route = f"{self.module}.{kind}.{cls.__name__}"
-        (self.commands if kind == "command" else self.events)[cls.__name__] = cls
-        return cls
 
 
 def derived_id(*parts: str) -> str:

@@ -3,16 +3,21 @@ listed, shown, replayed or deleted."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
-from typing import Any, Sequence
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
 
 from sqlalchemy import (Column, Engine, Float, Integer, LargeBinary, Row, String, Table, Text, delete,
                         insert, select, update)
 
 from .db import metadata
+from .headers import from_json_safe, to_json_safe
+from .naming import Names
 from .redact import hide_password
-from .retry import REPLAYED_HEADER, TRIES_HEADERS
+from .retry import Tries
+from .transport import Outgoing
 
 failed_messages = Table(
     "failed_messages", metadata,
@@ -34,48 +39,70 @@ failed_messages = Table(
 )
 
 
-def store(engine: Engine, *, queue: str, body: bytes, headers: dict, content_type: str | None,
-          error: BaseException, traceback: str | None, attempts: int,
-          first_failed_at: float | None = None) -> int:
+@dataclass(frozen=True)
+class Entry:
+    """A message that failed for good, as it came, with why."""
+
+    queue: str
+    body: bytes
+    headers: dict[str, Any]
+    content_type: str | None
+    error: BaseException
+    traceback: str | None
+    attempts: int
+    first_failed_at: float | None = None
+
+    def without_headers(self, why: BaseException) -> Entry:
+        """The same entry with no headers, saying why they could not be kept."""
+        return dataclasses.replace(self, headers={}, traceback=f"{self.traceback or ''}\n(headers not kept: {why})")
+
+
+def store(engine: Engine, entry: Entry, names: Names) -> int:
     """Keep a message that failed for good, with its error; a replay that fails again updates
     the entry it came from. Return the entry's id."""
     now = time.time()
-    failure = {"error_type": type(error).__name__, "error": hide_password(str(error)),
-               "traceback": hide_password(traceback) if traceback else None, "last_failed_at": now}
+    failure = {"error_type": type(entry.error).__name__, "error": hide_password(str(entry.error)),
+               "traceback": hide_password(entry.traceback) if entry.traceback else None, "last_failed_at": now}
     with engine.begin() as conn:
         replayed = conn.execute(select(failed_messages.c.id, failed_messages.c.attempts).where(
-            failed_messages.c.id == _number(headers.get(REPLAYED_HEADER)))).first()
+            failed_messages.c.id == _number(entry.headers.get(names.header("replayed"))))).first()
         if replayed is not None:
             conn.execute(update(failed_messages).where(failed_messages.c.id == replayed.id).values(
-                **failure, attempts=replayed.attempts + attempts, replayed_at=None))
-            return replayed.id
-        return conn.execute(insert(failed_messages).values(
-            **failure, queue=queue, message_id=_text(headers.get("message_id")),
-            type=_text(headers.get("type")), correlation_id=_text(headers.get("correlation_id")),
-            headers=json.dumps(headers, default=str), content_type=content_type, body=body,
-            attempts=attempts,
-            first_failed_at=first_failed_at or now)).inserted_primary_key[0]
+                **failure, attempts=replayed.attempts + entry.attempts, replayed_at=None))
+            return int(replayed.id)
+        return int(conn.execute(insert(failed_messages).values(
+            **failure, queue=entry.queue, message_id=_text(entry.headers.get("message_id")),
+            type=_text(entry.headers.get("type")), correlation_id=_text(entry.headers.get("correlation_id")),
+            headers=json.dumps(to_json_safe(entry.headers)), content_type=entry.content_type, body=entry.body,
+            attempts=entry.attempts, first_failed_at=entry.first_failed_at or now)).inserted_primary_key[0])
 
 
-def entries(engine: Engine, ids: Sequence[int] | None = None) -> list[Row]:
+def entries(engine: Engine, ids: Sequence[int] | None = None) -> list[Row[Any]]:
     """The entries with these ids (every entry if None), oldest first."""
     query = select(failed_messages).order_by(failed_messages.c.id)
     if ids is not None:
         query = query.where(failed_messages.c.id.in_(ids))
     with engine.connect() as conn:
-        return conn.execute(query).all()
+        return list(conn.execute(query).all())
 
 
-def _replay_headers(entry: Row) -> dict[str, Any]:
-    """The entry's original headers, its earlier tries forgotten, marked as a replay of it."""
-    headers = {k: v for k, v in json.loads(entry.headers).items() if k not in TRIES_HEADERS}
-    return {**headers, REPLAYED_HEADER: entry.id}
+def headers_of(entry: Row[Any]) -> dict[str, Any]:
+    """The headers the entry's message came with, of their AMQP types."""
+    return from_json_safe(json.loads(entry.headers))
 
 
-def _mark(engine: Engine, entry_id: int, replayed_at: float | None) -> None:
-    with engine.begin() as conn:
-        conn.execute(update(failed_messages).where(failed_messages.c.id == entry_id)
-                     .values(replayed_at=replayed_at))
+def replay(engine: Engine, publish: Callable[[Outgoing], None], entry: Row[Any], names: Names) -> None:
+    """Send the entry's message to its queue again, as it was, its earlier tries forgotten and
+    marked as a replay of it; the inbox lets it through if it never succeeded, and drops it if
+    it did. The entry is marked first, so that a replay failing again at once unmarks it."""
+    headers = {**Tries.forgotten(headers_of(entry), names), names.header("replayed"): entry.id}
+    _mark(engine, entry.id, time.time())
+    try:
+        publish(Outgoing(entry.queue, entry.body, headers, exchange="",
+                         content_type=entry.content_type or "application/octet-stream"))
+    except BaseException:
+        _mark(engine, entry.id, None)
+        raise
 
 
 def remove(engine: Engine, ids: Sequence[int]) -> None:
@@ -84,25 +111,18 @@ def remove(engine: Engine, ids: Sequence[int]) -> None:
         conn.execute(delete(failed_messages).where(failed_messages.c.id.in_(ids)))
 
 
+def _mark(engine: Engine, entry_id: int, replayed_at: float | None) -> None:
+    with engine.begin() as conn:
+        conn.execute(update(failed_messages).where(failed_messages.c.id == entry_id)
+                     .values(replayed_at=replayed_at))
+
+
 def _text(value: object) -> str | None:
     return str(value)[:64] if value else None
 
 
 def _number(value: object) -> int | None:
     try:
-        return int(value)
-    except (TypeError, ValueError):
+        return int(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError, ArithmeticError):
         return None
-
-
-def replay(engine: Engine, publish, entry: Row) -> None:
-    """Send the entry's message to its queue again, as it was, marked as a replay of it; the
-    inbox lets it through if it never succeeded, and drops it if it did. The entry is marked
-    first, so that a replay failing again at once unmarks it, not the other way round."""
-    _mark(engine, entry.id, time.time())
-    try:
-        publish(entry.queue, entry.body, _replay_headers(entry), exchange="",
-                content_type=entry.content_type or "application/octet-stream")
-    except BaseException:
-        _mark(engine, entry.id, None)
-        raise

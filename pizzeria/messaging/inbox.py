@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Iterable
 
 from sqlalchemy import Column, Connection, Engine, Float, String, Table, insert, select
 
@@ -16,15 +17,17 @@ inbox = Table(
 )
 
 
-def has_handled(engine: Engine, consumer: str, message_id: str) -> bool:
-    """True if `consumer` committed the handling of `message_id` before."""
-    query = select(inbox.c.message_id).where(
-        inbox.c.consumer == consumer, inbox.c.message_id == message_id)
+def handled(engine: Engine, consumer: str, message_ids: Iterable[str]) -> set[str]:
+    """Which of `message_ids` `consumer` committed the handling of before."""
+    wanted = list(message_ids)
+    if not wanted:
+        return set()
+    query = select(inbox.c.message_id).where(inbox.c.consumer == consumer, inbox.c.message_id.in_(wanted))
     with engine.connect() as conn:
-        return conn.execute(query).first() is not None
+        return set(conn.execute(query).scalars())
 
 
-def record(conn: Connection, consumer: str, *message_ids: str) -> None:
+def record(conn: Connection, consumer: str, message_ids: list[str]) -> None:
     """Mark the messages handled by `consumer`; a duplicate raises IntegrityError."""
     now = time.time()
     conn.execute(insert(inbox), [{"consumer": consumer, "message_id": message_id, "handled_at": now}

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Callable
+from typing import Any, Callable
 
 from sqlalchemy import (Column, Connection, Engine, Float, Integer, LargeBinary, Row, String, Table,
                         Text, delete, insert, or_, select, update)
 
 from .db import metadata
 from .envelope import Envelope
+from .headers import from_json_safe, to_json_safe
+from .transport import Outgoing
 
 outbox = Table(
     "outbox", metadata,
@@ -24,12 +26,12 @@ outbox = Table(
     Column("claimed_until", Float, nullable=True),
 )
 
-PublishMany = Callable[[list[tuple]], None]
+PublishMany = Callable[[list[Outgoing]], None]
 LEASE_SECONDS = 10.0
 COLUMNS = (outbox.c.id, outbox.c.exchange, outbox.c.routing_key, outbox.c.headers, outbox.c.body)
 
 
-def add(conn: Connection, messages: list[tuple[Envelope, str]]) -> list[Row]:
+def add(conn: Connection, messages: list[tuple[Envelope, str]]) -> list[Row[Any]]:
     """Save `(envelope, routing_key)` pairs for sending, in the caller's transaction, claimed
     by the caller for a lease, so that it can send them right after its commit; if it dies
     first, another relay takes them when the lease ends. Return the rows, in order."""
@@ -37,18 +39,23 @@ def add(conn: Connection, messages: list[tuple[Envelope, str]]) -> list[Row]:
         return []
     now = time.time()
     rows = [{"message_id": envelope.message_id, "exchange": None, "routing_key": routing_key,
-             "headers": json.dumps(envelope.headers()), "body": envelope.encode(), "not_before": now,
-             "claimed_until": now + LEASE_SECONDS} for envelope, routing_key in messages]
+             "headers": json.dumps(envelope.headers()), "body": envelope.encode(),
+             "not_before": now, "claimed_until": now + LEASE_SECONDS} for envelope, routing_key in messages]
     return conn.execute(insert(outbox).returning(*COLUMNS, sort_by_parameter_order=True), rows).all()
 
 
-def add_raw(conn: Connection, message_id: str, routing_key: str, body: bytes, headers: dict,
-            exchange: str | None = None, delay: float = 0.0) -> None:
-    """Save a message as it will go on the wire, for any relay to send once `delay` seconds
-    have passed; `exchange` "" sends it straight to the queue named `routing_key`."""
+def add_raw(conn: Connection, message: Outgoing, message_id: str, delay: float = 0.0) -> None:
+    """Save a JSON message as it will go on the wire, headers of any AMQP type included, for
+    any relay to send once `delay` seconds have passed."""
     conn.execute(insert(outbox).values(
-        message_id=message_id, exchange=exchange, routing_key=routing_key,
-        headers=json.dumps(headers), body=body, not_before=time.time() + delay))
+        message_id=message_id, exchange=message.exchange, routing_key=message.routing_key,
+        headers=json.dumps(to_json_safe(message.headers)), body=message.body,
+        not_before=time.time() + delay))
+
+
+def outgoing(row: Row[Any]) -> Outgoing:
+    """The message an outbox row holds, its headers restored."""
+    return Outgoing(row.routing_key, row.body, from_json_safe(json.loads(row.headers)), row.exchange)
 
 
 class Relay:
@@ -63,12 +70,11 @@ class Relay:
         self.batch = batch
         self.published: list[int] = []
 
-    def send(self, rows: list[Row]) -> None:
+    def send(self, rows: list[Row[Any]]) -> None:
         """Publish rows this process holds the claim of, all confirmed at once; they are
         deleted at the next sweep."""
         if rows:
-            self.publish_many([(row.routing_key, row.body, json.loads(row.headers), row.exchange)
-                               for row in rows])
+            self.publish_many([outgoing(row) for row in rows])
             self.published += [row.id for row in rows]
 
     def sweep(self) -> int:
@@ -91,7 +97,7 @@ class Relay:
                 conn.execute(delete(outbox).where(outbox.c.id.in_(self.published)))
             self.published = []
 
-    def _claim(self) -> list[Row]:
+    def _claim(self) -> list[Row[Any]]:
         now = time.time()
         due = (select(outbox.c.id)
                .where(outbox.c.not_before <= now, _unclaimed(now))
@@ -105,5 +111,5 @@ class Relay:
             return sorted(conn.execute(claim).all(), key=lambda row: row.id)
 
 
-def _unclaimed(now: float):
+def _unclaimed(now: float) -> Any:
     return or_(outbox.c.claimed_until.is_(None), outbox.c.claimed_until < now)

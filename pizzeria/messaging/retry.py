@@ -5,11 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-ATTEMPTS_HEADER = "x-pizzeria-attempts"
-ROUND_HEADER = "x-pizzeria-retry-round"
-FIRST_FAILED_HEADER = "x-pizzeria-first-failed-at"
-REPLAYED_HEADER = "x-pizzeria-replayed"
-TRIES_HEADERS = (ATTEMPTS_HEADER, ROUND_HEADER, FIRST_FAILED_HEADER)
+from .naming import Names
 
 
 @dataclass(frozen=True)
@@ -37,20 +33,27 @@ class Tries:
     first_failed_at: float | None = None
 
     @classmethod
-    def of(cls, headers: Mapping[str, Any]) -> Tries:
+    def of(cls, headers: Mapping[str, Any], names: Names) -> Tries:
         """Read the headers; missing or garbled values count as none."""
-        return cls(_number(headers.get(ATTEMPTS_HEADER), int) or 0,
-                   _number(headers.get(ROUND_HEADER), int) or 0,
-                   _number(headers.get(FIRST_FAILED_HEADER), float))
+        return cls(_number(headers.get(names.header("attempts")), int) or 0,
+                   _number(headers.get(names.header("retry-round")), int) or 0,
+                   _number(headers.get(names.header("first-failed-at")), float))
 
-    def next_round(self, headers: Mapping[str, Any], attempts: int, failed_at: float) -> dict[str, Any]:
+    def next_round(self, headers: Mapping[str, Any], names: Names, attempts: int,
+                   failed_at: float) -> dict[str, Any]:
         """The headers of the copy that comes back for the next delayed round."""
-        return {**headers, ATTEMPTS_HEADER: attempts, ROUND_HEADER: self.rounds + 1,
-                FIRST_FAILED_HEADER: self.first_failed_at or failed_at}
+        return {**headers, names.header("attempts"): attempts, names.header("retry-round"): self.rounds + 1,
+                names.header("first-failed-at"): self.first_failed_at or failed_at}
+
+    @staticmethod
+    def forgotten(headers: Mapping[str, Any], names: Names) -> dict[str, Any]:
+        """`headers` without the tries they carry."""
+        ours = {names.header(what) for what in ("attempts", "retry-round", "first-failed-at")}
+        return {key: value for key, value in headers.items() if key not in ours}
 
 
 def _number(value: Any, kind: type) -> Any:
     try:
         return kind(value) if value is not None else None
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, ArithmeticError):
         return None

@@ -2,25 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Mapping, Sequence
 
 from kombu import Exchange, Queue, binding
 
+from .naming import Names
+
 
 class Topology:
-    """One durable topic exchange; the orchestrator's queue takes its commands and every
-    event, and each worker's queue takes its own commands."""
+    """One durable topic exchange named after the application, and a durable queue per module
+    bound to the routing key patterns of what the module handles."""
 
-    def __init__(self, name: str, orchestrator: str, workers: Sequence[str]):
-        self.exchange = Exchange(name, type="topic", durable=True, delivery_mode=2)
-        self.queues = {orchestrator: self._queue(orchestrator, f"{orchestrator}.command.*", "*.event.*")}
-        self.queues.update({worker: self._queue(worker, f"{worker}.command.*") for worker in workers})
+    def __init__(self, names: Names, routes: Mapping[str, Sequence[str]]):
+        self.names = names
+        self.exchange = Exchange(names.app, type="topic", durable=True, delivery_mode=2)
+        self.queues = {module: Queue(names.queue(module), durable=True,
+                                     bindings=[binding(self.exchange, routing_key=key) for key in keys])
+                       for module, keys in routes.items()}
 
-    def _queue(self, module: str, *routing_keys: str) -> Queue:
-        bindings = [binding(self.exchange, routing_key=key) for key in routing_keys]
-        return Queue(f"{self.exchange.name}.{module}", bindings=bindings, durable=True)
-
-    def declare(self, channel) -> None:
+    def declare(self, channel: Any) -> None:
         """Declare the exchange, every queue and every binding on `channel` (idempotent)."""
         self.exchange(channel).declare()
         for queue in self.queues.values():

@@ -6,7 +6,7 @@ from typing import Any
 
 from pizzeria.kitchen.messages import contract as kitchen
 from pizzeria.menu.messages import contract as menu
-from pizzeria.messaging.handling import Context
+from pizzeria.messaging import Context
 from pizzeria.waiter.messages import contract as waiter
 
 from . import saga
@@ -20,7 +20,7 @@ class UnknownVisit(LookupError):
 
 def start_table_service(command: StartTableService, context: Context) -> None:
     """Open a visit, unless the table already has one in progress."""
-    repository = context.shared(VisitRepository.of)
+    repository = context.once(VisitRepository.of)
     visit_id = context.envelope.correlation_id
     if repository.get(visit_id) is not None:
         return
@@ -37,7 +37,7 @@ def start_table_service(command: StartTableService, context: Context) -> None:
 def on_event(event: Any, context: Context) -> None:
     """Move the visit on by one event; the save is compare-and-set at the commit, a conflict is
     retried."""
-    repository = context.shared(VisitRepository.of)
+    repository = context.once(VisitRepository.of)
     loaded = repository.get(context.envelope.correlation_id)
     if loaded is None:
         raise UnknownVisit(f"no visit {context.envelope.correlation_id}")
@@ -51,7 +51,7 @@ def _record(context: Context, visit_id: str, commands: list) -> None:
     """Send the commands; the history gets the message received and each command sent."""
     context.insert_later(history, history_row(visit_id, "received", context.envelope))
     for command in commands:
-        sent = context.send(command, key=saga.command_key(command))
+        sent = context.send(command)
         context.insert_later(history, history_row(visit_id, "sent", sent))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from pizzeria.messaging.envelope import Contract
+from pizzeria.messaging import Command, Contract, Event
 from pizzeria.waiter.messages import OrderLine
 
 contract = Contract("process_manager")
@@ -16,7 +16,7 @@ __all__ = ["OrderLine", "StartTableService", "TABLE_ID", "contract"]
 
 @contract.command
 @dataclass(frozen=True)
-class StartTableService:
+class StartTableService(Command, unique_by=()):
     """Seat a client at `table_id`; `order` is what it will ask for (None: the waiter chooses)."""
 
     table_id: str

@@ -11,9 +11,7 @@ from sqlalchemy import (Column, Connection, Float, Index, Integer, MetaData, Str
                         UniqueConstraint, bindparam, insert, select, text, update)
 from sqlalchemy.exc import IntegrityError
 
-from pizzeria.messaging.codec import from_payload, to_payload
-from pizzeria.messaging.envelope import Envelope
-from pizzeria.messaging.handling import Conflict, Context
+from pizzeria.messaging import Conflict, Context, Envelope, from_payload, to_payload
 
 from .saga import IN_PROGRESS, Visit
 
@@ -71,7 +69,7 @@ class VisitRepository:
     def of(cls, context: Context) -> VisitRepository:
         """The repository of the context's transaction: the visits of all its messages are read
         at the first `get`, and what they changed is written just before the commit."""
-        repository = cls(context.db, (envelope.correlation_id for envelope in context.unit.envelopes))
+        repository = cls(context.db, (envelope.correlation_id for envelope in context.batch))
         context.before_commit(repository.flush)
         return repository
 

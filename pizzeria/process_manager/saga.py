@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from enum import StrEnum
 from typing import Any
 
 from pizzeria.kitchen.messages import DoPizza, PizzaDone
@@ -11,16 +12,31 @@ from pizzeria.waiter import messages as waiter
 
 from .messages import OrderLine, StartTableService
 
-IN_PROGRESS, FINISHED, REJECTED = "in_progress", "finished", "rejected"
 
-# Stages of a visit, in order; each names what the saga waits for.
-AWAITING_MENU = "awaiting_menu"
-AWAITING_MENU_SHOWN = "awaiting_menu_shown"
-AWAITING_ORDER = "awaiting_order"
-BAKING = "baking"
-AWAITING_SERVED = "awaiting_served"
-AWAITING_PAYMENT = "awaiting_payment"
-AWAITING_THANKS = "awaiting_thanks"
+
+class Status(StrEnum):
+    """Where a visit stands as a whole."""
+
+    IN_PROGRESS = "in_progress"
+    FINISHED = "finished"
+    REJECTED = "rejected"
+
+
+class Stage(StrEnum):
+    """The stages of a visit, in order; each one in progress names what the saga waits for."""
+
+    AWAITING_MENU = "awaiting_menu"
+    AWAITING_MENU_SHOWN = "awaiting_menu_shown"
+    AWAITING_ORDER = "awaiting_order"
+    BAKING = "baking"
+    AWAITING_SERVED = "awaiting_served"
+    AWAITING_PAYMENT = "awaiting_payment"
+    AWAITING_THANKS = "awaiting_thanks"
+    FINISHED = "finished"
+    REJECTED = "rejected"
+
+
+IN_PROGRESS = Status.IN_PROGRESS
 
 
 @dataclass(frozen=True)
@@ -38,8 +54,8 @@ class Visit:
 
     visit_id: str
     table_id: str
-    stage: str = AWAITING_MENU
-    status: str = IN_PROGRESS
+    stage: Stage = Stage.AWAITING_MENU
+    status: Status = Status.IN_PROGRESS
     reason: str | None = None
     wish: tuple[OrderLine, ...] | None = None
     menu: tuple[MenuItem, ...] = ()
@@ -59,7 +75,7 @@ def start(visit_id: str, command: StartTableService) -> Decision:
 
 def refuse(visit_id: str, command: StartTableService, reason: str) -> Decision:
     """A visit that cannot start (the table is taken): rejected at once, nothing sent."""
-    return Visit(visit_id, command.table_id, stage=REJECTED, status=REJECTED, reason=reason,
+    return Visit(visit_id, command.table_id, stage=Stage.REJECTED, status=Status.REJECTED, reason=reason,
                  wish=command.order), []
 
 
@@ -71,22 +87,17 @@ def decide(visit: Visit, event: Any) -> Decision:
     return step(visit, event)
 
 
-def command_key(command: Any) -> str:
-    """What makes a command unique within its visit; its message id is derived from this."""
-    return f"{type(command).__name__}:{getattr(command, 'kitchen_order_id', '')}"
-
-
 def _for_waiter(menu: tuple[MenuItem, ...]) -> tuple[waiter.MenuItem, ...]:
     return tuple(waiter.MenuItem(item.name, item.price_cents) for item in menu)
 
 
 def _menu_got(visit: Visit, event: MenuGot) -> Decision:
     shown = waiter.ShowMenu(_for_waiter(event.items))
-    return replace(visit, stage=AWAITING_MENU_SHOWN, menu=event.items), [shown]
+    return replace(visit, stage=Stage.AWAITING_MENU_SHOWN, menu=event.items), [shown]
 
 
 def _menu_shown(visit: Visit, _event: waiter.MenuShown) -> Decision:
-    return replace(visit, stage=AWAITING_ORDER), [waiter.PlaceOrder(_for_waiter(visit.menu), visit.wish)]
+    return replace(visit, stage=Stage.AWAITING_ORDER), [waiter.PlaceOrder(_for_waiter(visit.menu), visit.wish)]
 
 
 def _order_placed(visit: Visit, event: waiter.OrderPlaced) -> Decision:
@@ -98,7 +109,7 @@ def _order_placed(visit: Visit, event: waiter.OrderPlaced) -> Decision:
     names = [line.pizza for line in event.lines for _ in range(line.quantity)]
     pizzas = tuple(Pizza(f"{visit.visit_id}-{n}", name) for n, name in enumerate(names, start=1))
     commands = [DoPizza(pizza.kitchen_order_id, pizza.pizza) for pizza in pizzas]
-    return replace(visit, stage=BAKING, order=event.lines, pizzas=pizzas), commands
+    return replace(visit, stage=Stage.BAKING, order=event.lines, pizzas=pizzas), commands
 
 
 def _order_rejected(visit: Visit, event: waiter.OrderRejected) -> Decision:
@@ -106,7 +117,7 @@ def _order_rejected(visit: Visit, event: waiter.OrderRejected) -> Decision:
 
 
 def _rejected(visit: Visit, reason: str) -> Decision:
-    return replace(visit, stage=REJECTED, status=REJECTED, reason=reason), []
+    return replace(visit, stage=Stage.REJECTED, status=Status.REJECTED, reason=reason), []
 
 
 def _pizza_done(visit: Visit, event: PizzaDone) -> Decision:
@@ -115,30 +126,30 @@ def _pizza_done(visit: Visit, event: PizzaDone) -> Decision:
     visit = replace(visit, pizzas=pizzas)
     if not all(pizza.done for pizza in pizzas):
         return visit, []
-    return replace(visit, stage=AWAITING_SERVED), [waiter.ServePizzas(tuple(p.pizza for p in pizzas))]
+    return replace(visit, stage=Stage.AWAITING_SERVED), [waiter.ServePizzas(tuple(p.pizza for p in pizzas))]
 
 
 def _pizzas_served(visit: Visit, _event: waiter.PizzasServed) -> Decision:
     prices = {item.name: item.price_cents for item in visit.menu}
     amount = sum(prices[line.pizza] * line.quantity for line in visit.order)
-    return replace(visit, stage=AWAITING_PAYMENT, bill_cents=amount), [waiter.ShowBill(amount)]
+    return replace(visit, stage=Stage.AWAITING_PAYMENT, bill_cents=amount), [waiter.ShowBill(amount)]
 
 
 def _bill_paid(visit: Visit, _event: waiter.BillPaid) -> Decision:
-    return replace(visit, stage=AWAITING_THANKS, paid=True), [waiter.ThankClient()]
+    return replace(visit, stage=Stage.AWAITING_THANKS, paid=True), [waiter.ThankClient()]
 
 
 def _client_thanked(visit: Visit, _event: waiter.ClientThanked) -> Decision:
-    return replace(visit, stage=FINISHED, status=FINISHED), []
+    return replace(visit, stage=Stage.FINISHED, status=Status.FINISHED), []
 
 
 STEPS = {
-    (AWAITING_MENU, MenuGot): _menu_got,
-    (AWAITING_MENU_SHOWN, waiter.MenuShown): _menu_shown,
-    (AWAITING_ORDER, waiter.OrderPlaced): _order_placed,
-    (AWAITING_ORDER, waiter.OrderRejected): _order_rejected,
-    (BAKING, PizzaDone): _pizza_done,
-    (AWAITING_SERVED, waiter.PizzasServed): _pizzas_served,
-    (AWAITING_PAYMENT, waiter.BillPaid): _bill_paid,
-    (AWAITING_THANKS, waiter.ClientThanked): _client_thanked,
+    (Stage.AWAITING_MENU, MenuGot): _menu_got,
+    (Stage.AWAITING_MENU_SHOWN, waiter.MenuShown): _menu_shown,
+    (Stage.AWAITING_ORDER, waiter.OrderPlaced): _order_placed,
+    (Stage.AWAITING_ORDER, waiter.OrderRejected): _order_rejected,
+    (Stage.BAKING, PizzaDone): _pizza_done,
+    (Stage.AWAITING_SERVED, waiter.PizzasServed): _pizzas_served,
+    (Stage.AWAITING_PAYMENT, waiter.BillPaid): _bill_paid,
+    (Stage.AWAITING_THANKS, waiter.ClientThanked): _client_thanked,
 }

@@ -7,8 +7,7 @@ from typing import Any, Callable
 
 from sqlalchemy import Engine
 
-from pizzeria.messaging.broker import Publisher
-from pizzeria.messaging.envelope import Envelope, derived_id, new_id
+from pizzeria.messaging import Envelope, Outgoing, Publisher, derived_id, new_id
 
 from . import views
 from .messages import StartTableService
@@ -33,7 +32,7 @@ def start_visit(engine: Engine, publisher: Publisher, command: StartTableService
     visit_id = new_id()
     envelope = Envelope.wrap(command, message_id=derived_id(visit_id, "StartTableService"),
                              correlation_id=visit_id)
-    publisher.publish(StartTableService.route, envelope.encode(), envelope.headers())
+    publisher.publish(Outgoing(StartTableService.route, envelope.encode(), envelope.headers()))
     return visit_id
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pizzeria.messaging.handling import Context
+from pizzeria.messaging import Context
 
 from .domain import CannotOrder, choose_order
 from .messages import (BillPaid, ClientThanked, MenuShown, OrderPlaced, OrderRejected,

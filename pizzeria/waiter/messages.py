@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from pizzeria.messaging.envelope import Contract
+from pizzeria.messaging import Command, Contract, Event
 
 contract = Contract("waiter")
 PIZZA_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
@@ -36,7 +36,7 @@ class OrderLine:
 
 @contract.command
 @dataclass(frozen=True)
-class ShowMenu:
+class ShowMenu(Command, unique_by=()):
     """Show the client the menu."""
 
     items: tuple[MenuItem, ...]
@@ -44,13 +44,13 @@ class ShowMenu:
 
 @contract.event
 @dataclass(frozen=True)
-class MenuShown:
+class MenuShown(Event):
     """The client has the menu."""
 
 
 @contract.command
 @dataclass(frozen=True)
-class PlaceOrder:
+class PlaceOrder(Command, unique_by=()):
     """Take the client's order: the `wish` it came with, or a choice from the menu."""
 
     items: tuple[MenuItem, ...]
@@ -59,7 +59,7 @@ class PlaceOrder:
 
 @contract.event
 @dataclass(frozen=True)
-class OrderPlaced:
+class OrderPlaced(Event):
     """The client ordered these."""
 
     lines: tuple[OrderLine, ...]
@@ -67,7 +67,7 @@ class OrderPlaced:
 
 @contract.event
 @dataclass(frozen=True)
-class OrderRejected:
+class OrderRejected(Event):
     """No order can be taken, for this reason."""
 
     reason: str
@@ -75,7 +75,7 @@ class OrderRejected:
 
 @contract.command
 @dataclass(frozen=True)
-class ServePizzas:
+class ServePizzas(Command, unique_by=()):
     """Bring these pizzas to the table."""
 
     pizzas: tuple[str, ...]
@@ -83,13 +83,13 @@ class ServePizzas:
 
 @contract.event
 @dataclass(frozen=True)
-class PizzasServed:
+class PizzasServed(Event):
     """The pizzas are on the table."""
 
 
 @contract.command
 @dataclass(frozen=True)
-class ShowBill:
+class ShowBill(Command, unique_by=()):
     """Ask the client to pay this much."""
 
     amount_cents: int
@@ -97,7 +97,7 @@ class ShowBill:
 
 @contract.event
 @dataclass(frozen=True)
-class BillPaid:
+class BillPaid(Event):
     """The client paid this much."""
 
     amount_cents: int
@@ -105,11 +105,11 @@ class BillPaid:
 
 @contract.command
 @dataclass(frozen=True)
-class ThankClient:
+class ThankClient(Command, unique_by=()):
     """Say goodbye."""
 
 
 @contract.event
 @dataclass(frozen=True)
-class ClientThanked:
+class ClientThanked(Event):
     """The client has left."""

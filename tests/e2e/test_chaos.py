@@ -64,7 +64,7 @@ def queue_depths(app) -> dict[str, int]:
     with Connection(app.broker.url) as conn:
         channel = conn.default_channel
         return {name: queue(channel).queue_declare(passive=True).message_count
-                for name, queue in bootstrap.TOPOLOGY.queues.items()}
+                for name, queue in app.broker.topology.queues.items()}
 
 
 def unsent(app) -> int:

@@ -8,7 +8,9 @@ import signal
 from polling import wait_until
 from sqlalchemy import create_engine, func, select
 
-from pizzeria.config import QUEUES
+from pizzeria.modules import names
+
+QUEUES = names()
 from pizzeria.kitchen.domain import bakes
 from pizzeria.messaging.failed import failed_messages
 

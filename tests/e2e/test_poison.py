@@ -13,7 +13,9 @@ import yaml
 from kombu import Connection, Producer, Queue
 from polling import wait_until
 
-from pizzeria.config import QUEUES
+from pizzeria.modules import names
+
+QUEUES = names()
 
 MAX_BODY_BYTES = 4096
 # For each queue, a message type it takes, and a message type of another module that it does not.

@@ -9,10 +9,12 @@ import uuid
 
 import pytest
 from polling import wait_until
-from servers import free_ports
+from pizzeria.devtools.servers import free_ports
 from sqlalchemy import create_engine, func, select
 
-from pizzeria.config import QUEUES
+from pizzeria.modules import names
+
+QUEUES = names()
 from pizzeria.kitchen.domain import bakes
 
 FAST_RETRIES = {"PIZZERIA_RETRY_DELAY_SECONDS": "0.1", "PIZZERIA_LOG_JSON": "1"}

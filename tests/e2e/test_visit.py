@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 
-from pizzeria.config import QUEUES
+from pizzeria.modules import names
+
+QUEUES = names()
 
 STEPS = (
     [("received", "StartTableService"), ("sent", "GetMenu"), ("received", "MenuGot"),

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from pizzeria import bootstrap
 from pizzeria.config import Settings
-from pizzeria.messaging.envelope import Envelope
+from pizzeria.messaging import Envelope, Outgoing
 from pizzeria.messaging.failed import failed_messages
 from pizzeria.process_manager import views
 from pizzeria.process_manager.messages import OrderLine, StartTableService
@@ -43,14 +43,14 @@ def start(app, table_id="T1", order=None, visit_id="visit-1") -> Envelope:
     envelope = Envelope.wrap(StartTableService(table_id, order), message_id=f"start-{visit_id}",
                              correlation_id=visit_id)
     publisher = app.publisher()
-    publisher.publish(StartTableService.route, envelope.encode(), envelope.headers())
+    publisher.publish(Outgoing(StartTableService.route, envelope.encode(), envelope.headers()))
     publisher.close()
     return envelope
 
 
 def take_one(app, queue_name):
     with Connection(app.broker.url) as conn:
-        queue = bootstrap.TOPOLOGY.queues[queue_name](conn.default_channel)
+        queue = app.broker.topology.queues[queue_name](conn.default_channel)
         message = wait_until(lambda: queue.get(no_ack=True), what=f"a message in {queue_name}")
         return message, queue.get(no_ack=True)
 
@@ -80,7 +80,7 @@ def test_a_message_delivered_twice_has_its_effect_once(app):
 
 def test_a_whole_visit_runs_through_one_worker_consuming_every_queue(app):
     start(app, order=(OrderLine("margherita", 2), OrderLine("diavola", 1)))
-    with consuming(app, *bootstrap.QUEUES):
+    with consuming(app, *bootstrap.modules.names()):
         report = wait_until(lambda: (r := views.visit(app.engine, "visit-1")) and r["status"] != "in_progress" and r,
                             what="the visit to end")
     assert report["status"] == "finished"

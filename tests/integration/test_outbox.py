@@ -7,8 +7,7 @@ import threading
 import pytest
 from sqlalchemy import func, select
 
-from pizzeria.messaging import outbox
-from pizzeria.messaging.envelope import Envelope
+from pizzeria.messaging import Envelope, Outgoing, outbox
 
 
 class FakePublisher:
@@ -19,12 +18,12 @@ class FakePublisher:
         self.fail_after = fail_after
         self.lock = threading.Lock()
 
-    def publish_many(self, messages: list[tuple]) -> None:
-        for _routing_key, _body, headers, _exchange in messages:
+    def publish_many(self, messages: list[Outgoing]) -> None:
+        for message in messages:
             with self.lock:
                 if self.fail_after is not None and len(self.published) >= self.fail_after:
                     raise ConnectionError("broker went away")
-                self.published.append(headers["message_id"])
+                self.published.append(message.headers["message_id"])
 
 
 def add_rows(engine, count: int, delay: float = 0.0) -> list[str]:
@@ -32,8 +31,8 @@ def add_rows(engine, count: int, delay: float = 0.0) -> list[str]:
     with engine.begin() as conn:
         for message_id in ids:
             envelope = Envelope(message_id, "Thing", "visit", None, "now", {})
-            outbox.add_raw(conn, message_id, "menu.command.Thing", envelope.encode(),
-                           envelope.headers(), delay=delay)
+            outbox.add_raw(conn, Outgoing("menu.command.Thing", envelope.encode(), envelope.headers()),
+                           message_id, delay=delay)
     return ids
 
 

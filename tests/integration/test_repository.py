@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from pizzeria.messaging.handling import Conflict
+from pizzeria.messaging import Conflict
 from pizzeria.process_manager import saga
 from pizzeria.process_manager.messages import StartTableService
 from pizzeria.process_manager.repository import VisitRepository

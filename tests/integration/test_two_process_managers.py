@@ -9,20 +9,15 @@ import threading
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from fakes import FakeDelivery
+from fakes import FakeDelivery, pipeline
 from sqlalchemy import func, select
 
-from pizzeria.bootstrap import TOPOLOGY, create_tables
+from pizzeria.bootstrap import create_tables
 from pizzeria.kitchen.messages import PizzaDone
 from pizzeria.menu.domain import MENU
 from pizzeria.menu.messages import MenuGot
-from pizzeria.messaging.consumer import Endpoint
-from pizzeria.messaging.db import make_engine
-from pizzeria.messaging.dispatch import Dispatcher
-from pizzeria.messaging.envelope import Envelope, new_id
+from pizzeria.messaging import Endpoint, Envelope, RetryPolicy, make_engine, new_id
 from pizzeria.messaging.failed import failed_messages
-from pizzeria.messaging.handling import handle
-from pizzeria.messaging.retry import RetryPolicy
 from pizzeria.process_manager.handlers import HANDLERS
 from pizzeria.process_manager.messages import OrderLine, StartTableService
 from pizzeria.process_manager.repository import VisitRepository, history
@@ -63,9 +58,11 @@ def phases_of(visit_id: str, lines: tuple[OrderLine, ...]) -> list[list[Envelope
              for i, message in enumerate(group)] for g, group in enumerate(groups)]
 
 
+ENDPOINT = Endpoint("process_manager", HANDLERS)
+
+
 def deliver(engine, envelope: Envelope) -> None:
-    message = envelope.open({cls.__name__: cls for cls in HANDLERS})
-    handle(HANDLERS[type(message)], message, envelope, "process_manager", engine)
+    pipeline(engine).handle(ENDPOINT, [FakeDelivery.of(envelope)])
 
 
 def outcome(engine, visit_id: str):
@@ -93,13 +90,11 @@ def in_batches(envelopes: list[Envelope], rng: random.Random) -> list[list[FakeD
 
 def in_two_threads(engine, first: list[list[FakeDelivery]], second: list[list[FakeDelivery]]) -> None:
     errors = []
-    dispatcher = Dispatcher(engine, RetryPolicy(immediate=0, delayed=0))
-    endpoint = Endpoint("process_manager", TOPOLOGY.queues["process_manager"], HANDLERS)
-
     def consume(batches):
+        consumer = pipeline(engine, RetryPolicy(immediate=0, delayed=0))
         try:
             for batch in batches:
-                dispatcher.dispatch_many(endpoint, batch)
+                consumer.handle(ENDPOINT, batch)
         except Exception as error:  # reported in the main thread
             errors.append(error)
 

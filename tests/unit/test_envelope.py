@@ -10,8 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pizzeria.kitchen.messages import DoPizza
-from pizzeria.messaging.codec import BadMessage, InvalidPayload
-from pizzeria.messaging.envelope import Envelope, UnknownType, derived_id
+from pizzeria.messaging import BadMessage, InvalidPayload, UnknownType
+from pizzeria.messaging.envelope import Envelope, derived_id
 from pizzeria.process_manager.handlers import HANDLERS
 from pizzeria.process_manager.messages import OrderLine, StartTableService
 

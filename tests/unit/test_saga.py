@@ -59,19 +59,19 @@ def test_a_whole_visit_finishes_with_the_bill_of_its_order(lines):
     assert bill == waiter.ShowBill(sum(prices[line.pizza] * line.quantity for line in lines))
     visit, (thanks,) = saga.decide(visit, waiter.BillPaid(bill.amount_cents))
     visit, nothing = saga.decide(visit, waiter.ClientThanked())
-    assert (visit.status, visit.paid, thanks, nothing) == (saga.FINISHED, True, waiter.ThankClient(), [])
+    assert (visit.status, visit.paid, thanks, nothing) == (saga.Status.FINISHED, True, waiter.ThankClient(), [])
 
 
 def test_an_empty_order_ends_the_visit_rejected():
     visit, sent = ordered(())
-    assert (visit.status, visit.reason) == (saga.REJECTED, "the order is empty")
+    assert (visit.status, visit.reason) == (saga.Status.REJECTED, "the order is empty")
     assert not any(isinstance(command, DoPizza) for command in sent)
 
 
 @given(st.from_regex(r"[a-z][a-z0-9_]{0,20}", fullmatch=True).filter(lambda name: name not in NAMES))
 def test_an_order_naming_a_pizza_not_on_the_menu_ends_the_visit_rejected(name):
     visit, sent = ordered((OrderLine("margherita", 1), OrderLine(name, 2)))
-    assert (visit.status, visit.reason) == (saga.REJECTED, f"not on the menu: {name}")
+    assert (visit.status, visit.reason) == (saga.Status.REJECTED, f"not on the menu: {name}")
     assert not any(isinstance(command, DoPizza) for command in sent)
 
 
@@ -80,7 +80,7 @@ def test_the_waiter_rejecting_the_order_ends_the_visit_with_its_reason():
     visit, _ = saga.decide(visit, MenuGot(MENU))
     visit, _ = saga.decide(visit, waiter.MenuShown())
     visit, commands = saga.decide(visit, waiter.OrderRejected("no appetite"))
-    assert (visit.status, visit.reason, commands) == (saga.REJECTED, "no appetite", [])
+    assert (visit.status, visit.reason, commands) == (saga.Status.REJECTED, "no appetite", [])
 
 
 @given(st.sampled_from([MenuGot(MENU), waiter.MenuShown(), waiter.PizzasServed(), waiter.BillPaid(1),
@@ -94,7 +94,7 @@ def test_an_event_that_does_not_fit_the_stage_changes_nothing(event):
 
 def test_a_refused_visit_is_rejected_at_once_and_sends_nothing():
     visit, commands = saga.refuse("v3", StartTableService("T1"), "table T1 is taken")
-    assert (visit.status, visit.reason, commands) == (saga.REJECTED, "table T1 is taken", [])
+    assert (visit.status, visit.reason, commands) == (saga.Status.REJECTED, "table T1 is taken", [])
 
 
 @given(orders)
@@ -103,5 +103,5 @@ def test_every_command_of_a_visit_has_its_own_key(lines):
     for pizza in visit.pizzas:
         visit, commands = saga.decide(visit, PizzaDone(pizza.kitchen_order_id))
         sent += commands
-    keys = [saga.command_key(command) for command in sent]
+    keys = [command.idempotency_key() for command in sent]
     assert len(keys) == len(set(keys))

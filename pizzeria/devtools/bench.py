@@ -9,7 +9,7 @@ from typing import Callable
 
 from sqlalchemy import select
 
-from pizzeria.demo import Consumers
+from pizzeria.devtools.processes import Consumers
 from pizzeria.process_manager.messages import OrderLine, StartTableService
 from pizzeria.process_manager.repository import visits
 from pizzeria.process_manager.saga import IN_PROGRESS

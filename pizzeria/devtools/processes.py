@@ -105,14 +105,3 @@ def _trouble_line(queue: str, raw: bytes) -> str | None:
         return f"{what} tried {entry.get('attempts')} times, again in {entry.get('delay_seconds')}s"
     return (f"{what} stored as failed after {entry.get('attempts')} attempts: {entry.get('error')} "
             f"(see pizzeria failed list)")
-
-
-def start_tables(app, table_ids: Sequence[str]) -> list[str]:
-    """Start a visit at each table (the waiter chooses the order); return the visit ids."""
-    from pizzeria.process_manager.messages import StartTableService
-    from pizzeria.process_manager.service import start_visit
-    publisher = app.publisher()
-    try:
-        return [start_visit(app.engine, publisher, StartTableService(table_id)) for table_id in table_ids]
-    finally:
-        publisher.close()

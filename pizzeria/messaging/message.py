@@ -1,0 +1,77 @@
+"""Message base types and contracts: which module owns a message, and how it is routed."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, ClassVar, TypeVar
+
+from .errors import ContractError
+
+M = TypeVar("M", bound=type)
+
+
+class Message:
+    """A message of some module's contract: a frozen dataclass; its contract sets its route,
+    `<module>.<command|event>.<Type>`."""
+
+    route: ClassVar[str]
+
+
+class Command(Message):
+    """An order for one module. It names the fields that make it unique within its correlation
+    (`unique_by`): sent again with the same values, it is the same command, and its id is the
+    same, so the receiver's inbox drops the copy."""
+
+    unique_by: ClassVar[tuple[str, ...]]
+
+    def __init_subclass__(cls, unique_by: tuple[str, ...] | None = None, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if unique_by is None:
+            raise ContractError(f"command {cls.__name__} must declare its idempotency key: "
+                                f"class {cls.__name__}(Command, unique_by=(...)), () for once per correlation")
+        cls.unique_by = unique_by
+
+    def idempotency_key(self) -> str:
+        """What tells this command apart from the others of its correlation."""
+        return "/".join([type(self).__name__, *(str(getattr(self, name)) for name in self.unique_by)])
+
+
+class Event(Message):
+    """A fact a module reports; its id derives from the message it answers."""
+
+
+class Contract:
+    """The messages one module owns; each gets the routing key `<module>.<kind>.<Type>`."""
+
+    def __init__(self, module: str):
+        self.module = module
+        self.commands: dict[str, type[Command]] = {}
+        self.events: dict[str, type[Event]] = {}
+
+    def command(self, cls: M) -> M:
+        """Register a command (imperative name) of this module."""
+        if not issubclass(cls, Command):
+            raise ContractError(f"{cls.__name__} is registered as a command but is no Command")
+        fields = {field.name for field in dataclasses.fields(cls)}
+        unknown = set(cls.unique_by) - fields
+        if unknown:
+            raise ContractError(f"{cls.__name__} is unique by unknown field(s) {', '.join(sorted(unknown))}")
+        return self._register(cls, "command", self.commands)
+
+    def event(self, cls: M) -> M:
+        """Register an event (past-tense name) of this module."""
+        if not issubclass(cls, Event):
+            raise ContractError(f"{cls.__name__} is registered as an event but is no Event")
+        return self._register(cls, "event", self.events)
+
+    @property
+    def messages(self) -> dict[str, type[Message]]:
+        """Every message of the contract, by its name."""
+        return {**self.commands, **self.events}
+
+    def _register(self, cls: M, kind: str, registry: dict[str, Any]) -> M:
+        if cls.__name__ in self.messages:
+            raise ContractError(f"the {self.module} contract has a message named {cls.__name__} already")
+        cls.route = f"{self.module}.{kind}.{cls.__name__}"
+        registry[cls.__name__] = cls
+        return cls

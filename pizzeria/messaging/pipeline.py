@@ -1,0 +1,240 @@
+"""The one path of every delivery, whatever the size of its batch.
+
+decode → bind the log context → skip what the inbox knows → handle with the rest of the batch
+in one unit of work → commit → publish what was sent → ack. A failed try counts as an attempt
+for every message of the group it ran; the message that failed is tried alone, the others together again.
+A message out of tries comes back later or goes to the failed store. Only a database outage
+requeues deliveries; nothing else ever does.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import structlog
+from sqlalchemy import Engine, Row
+
+from . import failed, inbox, outbox
+from .endpoint import Endpoint
+from .envelope import Envelope
+from .errors import BadMessage, MessagingError
+from .naming import Names
+from .outbox import Relay
+from .retry import RetryPolicy, Tries
+from .transport import Delivery, Outgoing
+from .unit import Duplicates
+from .work import Failure, Item, Outage, is_outage, run_unit
+
+MAX_BODY_BYTES = 1024 * 1024
+Handled = Callable[[str, Envelope, list[Envelope]], None]
+
+
+@dataclass(frozen=True)
+class Hooks:
+    """Callbacks the pipeline calls as messages reach their end: `handled(consumer, envelope,
+    sent)` once a message's unit of work committed and its delivery was acked."""
+
+    handled: list[Handled] = field(default_factory=list)
+
+
+class Pipeline:
+    """Takes the deliveries of one endpoint, a batch, to their end; see the module's docstring."""
+
+    def __init__(self, engine: Engine, relay: Relay, names: Names, policy: RetryPolicy = RetryPolicy(),
+                 max_body_bytes: int = MAX_BODY_BYTES, hooks: Hooks | None = None):
+        self.engine = engine
+        self.relay = relay
+        self.names = names
+        self.policy = policy
+        self.max_body_bytes = max_body_bytes
+        self.hooks = hooks or Hooks()
+        self.log = names.logger("consumer")
+
+    def handle(self, endpoint: Endpoint, deliveries: list[Delivery]) -> bool:
+        """Settle every delivery: ack it once handled, found a duplicate, retried later or stored
+        as failed; requeue it if the database is out. False if anything was requeued."""
+        batch = _Batch(endpoint)
+        try:
+            self._settle(batch, deliveries)
+        except Exception as error:
+            if not (isinstance(error, Outage) or is_outage(error)):
+                raise
+            self.log.warning("database unavailable, messages requeued", queue=self.names.queue(endpoint.name),
+                             error=str(error).splitlines()[0])
+        self._publish(batch.rows)
+        unsettled = [delivery for delivery in deliveries if delivery not in batch.settled]
+        for delivery in batch.settled:
+            delivery.ack()
+        for delivery in unsettled:
+            delivery.requeue()
+        for envelope, sent in batch.handled:
+            for hook in self.hooks.handled:
+                hook(endpoint.name, envelope, sent)
+        return not unsettled
+
+    def store_undecodable(self, endpoint: Endpoint, delivery: Delivery, error: BaseException) -> None:
+        """Keep a delivery the transport itself could not decode, and ack it."""
+        reason = BadMessage(f"the transport could not decode it: {error}")
+        self._store_failed(endpoint, delivery, reason, Tries(), attempts=1)
+        delivery.ack()
+
+    def _settle(self, batch: _Batch, deliveries: list[Delivery]) -> None:
+        items = [item for delivery in deliveries if (item := self._item(batch, delivery)) is not None]
+        groups = deque([self._fresh(batch, items)])
+        while groups:
+            group = groups.popleft()
+            if group:
+                groups.extend(self._attempt(batch, group))
+
+    def _item(self, batch: _Batch, delivery: Delivery) -> Item | None:
+        """The delivery decoded, or None once a bad one is stored as failed."""
+        tries = Tries.of(delivery.headers, self.names)
+        try:
+            envelope = self._envelope_of(delivery)
+            message = envelope.open(batch.endpoint.types)
+        except BadMessage as error:
+            with structlog.contextvars.bound_contextvars(**_ids_in_headers(delivery)):
+                self._store_failed(batch.endpoint, delivery, error, tries, attempts=tries.attempts + 1)
+            batch.settled.append(delivery)
+            return None
+        return Item(delivery, envelope, message, batch.endpoint.handlers[type(message)], tries)
+
+    def _fresh(self, batch: _Batch, items: list[Item], suspect_all: bool = False) -> list[Item]:
+        """The items less the copies of one message and those the inbox shows handled: unless
+        told to suspect all, only a redelivery or a message that came back (retried,
+        replayed) is worth looking up."""
+        unique = {item.envelope.message_id: item for item in reversed(items)}
+        suspects = [item.envelope.message_id for item in unique.values()
+                    if suspect_all or item.delivery.redelivered or _ours(item.delivery, self.names)]
+        handled = inbox.handled(self.engine, batch.endpoint.name, suspects) if suspects else set()
+        fresh = []
+        for item in items:
+            if unique[item.envelope.message_id] is item and item.envelope.message_id not in handled:
+                fresh.append(item)
+                continue
+            with item.bound():
+                self.log.info("duplicate ignored")
+            batch.settled.append(item.delivery)
+        return fresh
+
+    def _attempt(self, batch: _Batch, group: list[Item]) -> list[list[Item]]:
+        """Handle the group once; return the groups to try again."""
+        try:
+            rows, unit = run_unit(self.engine, batch.endpoint.name, group)
+        except Duplicates as duplicates:
+            fresh = self._fresh(batch, group, suspect_all=True)
+            return [fresh] if len(fresh) < len(group) else self._failed(batch, group, Failure(None, duplicates))
+        except Outage:
+            raise
+        except Failure as failure:
+            return self._failed(batch, group, failure)
+        except Exception as error:  # the commit failed: nobody to blame
+            return self._failed(batch, group, Failure(None, error))
+        for item in group:
+            sent = [envelope for envelope, _ in unit.sent if envelope.causation_id == item.envelope.message_id]
+            with item.bound():
+                self.log.info("handled", attempt=item.attempt, sent=[envelope.type for envelope in sent])
+            batch.handled.append((item.envelope, sent))
+            batch.settled.append(item.delivery)
+        batch.rows += rows
+        return []
+
+    def _failed(self, batch: _Batch, group: list[Item], failure: Failure) -> list[list[Item]]:
+        """Count the failed try; return the groups to try again: the one to blame alone, the
+        others together, or each alone when nobody is to blame."""
+        culprit = failure.item or (group[0] if len(group) == 1 else None)
+        error = f"{type(failure.error).__name__}: {failure.error}"
+        for item in group:
+            with item.bound():
+                if item is culprit:
+                    self.log.warning("attempt failed", attempt=item.attempt, error=error)
+                else:
+                    self.log.info("attempt rolled back", attempt=item.attempt, error=error)
+        if culprit is None:
+            return [[item] for item in group]
+        culprit.failures += 1
+        rest = [item for item in group if item is not culprit]
+        if culprit.failures <= self.policy.immediate and not isinstance(failure.error, BadMessage):
+            return [rest, [culprit]]
+        with culprit.bound():
+            self._route(batch, culprit, failure.error)
+        return [rest]
+
+    def _route(self, batch: _Batch, item: Item, error: BaseException) -> None:
+        """Out of tries for this delivery: back later if rounds are left, else failed."""
+        if not isinstance(error, BadMessage) and item.tries.rounds < self.policy.delayed:
+            try:
+                return self._retry_later(batch, item)
+            except Exception as scheduling:
+                _raise_outage(scheduling)
+                error = MessagingError(f"{type(error).__name__}: {error}; "
+                                       f"and no retry could be scheduled: {type(scheduling).__name__}: {scheduling}")
+        self._store_failed(batch.endpoint, item.delivery, error, item.tries, item.attempt)
+        batch.settled.append(item.delivery)
+
+    def _retry_later(self, batch: _Batch, item: Item) -> None:
+        delay = self.policy.delay(item.tries.rounds)
+        headers = item.tries.next_round(item.delivery.headers, self.names, item.attempt, time.time())
+        with self.engine.begin() as conn:
+            outbox.add_raw(conn, Outgoing(self.names.queue(batch.endpoint.name), item.delivery.body, headers, exchange=""),
+                           item.envelope.message_id, delay)
+        self.log.warning("retry scheduled", attempts=item.attempt, round=item.tries.rounds + 1, delay_seconds=delay)
+        batch.settled.append(item.delivery)
+
+    def _store_failed(self, endpoint: Endpoint, delivery: Delivery, error: BaseException, tries: Tries,
+                      attempts: int) -> None:
+        """Keep the delivery in the failed store; should its headers not fit, keep it without."""
+        trace = None if isinstance(error, BadMessage) else "".join(traceback.format_exception(error))
+        entry = failed.Entry(self.names.queue(endpoint.name), delivery.body, dict(delivery.headers), delivery.content_type,
+                             error, trace, attempts, tries.first_failed_at)
+        try:
+            entry_id = failed.store(self.engine, entry, self.names)
+        except Exception as storing:
+            _raise_outage(storing)
+            entry_id = failed.store(self.engine, entry.without_headers(storing), self.names)
+        self.log.error("message stored as failed", failed_id=entry_id, queue=self.names.queue(endpoint.name),
+                       error=f"{type(error).__name__}: {error}", attempts=attempts)
+
+    def _envelope_of(self, delivery: Delivery) -> Envelope:
+        if delivery.content_type != "application/json":
+            raise BadMessage(f"content type {delivery.content_type!r} is not application/json")
+        if len(delivery.body) > self.max_body_bytes:
+            raise BadMessage(f"body of {len(delivery.body)} bytes is over the limit of {self.max_body_bytes}")
+        return Envelope.decode(delivery.body)
+
+    def _publish(self, rows: list[Row[Any]]) -> None:
+        try:
+            self.relay.send(rows)
+        except Exception as error:  # claimed rows go to the next relay when their lease ends
+            self.log.warning("publishing failed, the outbox keeps the messages", error=str(error))
+
+
+@dataclass
+class _Batch:
+    """What the pipeline learns of one batch as it goes: what is settled, what was handled
+    (with what it sent), and the outbox rows to publish."""
+
+    endpoint: Endpoint
+    settled: list[Delivery] = field(default_factory=list)
+    handled: list[tuple[Envelope, list[Envelope]]] = field(default_factory=list)
+    rows: list[Row[Any]] = field(default_factory=list)
+
+
+def _raise_outage(error: BaseException) -> None:
+    if isinstance(error, Outage) or is_outage(error):
+        raise Outage(str(error)) from error
+
+
+def _ours(delivery: Delivery, names: Names) -> bool:
+    """True if the core's own headers are on the delivery: a retry, a replay."""
+    return any(key.startswith(names.header_prefix) for key in delivery.headers)
+
+
+def _ids_in_headers(delivery: Delivery) -> dict[str, str]:
+    """The ids a delivery's headers claim, for the log of a message that cannot be opened."""
+    return {key: str(delivery.headers[key])[:64] for key in ("correlation_id", "message_id", "type")
+            if key in delivery.headers}

@@ -1,0 +1,147 @@
+"""The unit of work of a batch of messages, and the narrow context a handler sees of it.
+
+Every message handled together shares one unit: one transaction, begun on first use; the
+rows the handlers asked to insert at the commit; what they sent, written to the outbox; and
+the inbox rows that mark the messages handled. It commits once, or not at all.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, TypeVar, cast
+
+from sqlalchemy import Connection, Engine, Row, Table, insert
+from sqlalchemy.exc import IntegrityError
+
+from . import inbox, outbox
+from .envelope import Envelope, derived_id
+from .errors import HandlerMisused, MessagingError
+from .message import Command
+
+T = TypeVar("T")
+
+
+def answer(cause: Envelope, message: Any) -> Envelope:
+    """The envelope of `message` sent while handling `cause`, in its correlation: a command's id
+    derives from its idempotency key there, an event's from the cause."""
+    if isinstance(message, Command):
+        message_id = derived_id(cause.correlation_id, message.idempotency_key())
+    else:
+        message_id = derived_id(cause.message_id, type(message).__name__)
+    return Envelope.wrap(message, message_id=message_id, correlation_id=cause.correlation_id,
+                         causation_id=cause.message_id)
+
+
+class Duplicates(MessagingError):
+    """Some message of the unit was handled before (the inbox said so at the commit)."""
+
+
+class LentConnection:
+    """The unit's connection as a handler gets it: it may do anything but end the transaction."""
+
+    __slots__ = ("_conn",)
+    ENDS = frozenset({"commit", "rollback", "close", "begin", "begin_nested", "detach", "invalidate"})
+
+    def __init__(self, conn: Connection):
+        self._conn = conn
+
+    def execute(self, *args: Any, **kwargs: Any) -> Any:
+        """Execute a statement in the transaction."""
+        return self._conn.execute(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        if name in self.ENDS:
+            raise HandlerMisused(f"a handler cannot {name} the transaction it was lent: the core commits it")
+        return getattr(self._conn, name)
+
+
+class Unit:
+    """One transaction for the messages handled together; private to the core."""
+
+    def __init__(self, engine: Engine, consumer: str, envelopes: list[Envelope]):
+        self.engine = engine
+        self.consumer = consumer
+        self.envelopes = envelopes
+        self.conn: Connection | None = None
+        self.deferred: dict[Table, list[dict[str, Any]]] = {}
+        self.sent: list[tuple[Envelope, str]] = []
+        self.before_commit: list[Callable[[], None]] = []
+        self.once: dict[Callable[..., Any], Any] = {}
+        self.committed = False
+
+    def connection(self) -> Connection:
+        """The transaction's connection, begun on first use."""
+        if self.conn is None:
+            self.conn = self.engine.connect()
+        return self.conn
+
+    def commit(self) -> list[Row[Any]]:
+        """Do the work left for the commit, mark the messages handled, insert the deferred and
+        the outbox rows, and commit, once; return the outbox rows, claimed."""
+        if self.committed:
+            raise HandlerMisused("a unit of work commits once")
+        for work in self.before_commit:
+            work()
+        conn = self.connection()
+        try:
+            inbox.record(conn, self.consumer, [envelope.message_id for envelope in self.envelopes])
+        except IntegrityError:
+            raise Duplicates(f"a message of {len(self.envelopes)} was handled before") from None
+        for table, rows in self.deferred.items():
+            conn.execute(insert(table), rows)
+        rows = outbox.add(conn, self.sent)
+        conn.commit()
+        self.committed = True
+        return rows
+
+    def close(self) -> None:
+        """Roll back whatever was not committed and give the connection back."""
+        if self.conn is not None:
+            self.conn.close()
+
+
+class Context:
+    """What a handler sees besides its message: the envelope, which attempt this is (1 for the
+    first), the transaction's connection, a way to send, rows to insert at the commit, and work
+    done once for every message handled together. It cannot commit: the core does."""
+
+    __slots__ = ("envelope", "attempt", "_unit")
+
+    def __init__(self, envelope: Envelope, attempt: int, unit: Unit):
+        self.envelope = envelope
+        self.attempt = attempt
+        self._unit = unit
+
+    @property
+    def batch(self) -> tuple[Envelope, ...]:
+        """The envelopes of every message handled in this transaction, this one's included."""
+        return tuple(self._unit.envelopes)
+
+    @property
+    def db(self) -> Connection:
+        """The unit of work's connection; the transaction begins on first use, so a handler may
+        do slow work that needs no database before it touches this."""
+        return cast(Connection, LentConnection(self._unit.connection()))
+
+    def send(self, message: Any) -> Envelope:
+        """Queue `message` for the outbox, in this correlation. A command's id derives from its
+        idempotency key, an event's from the message it answers: a re-run sends the same ids."""
+        envelope = answer(self.envelope, message)
+        self._unit.sent.append((envelope, type(message).route))
+        return envelope
+
+    def insert_later(self, table: Table, row: dict[str, Any]) -> None:
+        """Insert `row` into `table` at the commit, in one statement with the others (and with
+        those of the other messages handled in the same transaction)."""
+        self._unit.deferred.setdefault(table, []).append(row)
+
+    def once(self, make: Callable[[Context], T]) -> T:
+        """The one `make(context)` of this transaction, made on first use and shared by every
+        message handled in it: a repository that reads and writes for all of them, an oven
+        that bakes them all at once."""
+        if make not in self._unit.once:
+            self._unit.once[make] = make(self)
+        return self._unit.once[make]  # type: ignore[no-any-return]
+
+    def before_commit(self, work: Callable[[], None]) -> None:
+        """Call `work` just before the transaction commits (once, however many messages)."""
+        self._unit.before_commit.append(work)

@@ -1,0 +1,122 @@
+"""Handlers run in one unit of work: conflicts run them again, a brief outage too, and a
+failure names the message whose handler raised."""
+
+from __future__ import annotations
+
+import itertools
+import random
+import time
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+import structlog
+from sqlalchemy import Engine, Row
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+from .endpoint import Handler
+from .envelope import Envelope
+from .errors import Conflict
+from .retry import Tries
+from .transport import Delivery
+from .unit import Context, Unit
+
+CONFLICT_ATTEMPTS = 100  # conflicts are short-lived: two writers of one visit, one wins each time
+GROUP_CONFLICT_ATTEMPTS = 5  # then one by one: a group has more to conflict on
+OUTAGE_ATTEMPTS = 3
+
+
+class Outage(Exception):
+    """The database stayed out of reach: the deliveries in hand are requeued."""
+
+
+class Failure(Exception):
+    """A try of a group failed: `item`'s handler raised `error`, or (item None) the commit did."""
+
+    def __init__(self, item: Item | None, error: BaseException):
+        super().__init__(f"{type(error).__name__}: {error}")
+        self.item = item
+        self.error = error
+
+
+@dataclass(eq=False)
+class Item:
+    """One decoded delivery on its way through the pipeline, with its tries so far."""
+
+    delivery: Delivery
+    envelope: Envelope
+    message: Any
+    handler: Handler
+    tries: Tries
+    attempt: int = field(init=False)  # runs of its handler, every delivery of it counted
+    failures: int = 0  # tries of this delivery that failed through its own handler
+
+    def __post_init__(self) -> None:
+        self.attempt = self.tries.attempts
+
+    @property
+    def ids(self) -> Mapping[str, str]:
+        """What every log line about this message carries."""
+        return {"correlation_id": self.envelope.correlation_id, "message_id": self.envelope.message_id,
+                "type": self.envelope.type}
+
+    def bound(self) -> AbstractContextManager[None]:
+        """Bind the message's ids to every log line logged in the block."""
+        return structlog.contextvars.bound_contextvars(**self.ids)
+
+
+def is_outage(error: BaseException) -> bool:
+    """True for a database error that says nothing about the message: lost, locked, restarting."""
+    return isinstance(error, (OperationalError, InterfaceError)) or (
+        isinstance(error, DBAPIError) and error.connection_invalidated)
+
+
+def run_unit(engine: Engine, consumer: str, group: list[Item]) -> tuple[list[Row[Any]], Unit]:
+    """Run the group's handlers in one unit of work and commit it; return the outbox rows and
+    the unit. Raises Duplicates; Outage once quick retries of an outage ran out; Failure naming
+    the item whose handler raised, or none when the commit failed (conflicts ran out, say)."""
+    conflicts = CONFLICT_ATTEMPTS if len(group) == 1 else GROUP_CONFLICT_ATTEMPTS
+    for again in itertools.count(1):
+        try:
+            return _until_no_conflict(lambda: _run_once(engine, consumer, group), conflicts)
+        except DBAPIError as error:
+            if not is_outage(error):
+                raise Failure(None, error) from error
+            if again >= OUTAGE_ATTEMPTS:
+                raise Outage(str(error)) from error
+            time.sleep(0.1 * again)
+    raise AssertionError("unreachable")
+
+
+def _until_no_conflict(attempt: Callable[[], Any], attempts: int) -> Any:
+    for again in range(1, attempts + 1):
+        try:
+            return attempt()
+        except Conflict as conflict:
+            if again == attempts:
+                raise Failure(None, conflict) from conflict
+            time.sleep(random.uniform(0, 0.002 * again))  # let the other writer finish
+
+
+def _run_once(engine: Engine, consumer: str, group: list[Item]) -> tuple[list[Row[Any]], Unit]:
+    unit = Unit(engine, consumer, [item.envelope for item in group])
+    for item in group:  # work done once for the group may touch every message of it
+        item.attempt += 1
+    try:
+        for item in group:
+            with item.bound():
+                _call(item, Context(item.envelope, item.attempt, unit))
+        return unit.commit(), unit
+    finally:
+        unit.close()
+
+
+def _call(item: Item, context: Context) -> None:
+    try:
+        item.handler(item.message, context)
+    except Conflict:
+        raise
+    except Exception as error:
+        if is_outage(error):
+            raise
+        raise Failure(item, error) from error
