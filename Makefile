@@ -10,11 +10,11 @@ PYTEST_ARGS ?=
 SUDO    := $(if $(filter 0,$(shell id -u)),,sudo)
 APT_GET := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get
 
-.PHONY: help venv demo test chaos bench lint servers up clean
+.PHONY: help venv demo test lint coverage mutation chaos bench servers up clean
 
 help: ## List the targets
 	@echo "make TARGET, where TARGET is one of:"
-	@awk 'BEGIN {FS = ":.*## "} /^[a-z]+:.*## / {printf "  %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z]+:.*## / {printf "  %-9s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 venv: $(STAMP) ## Create .venv with pizzeria and its test tools (again when pyproject.toml changes)
 
@@ -26,12 +26,20 @@ $(STAMP): pyproject.toml
 demo: venv ## Run one visit of the pizza house (pizzeria demo)
 	$(VENV)/bin/pizzeria demo
 
-lint: venv ## Check the import rules (import-linter, contracts in pyproject.toml)
+lint: venv ## ruff, mypy (strict on the messaging core) and the import rules (lint-imports)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
-test: venv servers ## Check the import rules, then run every test (starts private servers)
-	$(VENV)/bin/lint-imports
+test: lint servers ## The checks of make lint, then every test (starts private servers)
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+coverage: venv servers ## Every test with branch coverage; HTML report in var/coverage
+	$(VENV)/bin/pytest --cov --cov-report=term --cov-report=html $(PYTEST_ARGS)
+
+mutation: venv ## mutmut over the saga and the messaging core, with the fast tests
+	$(VENV)/bin/mutmut run --max-children 2
+	$(VENV)/bin/mutmut results
 
 chaos: venv servers ## The chaos test at full size: 200 visits, kill -9 and a broker restart
 	PIZZERIA_CHAOS_VISITS=200 $(VENV)/bin/pytest tests/e2e/test_chaos.py -s $(PYTEST_ARGS)

@@ -31,8 +31,14 @@ def main() -> None:
             "bare_latency": bare(fresh()[0], chains=1, hops=15, repeat=LATENCY_RUNS),
             "pizzeria_latency": median_of(lambda: pizzeria(*fresh(), "--tables", 1, "--pizzas", 1)),
             "help_seconds": help_seconds(),
+            "harness_ms": _json([sys.executable, "-c", HARNESS])["ms"],
         }
     report(results)
+
+
+HARNESS = ("import json, logging, structlog; "
+           "structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING)); "
+           "from pizzeria.devtools.bench import harness_visit_ms; print(json.dumps({'ms': harness_visit_ms()}))")
 
 
 def throughput_round(fresh) -> dict:
@@ -92,6 +98,8 @@ def report(r: dict) -> None:
         ("messages/s, 2 PMs vs 1 PM", median(two_pms), median(one_pm), median(pair), ">= 1.00"),
         ("latency of 1 visit of 1 pizza (15 hops), ms", latency, chain, latency / chain, "<= 3.00"),
         ("peak RSS of any consumer, MiB", rss, 80, rss / 80, "<= 1.00"),
+        ("1 visit of 1 pizza on the test harness (memory://, one process), ms", r["harness_ms"], latency,
+         r["harness_ms"] / latency, "(unit-test speed)"),
         ("pizzeria --help, s", round(r["help_seconds"], 3), 0.3, r["help_seconds"] / 0.3, "<= 1.00"),
     ]
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "

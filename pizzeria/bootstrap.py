@@ -13,8 +13,18 @@ from sqlalchemy.exc import DBAPIError
 from pizzeria import modules
 from pizzeria.config import Settings
 from pizzeria.faults import with_faults
-from pizzeria.messaging import (Broker, Endpoint, Hooks, Module, Names, Publisher, Topology, Worker,
-                                build_worker, make_engine)
+from pizzeria.messaging import (
+    Broker,
+    Endpoint,
+    Hooks,
+    Module,
+    Names,
+    Publisher,
+    Topology,
+    Worker,
+    build_worker,
+    make_engine,
+)
 from pizzeria.messaging.db import metadata as core_tables
 from pizzeria.messaging.work import is_outage
 

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
 
 from pizzeria import modules
 from pizzeria.messaging.pipeline import MAX_BODY_BYTES
 from pizzeria.messaging.retry import RetryPolicy
 
 RETRY = RetryPolicy()  # the defaults
-FAULT = re.compile(r"^(?P<queue>[a-z_]+)\.(?P<type>[A-Za-z]+):(?P<times>\d{1,4})$")
+FAULT = re.compile(r"^(?P<queue>[a-z_][a-z0-9_]*)\.(?P<type>[A-Za-z]+):(?P<times>\d{1,4})$")
 
 
 class ConfigError(ValueError):

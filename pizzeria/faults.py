@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from pizzeria.config import ConfigError
 from pizzeria.messaging import Context, Handler

@@ -24,6 +24,7 @@ def declarations() -> list[Any]:
     """Each module's declaration (`pizzeria.messaging.Module`), in the order of the list."""
     found = [importlib.import_module(f"{package}.module").MODULE for package in MODULES]
     for name, module in zip(names(), found):
-        if module.name != name:
-            raise ValueError(f"the module of package {name} calls itself {module.name}")
+        if name != module.name or name != module.contract.module:
+            raise ValueError(f"the module of package {name} calls itself {module.name}, "
+                             f"its contract {module.contract.module}")
     return found

@@ -5,11 +5,12 @@ from __future__ import annotations
 import statistics
 import time
 import uuid
-from typing import Callable
+from collections.abc import Callable
 
 from sqlalchemy import select
 
 from pizzeria.devtools.processes import Consumers
+from pizzeria.modules import names as module_names
 from pizzeria.process_manager.messages import OrderLine, StartTableService
 from pizzeria.process_manager.repository import visits
 from pizzeria.process_manager.saga import IN_PROGRESS
@@ -31,7 +32,8 @@ def run(app, tables: int, pizzas: int, pm_consumers: int, kitchens: int, timeout
         progress: Callable[[int], None] = lambda done: None) -> dict:
     """Serve `tables` visits of `pizzas` pizzas each at once, with bake time 0, once one visit
     has warmed the consumers up (compiled statements, prepared queries); return figures."""
-    queues = ["process_manager"] * pm_consumers + ["menu", "waiter"] + ["kitchen"] * kitchens
+    copies = {"process_manager": pm_consumers, "kitchen": kitchens}
+    queues = [name for name in module_names() for _ in range(copies.get(name, 1))]
     run_id = uuid.uuid4().hex[:6]
     with Consumers(queues, app.settings.var_dir / "bench" / run_id, {"PIZZERIA_BAKE_SECONDS": "0"}) as consumers:
         _wait(consumers.ready, READY_SECONDS, "the consumers to start")
@@ -97,3 +99,29 @@ def _figures(started, finished, pizzas, rss, pm_consumers, kitchens) -> dict:
             "messages_per_second": round(messages / seconds, 1),
             "latency_ms": {"p50": round(p50, 1), "p95": round(p95, 1), "p99": round(p99, 1)},
             "peak_rss_mib": kinds}
+
+
+def harness_visit_ms(runs: int = 20) -> float:
+    """The median time, in ms, of one whole visit (one pizza, bake time 0) on the test harness:
+    every endpoint in this process on memory:// and a SQLite file, through the same pipeline."""
+    import tempfile
+    from pathlib import Path
+
+    from pizzeria import bootstrap
+    from pizzeria.config import Settings
+    from pizzeria.messaging.testing import Bus
+
+    with tempfile.TemporaryDirectory() as directory:
+        app = bootstrap.bootstrap(Settings("memory://", f"sqlite:///{directory}/db.sqlite", Path(directory),
+                                           bake_seconds=0))
+        bootstrap.create_tables(app.engine)
+        bus = Bus(list(app.endpoints.values()), app.engine, bootstrap.NAMES)
+        times = []
+        for n in range(runs + 1):  # the first one warms up
+            start = time.perf_counter()
+            bus.send(StartTableService(f"H{n}", (OrderLine("margherita", 1),)), correlation_id=f"harness-{n}")
+            bus.run()
+            times.append((time.perf_counter() - start) * 1000)
+        bus.close()
+        app.engine.dispose()
+    return round(statistics.median(times[1:]), 1)

@@ -7,8 +7,8 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 STOP_SECONDS = 20.0
 # What a consumer logs when a message fails: worth showing beside the visit's progress.

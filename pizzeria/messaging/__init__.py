@@ -3,17 +3,17 @@ RabbitMQ or an embedded broker. It knows nothing of any application: the applica
 itself (`Names`), declares its modules (`Module`), and the core derives queues, bindings and
 tables from them.
 
-    contract = Contract("kitchen")
+    contract = Contract("shipping")
 
     @contract.command
     @dataclass(frozen=True)
-    class DoPizza(Command, unique_by=("kitchen_order_id",)):
-        kitchen_order_id: str
+    class ShipOrder(Command, unique_by=("order_id",)):
+        order_id: str
 
-    def do_pizza(command: DoPizza, context: Context) -> None:
-        context.send(PizzaDone(command.kitchen_order_id))
+    def ship_order(command: ShipOrder, context: Context) -> None:
+        context.send(OrderShipped(command.order_id))
 
-`pizzeria.messaging.testing` has the harness for handlers and whole flows.
+`testing` beside this module has the harness for handlers and whole flows.
 """
 
 from .broker import Broker, Publisher
@@ -22,8 +22,7 @@ from .consumer import Worker, build_worker
 from .db import make_engine
 from .endpoint import Endpoint, Handler, Module
 from .envelope import Envelope, derived_id, new_id
-from .errors import (BadMessage, Conflict, ContractError, HandlerMisused, InvalidPayload, MessagingError,
-                     UnknownType)
+from .errors import BadMessage, Conflict, ContractError, HandlerMisused, InvalidPayload, MessagingError, UnknownType
 from .message import Command, Contract, Event, Message
 from .naming import Names
 from .pipeline import MAX_BODY_BYTES, Hooks, Pipeline

@@ -7,7 +7,8 @@ import enum
 import functools
 import types
 import typing
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .errors import InvalidPayload
 

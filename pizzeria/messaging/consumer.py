@@ -3,15 +3,14 @@ the outbox between them."""
 
 from __future__ import annotations
 
-import socket
 import time
+from collections.abc import Iterator
 from functools import partial
-from typing import Any, Iterator
+from typing import Any
 
 from kombu import Connection
 from kombu.message import Message as KombuMessage
 from kombu.mixins import ConsumerMixin
-
 from sqlalchemy import Engine
 
 from .broker import Broker, Publisher
@@ -94,7 +93,7 @@ class Worker(ConsumerMixin):  # type: ignore[misc]
                 self.on_iteration()
                 try:
                     self._take_batch(conn, safety_interval)
-                except socket.timeout:
+                except TimeoutError:
                     conn.heartbeat_check()
                 self.handle_batch()
                 yield
@@ -132,6 +131,6 @@ def _drained(conn: Connection, timeout: float) -> bool:
     """Handle what the broker sends within `timeout`; False if it sent nothing."""
     try:
         conn.drain_events(timeout=timeout)
-    except socket.timeout:
+    except TimeoutError:
         return False
     return True

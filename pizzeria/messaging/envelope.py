@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Mapping
+from datetime import UTC, datetime
+from typing import Any
 
 from .codec import from_payload, to_payload
 from .errors import BadMessage, UnknownType
@@ -27,7 +28,7 @@ def new_id() -> str:
 
 @dataclass(frozen=True)
 class Envelope:
-    """One message on the wire: what it is, which visit it belongs to, and what caused it."""
+    """One message on the wire: what it is, which conversation (correlation) it belongs to, and what caused it."""
 
     message_id: str
     type: str
@@ -47,7 +48,7 @@ class Envelope:
              causation_id: str | None = None) -> Envelope:
         """Put a message in a new envelope stamped with the current time."""
         return cls(message_id, type(message).__name__, correlation_id, causation_id,
-                   datetime.now(timezone.utc).isoformat(), to_payload(message))
+                   datetime.now(UTC).isoformat(), to_payload(message))
 
     def headers(self) -> dict[str, str]:
         """The ids as AMQP headers, so they show in the broker's UI."""

@@ -6,11 +6,25 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
-from sqlalchemy import (Column, Engine, Float, Integer, LargeBinary, Row, String, Table, Text, delete,
-                        insert, select, update)
+from sqlalchemy import (
+    Column,
+    Engine,
+    Float,
+    Integer,
+    LargeBinary,
+    Row,
+    String,
+    Table,
+    Text,
+    delete,
+    insert,
+    select,
+    update,
+)
 
 from .db import metadata
 from .headers import from_json_safe, to_json_safe

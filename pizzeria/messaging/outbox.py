@@ -4,10 +4,26 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
-from sqlalchemy import (Column, Connection, Engine, Float, Integer, LargeBinary, Row, String, Table,
-                        Text, delete, insert, or_, select, update)
+from sqlalchemy import (
+    Column,
+    Connection,
+    Engine,
+    Float,
+    Integer,
+    LargeBinary,
+    Row,
+    String,
+    Table,
+    Text,
+    delete,
+    insert,
+    or_,
+    select,
+    update,
+)
 
 from .db import metadata
 from .envelope import Envelope

@@ -2,7 +2,8 @@
 
 decode → bind the log context → skip what the inbox knows → handle with the rest of the batch
 in one unit of work → commit → publish what was sent → ack. A failed try counts as an attempt
-for every message of the group it ran; the message that failed is tried alone, the others together again.
+for every message whose handler ran, and for all of the group once work done for the whole group
+ran; the message that failed is tried alone, the others together again.
 A message out of tries comes back later or goes to the failed store. Only a database outage
 requeues deliveries; nothing else ever does.
 """
@@ -12,8 +13,9 @@ from __future__ import annotations
 import time
 import traceback
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import structlog
 from sqlalchemy import Engine, Row

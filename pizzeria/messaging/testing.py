@@ -18,7 +18,8 @@ is fed by the pipeline's hook, never by log text:
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Sequence, TypeVar
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from kombu import Queue
 from sqlalchemy import Connection, Engine, Table, insert, select
@@ -100,8 +101,19 @@ class FakeContext:
             self.db.execute(insert(table), rows)
         if self._conn is not None:
             self._conn.commit()
+        self.close()
+
+    def close(self) -> None:
+        """Roll back what was not committed and give the connection back."""
+        if self._conn is not None:
             self._conn.close()
             self._conn = None
+
+    def __enter__(self) -> FakeContext:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
 
 
 class Bus:
@@ -170,6 +182,12 @@ class Bus:
         """Close the bus's connections."""
         self.worker.close()
         self.connection.release()
+
+    def __enter__(self) -> Bus:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
 
     def _record(self, _consumer: str, envelope: Envelope, sent: list[Envelope]) -> None:
         self.seen += [envelope, *sent]

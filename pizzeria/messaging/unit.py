@@ -7,7 +7,8 @@ the inbox rows that mark the messages handled. It commits once, or not at all.
 
 from __future__ import annotations
 
-from typing import Any, Callable, TypeVar, cast
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import Connection, Engine, Row, Table, insert
 from sqlalchemy.exc import IntegrityError
@@ -64,6 +65,7 @@ class Unit:
         self.conn: Connection | None = None
         self.deferred: dict[Table, list[dict[str, Any]]] = {}
         self.sent: list[tuple[Envelope, str]] = []
+        self.sent_ids: set[str] = set()
         self.before_commit: list[Callable[[], None]] = []
         self.once: dict[Callable[..., Any], Any] = {}
         self.committed = False
@@ -126,7 +128,11 @@ class Context:
         """Queue `message` for the outbox, in this correlation. A command's id derives from its
         idempotency key, an event's from the message it answers: a re-run sends the same ids."""
         envelope = answer(self.envelope, message)
+        if envelope.message_id in self._unit.sent_ids:
+            raise HandlerMisused(f"{envelope.type} was sent twice with one id: a command needs a unique_by "
+                                 f"that tells the two apart, an event answers its cause once")
         self._unit.sent.append((envelope, type(message).route))
+        self._unit.sent_ids.add(envelope.message_id)
         return envelope
 
     def insert_later(self, table: Table, row: dict[str, Any]) -> None:

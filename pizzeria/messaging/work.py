@@ -6,9 +6,10 @@ from __future__ import annotations
 import itertools
 import random
 import time
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import structlog
 from sqlalchemy import Engine, Row
@@ -21,7 +22,7 @@ from .retry import Tries
 from .transport import Delivery
 from .unit import Context, Unit
 
-CONFLICT_ATTEMPTS = 100  # conflicts are short-lived: two writers of one visit, one wins each time
+CONFLICT_ATTEMPTS = 100  # conflicts are short-lived: two writers of one state, one wins each time
 GROUP_CONFLICT_ATTEMPTS = 5  # then one by one: a group has more to conflict on
 OUTAGE_ATTEMPTS = 3
 
@@ -100,15 +101,27 @@ def _until_no_conflict(attempt: Callable[[], Any], attempts: int) -> Any:
 
 def _run_once(engine: Engine, consumer: str, group: list[Item]) -> tuple[list[Row[Any]], Unit]:
     unit = Unit(engine, consumer, [item.envelope for item in group])
-    for item in group:  # work done once for the group may touch every message of it
+    for item in group:
         item.attempt += 1
+    ran = 0
     try:
-        for item in group:
+        for ran, item in enumerate(group, start=1):
             with item.bound():
                 _call(item, Context(item.envelope, item.attempt, unit))
         return unit.commit(), unit
+    except BaseException:
+        _uncount_untouched(group[ran:], unit)
+        raise
     finally:
         unit.close()
+
+
+def _uncount_untouched(waiting: list[Item], unit: Unit) -> None:
+    """A try counts for a message if its handler ran, or if work done once for the group (which
+    acts for every message of it) did; not for the messages that waited their turn in vain."""
+    if not unit.once:
+        for item in waiting:
+            item.attempt -= 1
 
 
 def _call(item: Item, context: Context) -> None:

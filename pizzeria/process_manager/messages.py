@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from pizzeria.messaging import Command, Contract, Event
+from pizzeria.messaging import Command, Contract
 from pizzeria.waiter.messages import OrderLine
 
 contract = Contract("process_manager")

@@ -5,10 +5,25 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Iterable
+from collections.abc import Iterable
 
-from sqlalchemy import (Column, Connection, Float, Index, Integer, MetaData, String, Table, Text,
-                        UniqueConstraint, bindparam, insert, select, text, update)
+from sqlalchemy import (
+    Column,
+    Connection,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    bindparam,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
 from pizzeria.messaging import Conflict, Context, Envelope, from_payload, to_payload

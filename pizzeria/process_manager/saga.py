@@ -13,7 +13,6 @@ from pizzeria.waiter import messages as waiter
 from .messages import OrderLine, StartTableService
 
 
-
 class Status(StrEnum):
     """Where a visit stands as a whole."""
 

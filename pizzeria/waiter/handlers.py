@@ -5,8 +5,19 @@ from __future__ import annotations
 from pizzeria.messaging import Context
 
 from .domain import CannotOrder, choose_order
-from .messages import (BillPaid, ClientThanked, MenuShown, OrderPlaced, OrderRejected,
-                       PizzasServed, PlaceOrder, ServePizzas, ShowBill, ShowMenu, ThankClient)
+from .messages import (
+    BillPaid,
+    ClientThanked,
+    MenuShown,
+    OrderPlaced,
+    OrderRejected,
+    PizzasServed,
+    PlaceOrder,
+    ServePizzas,
+    ShowBill,
+    ShowMenu,
+    ThankClient,
+)
 
 
 def show_menu(_command: ShowMenu, context: Context) -> None:

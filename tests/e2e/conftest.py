@@ -13,7 +13,6 @@ import pytest
 from polling import wait_until
 
 
-
 @dataclass
 class Pizzeria:
     """Runs `pizzeria` commands in one directory with one environment, as a user would."""

@@ -8,11 +8,11 @@ import signal
 from polling import wait_until
 from sqlalchemy import create_engine, func, select
 
+from pizzeria.kitchen.domain import bakes
+from pizzeria.messaging.failed import failed_messages
 from pizzeria.modules import names
 
 QUEUES = names()
-from pizzeria.kitchen.domain import bakes
-from pizzeria.messaging.failed import failed_messages
 
 
 def finished(pizzeria, table_id: str):
@@ -49,7 +49,7 @@ def test_visits_go_on_through_a_postgresql_restart_and_no_message_fails(on_rabbi
     postgres.stop()
     postgres.start()
     for n in range(1, 6):
-        wait_until(lambda: finished(on_rabbitmq, f"TBL{n}"), timeout=60, what=f"TBL{n} to finish")
+        wait_until(lambda n=n: finished(on_rabbitmq, f"TBL{n}"), timeout=60, what=f"TBL{n} to finish")
     assert count(postgres_url, failed_messages) == 0
     assert count(postgres_url, bakes) == 10
     assert on_rabbitmq.stop_consumers() == [0, 0, 0, 0]

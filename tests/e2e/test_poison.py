@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 import pickle
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import yaml
 from kombu import Connection, Producer, Queue
@@ -16,6 +16,7 @@ from polling import wait_until
 from pizzeria.modules import names
 
 QUEUES = names()
+
 
 MAX_BODY_BYTES = 4096
 # For each queue, a message type it takes, and a message type of another module that it does not.
@@ -182,7 +183,7 @@ def test_every_kind_of_poison_in_every_queue_is_stored_as_failed_once_while_ever
                            PIZZERIA_RETRY_DELAY_SECONDS="0.1")
     consumers = {queue: on_rabbitmq.consume(queue) for queue in QUEUES}
     for queue, consumer in consumers.items():
-        wait_until(lambda: "consuming" in consumer.log_path.read_text(), what=f"{queue} to consume")
+        wait_until(lambda consumer=consumer: "consuming" in consumer.log_path.read_text(), what=f"{queue} to consume")
     tables = [f"TBL{n}" for n in range(1, 6)]
     serving = [on_rabbitmq.start("serve", table, "--order", "margherita:3", "--no-wait") for table in tables[:3]]
     assert [(serve.communicate(timeout=60), serve.returncode)[1] for serve in serving] == [0, 0, 0]

@@ -9,13 +9,13 @@ import uuid
 
 import pytest
 from polling import wait_until
-from pizzeria.devtools.servers import free_ports
 from sqlalchemy import create_engine, func, select
 
+from pizzeria.devtools.servers import free_ports
+from pizzeria.kitchen.domain import bakes
 from pizzeria.modules import names
 
 QUEUES = names()
-from pizzeria.kitchen.domain import bakes
 
 FAST_RETRIES = {"PIZZERIA_RETRY_DELAY_SECONDS": "0.1", "PIZZERIA_LOG_JSON": "1"}
 # Each delivery tried 1 + 2 times, in 1 + 2 delayed rounds: 9 tries in all (the defaults).
@@ -203,7 +203,7 @@ def test_replay_all_sends_every_failed_message_back_once(pizzeria):
     assert replayed.returncode == 0, replayed.stderr
     assert replayed.stdout.splitlines() == [f"replayed {e['id']} (ShowMenu) to pizzeria.waiter" for e in entries]
     for table in ("TBL1", "TBL2"):
-        wait_until(lambda: status(pizzeria, table)["status"] == "finished", timeout=60, what=f"{table} to finish")
+        wait_until(lambda table=table: status(pizzeria, table)["status"] == "finished", timeout=60, what=f"{table} to finish")
     assert [e["status"] for e in failed_list(pizzeria)] == ["replayed", "replayed"]
     again = pizzeria.run("failed", "replay", "--all")
     assert (again.returncode, again.stdout) == (0, "")

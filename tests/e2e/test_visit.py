@@ -8,6 +8,7 @@ from pizzeria.modules import names
 
 QUEUES = names()
 
+
 STEPS = (
     [("received", "StartTableService"), ("sent", "GetMenu"), ("received", "MenuGot"),
      ("sent", "ShowMenu"), ("received", "MenuShown"), ("sent", "PlaceOrder"),

@@ -20,9 +20,8 @@ from pizzeria import bootstrap
 from pizzeria.config import Settings
 from pizzeria.kitchen.domain import bakes_per_order
 from pizzeria.kitchen.handlers import do_pizza
-from pizzeria.kitchen.messages import DoPizza
-from pizzeria.messaging import Endpoint, Envelope, RetryPolicy, make_engine
-from pizzeria.messaging import failed, outbox
+from pizzeria.kitchen.messages import DoPizza, PizzaDone
+from pizzeria.messaging import Endpoint, Envelope, RetryPolicy, failed, make_engine, outbox
 from pizzeria.messaging.headers import from_json_safe
 from pizzeria.waiter.messages import ShowBill
 
@@ -224,3 +223,29 @@ def test_only_a_database_out_of_reach_requeues(tmp_path, app):
     deliveries = [show_bill(), FakeDelivery(b"not json")]
     assert pipeline(unreachable).handle(app.endpoints["waiter"], deliveries) is False
     assert [delivery.settled for delivery in deliveries] == [["requeue"], ["requeue"]]
+
+
+def test_a_message_whose_handler_never_ran_in_a_failed_try_is_not_charged_an_attempt(app):
+    seen: dict[str, list[int]] = {}
+
+    def first_fails_once(command, context):
+        seen.setdefault(command.kitchen_order_id, []).append(context.attempt)
+        if command.kitchen_order_id == "first" and context.attempt == 1:
+            raise RuntimeError("not yet")
+
+    endpoint = Endpoint("kitchen", {DoPizza: first_fails_once})
+    pipeline(app.engine, RetryPolicy(immediate=1, delayed=0)).handle(endpoint, pizzas("first", "second", "third"))
+    assert seen == {"first": [1, 2], "second": [1], "third": [1]}
+
+
+def test_a_handler_that_sends_one_message_twice_fails_instead_of_losing_the_second(app):
+    clear(app)
+
+    def twice(command, context):
+        context.send(PizzaDone(command.kitchen_order_id))
+        context.send(PizzaDone(command.kitchen_order_id))
+
+    pipeline(app.engine, RetryPolicy(immediate=0, delayed=0)).handle(Endpoint("kitchen", {DoPizza: twice}),
+                                                                     pizzas("double"))
+    (entry,) = failed.entries(app.engine)
+    assert (entry.error_type, count(app, outbox.outbox)) == ("HandlerMisused", 0)

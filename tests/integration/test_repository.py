@@ -7,11 +7,11 @@ import threading
 
 import pytest
 
+from pizzeria.menu.messages import MenuGot, MenuItem
 from pizzeria.messaging import Conflict
 from pizzeria.process_manager import saga
 from pizzeria.process_manager.messages import StartTableService
 from pizzeria.process_manager.repository import VisitRepository
-from pizzeria.menu.messages import MenuGot, MenuItem
 from pizzeria.waiter.messages import MenuShown
 
 

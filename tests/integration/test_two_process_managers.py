@@ -7,9 +7,9 @@ import random
 import threading
 
 import pytest
+from fakes import FakeDelivery, pipeline
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from fakes import FakeDelivery, pipeline
 from sqlalchemy import func, select
 
 from pizzeria.bootstrap import create_tables
@@ -52,7 +52,7 @@ def phases_of(visit_id: str, lines: tuple[OrderLine, ...]) -> list[list[Envelope
     pizzas = sum(line.quantity for line in lines)
     groups = [[StartTableService(f"T{visit_id[:8]}", lines)], [MenuGot(MENU)], [waiter.MenuShown()],
               [waiter.OrderPlaced(lines)], [PizzaDone(f"{visit_id}-{n}") for n in range(1, pizzas + 1)],
-              [waiter.PizzasServed()], [waiter.BillPaid(sum(PRICES[l.pizza] * l.quantity for l in lines))],
+              [waiter.PizzasServed()], [waiter.BillPaid(sum(PRICES[line.pizza] * line.quantity for line in lines))],
               [waiter.ClientThanked()]]
     return [[Envelope.wrap(message, message_id=f"{visit_id}/{g}/{i}", correlation_id=visit_id)
              for i, message in enumerate(group)] for g, group in enumerate(groups)]
