@@ -6,6 +6,7 @@ import logging
 import sys
 
 import structlog
+from structlog.typing import Processor
 
 from pizzeria.messaging.redact import hide_password
 
@@ -25,8 +26,9 @@ def configure(json_lines: bool) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_Redacting("%(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=logging.WARNING, handlers=[handler], force=True)
-    shared = [structlog.contextvars.merge_contextvars, structlog.processors.add_log_level,
-              structlog.processors.TimeStamper(fmt="iso", utc=True)]
+    shared: list[Processor] = [structlog.contextvars.merge_contextvars, structlog.processors.add_log_level,
+                               structlog.processors.TimeStamper(fmt="iso", utc=True)]
+    ending: list[Processor]
     if json_lines:
         ending = [structlog.processors.format_exc_info, _redacted(structlog.processors.JSONRenderer())]
     else:

@@ -95,8 +95,10 @@ def serve_command(table_id: str, order, wait: bool, timeout: float) -> None:
 def _follow(app, visit_ids: list[str], timeout: float, consumers=None) -> int:
     from pizzeria.process_manager.service import follow
     from pizzeria.process_manager.views import visit_line
-    extra = {} if consumers is None else {
-        "alive": consumers.alive, "on_poll": lambda: [click.echo(line) for line in consumers.trouble()]}
+    def show_trouble() -> None:
+        for line in consumers.trouble():
+            click.echo(line)
+    extra = {} if consumers is None else {"alive": consumers.alive, "on_poll": show_trouble}
     reports = follow(app.engine, visit_ids, timeout, on_step=_show_step, **extra)
     codes = []
     for visit_id, report in reports.items():

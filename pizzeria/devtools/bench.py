@@ -89,7 +89,7 @@ def _figures(started, finished, pizzas, rss, pm_consumers, kitchens) -> dict:
     cuts = statistics.quantiles(latencies, n=100, method="inclusive") if len(latencies) > 1 else latencies * 99
     p50, p95, p99 = (cuts[q - 1] for q in (50, 95, 99))
     messages = len(started) * messages_per_visit(pizzas)
-    kinds = {}
+    kinds: dict[str, float] = {}
     for name, mib in rss.items():
         kind = name.split("-")[0]
         kinds[kind] = max(kinds.get(kind, 0.0), round(mib, 1))

@@ -142,6 +142,7 @@ class RabbitMQ:
 
     def _serving(self) -> bool:
         """True once the AMQP port answers; raises if the node has died meanwhile."""
+        assert self.process is not None  # start() started it
         if self.process.poll() is not None:
             code, self.process = self.process.returncode, None
             raise RuntimeError(
@@ -230,8 +231,9 @@ class PostgreSQL:
             bindir = subprocess.run(["pg_config", "--bindir"], check=False, capture_output=True, text=True)
             candidates.append(bindir.stdout.strip())
         candidates += sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=_version, reverse=True)
-        if shutil.which("pg_ctl"):
-            candidates.append(os.path.dirname(shutil.which("pg_ctl")))
+        pg_ctl = shutil.which("pg_ctl")
+        if pg_ctl:
+            candidates.append(os.path.dirname(pg_ctl))
         return find_bindir("pg_ctl", candidates, "pg_config --bindir, /usr/lib/postgresql/*/bin, PATH", "postgresql")
 
     def _as_owner(self, program: str, *args: str) -> list[str]:

@@ -7,7 +7,7 @@ from functools import partial
 
 import structlog
 
-from pizzeria.messaging import Context
+from pizzeria.messaging import Context, Handler
 
 from .domain import bake, record_bake
 from .messages import DoPizza, PizzaDone
@@ -24,7 +24,7 @@ def do_pizza(command: DoPizza, context: Context, oven: Callable[[Context], None]
     context.send(PizzaDone(kitchen_order_id=command.kitchen_order_id))
 
 
-def handlers(bake_seconds: float) -> dict:
+def handlers(bake_seconds: float) -> dict[type, Handler]:
     """The kitchen's handlers, an oven load baking for `bake_seconds`."""
     def oven(context: Context) -> None:
         log.info("oven fired", pizzas=len(context.batch))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pizzeria.messaging import Context
+from pizzeria.messaging import Context, Handler
 
 from .domain import MENU
 from .messages import GetMenu, MenuGot
@@ -13,4 +13,4 @@ def get_menu(_command: GetMenu, context: Context) -> None:
     context.send(MenuGot(items=MENU))
 
 
-HANDLERS = {GetMenu: get_menu}
+HANDLERS: dict[type, Handler] = {GetMenu: get_menu}

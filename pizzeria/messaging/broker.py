@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import functools
 import time
+from typing import cast
 
+from amqp.channel import Channel as AmqpChannel
 from amqp.exceptions import MessageNacked
 from kombu import Connection, Producer
 from sqlalchemy.exc import DBAPIError
@@ -37,7 +39,8 @@ class Broker:
     @functools.cached_property
     def connection_errors(self) -> tuple[type[BaseException], ...]:
         """What the transport raises when the broker is out of reach."""
-        return self.connection().connection_errors
+        errors: tuple[type[BaseException], ...] = self.connection().connection_errors
+        return errors
 
     def connection(self) -> Connection:
         """A new, not yet opened connection."""
@@ -55,7 +58,7 @@ class Broker:
         for attempt in range(1, DECLARE_ATTEMPTS):
             try:
                 return self._open()
-            except (*self.connection_errors, DBAPIError):
+            except self.connection_errors + (DBAPIError,):
                 time.sleep(0.1 * attempt)
         return self._open()
 
@@ -126,7 +129,8 @@ class Publisher:
             # No default exchange: kombu would take "" (straight to a queue) for "use the default".
             self._producer = Producer(self._connection, auto_declare=False)
             if self.broker.is_amqp:
-                channel = self._connection.default_channel
+                # py-amqp's channel: kombu's annotation names its virtual transports' channel
+                channel = cast(AmqpChannel, self._connection.default_channel)
                 channel.events["basic_ack"].add(self._on_ack)
                 channel.events["basic_nack"].add(self._on_nack)
                 channel.confirm_select()

@@ -70,14 +70,14 @@ def _converter(hint: Any) -> Convert:
         return lambda value, where: None if value is None else inner(value, where)
     if origin is tuple:
         return functools.partial(_tuple_of, _converter(args[0]))
-    if dataclasses.is_dataclass(hint):
-        return lambda value, where: _reader(hint)(value, where)
+    if dataclasses.is_dataclass(hint):  # a hint is a class: a dataclass, never an instance of one
+        return lambda value, where: _reader(typing.cast(type, hint))(value, where)
     if isinstance(hint, type) and issubclass(hint, enum.Enum):
         return functools.partial(_member, hint)
     return functools.partial(_float if hint is float else _exactly, hint)
 
 
-def _tuple_of(item: Convert, value: Any, where: str) -> tuple:
+def _tuple_of(item: Convert, value: Any, where: str) -> tuple[Any, ...]:
     if not isinstance(value, list):
         raise InvalidPayload(f"{where}: expected a list, got {type(value).__name__}")
     return tuple(item(element, f"{where}[{i}]") for i, element in enumerate(value))

@@ -27,7 +27,7 @@ LINGER_SECONDS = 0.005  # how long a busy consumer waits for more deliveries to 
 SWEEP_AFTER_ROWS = 200  # published rows to delete in one go, at the latest
 
 
-class Worker(ConsumerMixin):  # type: ignore[misc]
+class Worker(ConsumerMixin):
     """Consumes the endpoints' queues until `should_stop`, handing every batch of deliveries at
     hand to the pipeline; relays the outbox between batches."""
 

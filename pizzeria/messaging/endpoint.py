@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import MetaData
 
 from .errors import ContractError
-from .message import Contract
+from .message import Contract, Message
 from .unit import Context
 
 Handler = Callable[[Any, Context], None]
@@ -49,4 +49,4 @@ class Endpoint:
     @property
     def routes(self) -> list[str]:
         """The routing key patterns of what it handles: `<module>.<kind>.*` for each."""
-        return sorted({cls.route.rsplit(".", 1)[0] + ".*" for cls in self.handlers})
+        return sorted({cast(type[Message], cls).route.rsplit(".", 1)[0] + ".*" for cls in self.handlers})

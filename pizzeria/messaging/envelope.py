@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import json
 import uuid
 from collections.abc import Mapping
@@ -35,7 +36,7 @@ class Envelope:
     correlation_id: str
     causation_id: str | None
     occurred_at: str
-    payload: dict
+    payload: dict  # type: ignore[type-arg]  # the codec checks it against this hint: a bare dict
 
     def __post_init__(self) -> None:
         for name in ("message_id", "type", "correlation_id"):
@@ -66,9 +67,10 @@ class Envelope:
             data = json.loads(body)
         except (ValueError, RecursionError) as error:
             raise BadMessage(f"body is not JSON: {str(error)[:200]}") from None
-        return from_payload(cls, data)
+        envelope: Envelope = from_payload(cls, data)
+        return envelope
 
-    def open(self, types: Mapping[str, type]) -> Any:
+    def open(self, types: Mapping[str, builtins.type]) -> Any:
         """The message inside, built only from a type in `types`, never from the wire's say-so."""
         cls = types.get(self.type)
         if cls is None:

@@ -84,11 +84,13 @@ def store(engine: Engine, entry: Entry, names: Names) -> int:
             conn.execute(update(failed_messages).where(failed_messages.c.id == replayed.id).values(
                 **failure, attempts=replayed.attempts + entry.attempts, replayed_at=None))
             return int(replayed.id)
-        return int(conn.execute(insert(failed_messages).values(
+        key = conn.execute(insert(failed_messages).values(
             **failure, queue=entry.queue, message_id=_text(entry.headers.get("message_id")),
             type=_text(entry.headers.get("type")), correlation_id=_text(entry.headers.get("correlation_id")),
             headers=json.dumps(to_json_safe(entry.headers)), content_type=entry.content_type, body=entry.body,
-            attempts=entry.attempts, first_failed_at=entry.first_failed_at or now)).inserted_primary_key[0])
+            attempts=entry.attempts, first_failed_at=entry.first_failed_at or now)).inserted_primary_key
+        assert key is not None  # the insert of one row has one
+        return int(key[0])
 
 
 def entries(engine: Engine, ids: Sequence[int] | None = None) -> list[Row[Any]]:
@@ -137,6 +139,6 @@ def _text(value: object) -> str | None:
 
 def _number(value: object) -> int | None:
     try:
-        return int(value)  # type: ignore[call-overload]
+        return int(value)  # type: ignore[call-overload, no-any-return]
     except (TypeError, ValueError, ArithmeticError):
         return None

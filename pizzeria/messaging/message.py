@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
 from .errors import ContractError
 
-M = TypeVar("M", bound=type)
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+M = TypeVar("M", bound="type[Message]")
 
 
 class Message:
@@ -52,7 +55,7 @@ class Contract:
         """Register a command (imperative name) of this module."""
         if not issubclass(cls, Command):
             raise ContractError(f"{cls.__name__} is registered as a command but is no Command")
-        fields = {field.name for field in dataclasses.fields(cls)}
+        fields = {field.name for field in dataclasses.fields(cast("type[DataclassInstance]", cls))}
         unknown = set(cls.unique_by) - fields
         if unknown:
             raise ContractError(f"{cls.__name__} is unique by unknown field(s) {', '.join(sorted(unknown))}")

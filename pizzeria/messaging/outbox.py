@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -47,7 +47,7 @@ LEASE_SECONDS = 10.0
 COLUMNS = (outbox.c.id, outbox.c.exchange, outbox.c.routing_key, outbox.c.headers, outbox.c.body)
 
 
-def add(conn: Connection, messages: list[tuple[Envelope, str]]) -> list[Row[Any]]:
+def add(conn: Connection, messages: list[tuple[Envelope, str]]) -> Sequence[Row[Any]]:
     """Save `(envelope, routing_key)` pairs for sending, in the caller's transaction, claimed
     by the caller for a lease, so that it can send them right after its commit; if it dies
     first, another relay takes them when the lease ends. Return the rows, in order."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 import traceback
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,7 +56,7 @@ class Pipeline:
         self.hooks = hooks or Hooks()
         self.log = names.logger("consumer")
 
-    def handle(self, endpoint: Endpoint, deliveries: list[Delivery]) -> bool:
+    def handle(self, endpoint: Endpoint, deliveries: Sequence[Delivery]) -> bool:
         """Settle every delivery: ack it once handled, found a duplicate, retried later or stored
         as failed; requeue it if the database is out. False if anything was requeued."""
         batch = _Batch(endpoint)
@@ -84,7 +84,7 @@ class Pipeline:
         self._store_failed(endpoint, delivery, reason, Tries(), attempts=1)
         delivery.ack()
 
-    def _settle(self, batch: _Batch, deliveries: list[Delivery]) -> None:
+    def _settle(self, batch: _Batch, deliveries: Sequence[Delivery]) -> None:
         items = [item for delivery in deliveries if (item := self._item(batch, delivery)) is not None]
         groups = deque([self._fresh(batch, items)])
         while groups:

@@ -202,7 +202,7 @@ class Bus:
 
     @staticmethod
     def _take(queue: Queue, limit: int) -> list[KombuDelivery]:
-        deliveries = []
+        deliveries: list[KombuDelivery] = []
         while len(deliveries) < limit and (message := queue.get(no_ack=False)) is not None:
             deliveries.append(KombuDelivery(message))
         return deliveries

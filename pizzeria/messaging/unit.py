@@ -7,7 +7,7 @@ the inbox rows that mark the messages handled. It commits once, or not at all.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import Connection, Engine, Row, Table, insert
@@ -76,7 +76,7 @@ class Unit:
             self.conn = self.engine.connect()
         return self.conn
 
-    def commit(self) -> list[Row[Any]]:
+    def commit(self) -> Sequence[Row[Any]]:
         """Do the work left for the commit, mark the messages handled, insert the deferred and
         the outbox rows, and commit, once; return the outbox rows, claimed."""
         if self.committed:
@@ -88,8 +88,8 @@ class Unit:
             inbox.record(conn, self.consumer, [envelope.message_id for envelope in self.envelopes])
         except IntegrityError:
             raise Duplicates(f"a message of {len(self.envelopes)} was handled before") from None
-        for table, rows in self.deferred.items():
-            conn.execute(insert(table), rows)
+        for table, values in self.deferred.items():
+            conn.execute(insert(table), values)
         rows = outbox.add(conn, self.sent)
         conn.commit()
         self.committed = True

@@ -6,10 +6,10 @@ from __future__ import annotations
 import itertools
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 from sqlalchemy import Engine, Row
@@ -25,6 +25,8 @@ from .unit import Context, Unit
 CONFLICT_ATTEMPTS = 100  # conflicts are short-lived: two writers of one state, one wins each time
 GROUP_CONFLICT_ATTEMPTS = 5  # then one by one: a group has more to conflict on
 OUTAGE_ATTEMPTS = 3
+
+T = TypeVar("T")
 
 
 class Outage(Exception):
@@ -72,7 +74,7 @@ def is_outage(error: BaseException) -> bool:
         isinstance(error, DBAPIError) and error.connection_invalidated)
 
 
-def run_unit(engine: Engine, consumer: str, group: list[Item]) -> tuple[list[Row[Any]], Unit]:
+def run_unit(engine: Engine, consumer: str, group: list[Item]) -> tuple[Sequence[Row[Any]], Unit]:
     """Run the group's handlers in one unit of work and commit it; return the outbox rows and
     the unit. Raises Duplicates; Outage once quick retries of an outage ran out; Failure naming
     the item whose handler raised, or none when the commit failed (conflicts ran out, say)."""
@@ -89,7 +91,7 @@ def run_unit(engine: Engine, consumer: str, group: list[Item]) -> tuple[list[Row
     raise AssertionError("unreachable")
 
 
-def _until_no_conflict(attempt: Callable[[], Any], attempts: int) -> Any:
+def _until_no_conflict(attempt: Callable[[], T], attempts: int) -> T:
     for again in range(1, attempts + 1):
         try:
             return attempt()
@@ -97,15 +99,16 @@ def _until_no_conflict(attempt: Callable[[], Any], attempts: int) -> Any:
             if again == attempts:
                 raise Failure(None, conflict) from conflict
             time.sleep(random.uniform(0, 0.002 * again))  # let the other writer finish
+    raise AssertionError("unreachable")  # attempts is at least 1
 
 
-def _run_once(engine: Engine, consumer: str, group: list[Item]) -> tuple[list[Row[Any]], Unit]:
+def _run_once(engine: Engine, consumer: str, group: list[Item]) -> tuple[Sequence[Row[Any]], Unit]:
     unit = Unit(engine, consumer, [item.envelope for item in group])
     for item in group:
         item.attempt += 1
     ran = 0
     try:
-        for ran, item in enumerate(group, start=1):
+        for ran, item in enumerate(group, start=1):  # noqa: B007 (read after the loop, on failure)
             with item.bound():
                 _call(item, Context(item.envelope, item.attempt, unit))
         return unit.commit(), unit

@@ -6,7 +6,7 @@ from typing import Any
 
 from pizzeria.kitchen.messages import contract as kitchen
 from pizzeria.menu.messages import contract as menu
-from pizzeria.messaging import Context
+from pizzeria.messaging import Context, Handler
 from pizzeria.waiter.messages import contract as waiter
 
 from . import saga
@@ -55,6 +55,6 @@ def _record(context: Context, visit_id: str, commands: list) -> None:
         context.insert_later(history, history_row(visit_id, "sent", sent))
 
 
-HANDLERS = {StartTableService: start_table_service}
+HANDLERS: dict[type, Handler] = {StartTableService: start_table_service}
 HANDLERS.update({event: on_event for contract in (menu, waiter, kitchen)
                  for event in contract.events.values()})

@@ -122,7 +122,11 @@ class VisitRepository:
         if not self.changed:
             return
         now = time.time()
-        saved = {visit_id: self.known[visit_id] for visit_id in sorted(self.changed)}  # one lock order
+        saved: dict[str, tuple[Visit, int]] = {}
+        for visit_id in sorted(self.changed):  # one lock order
+            known = self.known[visit_id]
+            assert known is not None  # save() keeps every visit it marks changed
+            saved[visit_id] = known
         rows = [{"b_visit_id": visit_id, "b_version": version, "b_status": visit.status,
                  "b_state": _dump(visit), "b_updated_at": now} for visit_id, (visit, version) in saved.items()]
         if self.conn.execute(WRITE, rows).rowcount != len(rows):

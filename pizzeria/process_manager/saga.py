@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
@@ -142,7 +143,7 @@ def _client_thanked(visit: Visit, _event: waiter.ClientThanked) -> Decision:
     return replace(visit, stage=Stage.FINISHED, status=Status.FINISHED), []
 
 
-STEPS = {
+STEPS: dict[tuple[Stage, type], Callable[[Visit, Any], Decision]] = {
     (Stage.AWAITING_MENU, MenuGot): _menu_got,
     (Stage.AWAITING_MENU_SHOWN, waiter.MenuShown): _menu_shown,
     (Stage.AWAITING_ORDER, waiter.OrderPlaced): _order_placed,

@@ -50,7 +50,9 @@ def follow(engine: Engine, visit_ids: list[str], timeout: float,
         on_poll()
         for visit_id in visit_ids:
             report = reports[visit_id] = views.visit(engine, visit_id)
-            for entry in (report["history"] if report else [])[shown[visit_id]:]:
+            if report is None:
+                continue
+            for entry in report["history"][shown[visit_id]:]:
                 on_step(report, entry)
                 shown[visit_id] += 1
         if all(r and r["status"] != IN_PROGRESS for r in reports.values()) or time.monotonic() > deadline \

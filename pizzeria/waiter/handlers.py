@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pizzeria.messaging import Context
+from pizzeria.messaging import Context, Handler
 
 from .domain import CannotOrder, choose_order
 from .messages import (
@@ -50,5 +50,5 @@ def thank_client(_command: ThankClient, context: Context) -> None:
     context.send(ClientThanked())
 
 
-HANDLERS = {ShowMenu: show_menu, PlaceOrder: place_order, ServePizzas: serve_pizzas,
-            ShowBill: show_bill, ThankClient: thank_client}
+HANDLERS: dict[type, Handler] = {ShowMenu: show_menu, PlaceOrder: place_order, ServePizzas: serve_pizzas,
+                                  ShowBill: show_bill, ThankClient: thank_client}
