@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 import struct
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -13,9 +13,9 @@ import pytest
 from amqp.serialization import dumps, loads
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from strategies import amqp_headers
 
 from pizzeria.messaging.headers import TAG, from_json_safe, to_json_safe
-from strategies import amqp_headers
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=10),
@@ -90,7 +90,7 @@ def test_nan_infinity_and_minus_zero_survive(number: float) -> None:
 
 def test_decimals_and_datetimes_come_back_in_their_exact_form() -> None:
     headers = {"price": Decimal("-12.340"), "tiny": Decimal("1E-255"), "at": datetime(2026, 1, 1, 12),
-               "aware": datetime(2026, 1, 1, 12, tzinfo=timezone.utc), "big": 2**63 - 1}
+               "aware": datetime(2026, 1, 1, 12, tzinfo=UTC), "big": 2**63 - 1}
     assert exactly(through_json(headers)) == exactly(headers)
 
 
