@@ -81,7 +81,8 @@ class Pipeline:
     def store_undecodable(self, endpoint: Endpoint, delivery: Delivery, error: BaseException) -> None:
         """Keep a delivery the transport itself could not decode, and ack it."""
         reason = BadMessage(f"the transport could not decode it: {error}")
-        self._store_failed(endpoint, delivery, reason, Tries(), attempts=1)
+        with structlog.contextvars.bound_contextvars(**_ids_in_headers(delivery)):
+            self._store_failed(endpoint, delivery, reason, Tries(), attempts=1)
         delivery.ack()
 
     def _settle(self, batch: _Batch, deliveries: Sequence[Delivery]) -> None:
@@ -233,7 +234,7 @@ def _raise_outage(error: BaseException) -> None:
 
 def _ours(delivery: Delivery, names: Names) -> bool:
     """True if the core's own headers are on the delivery: a retry, a replay."""
-    return any(key.startswith(names.header_prefix) for key in delivery.headers)
+    return any(isinstance(key, str) and key.startswith(names.header_prefix) for key in delivery.headers)
 
 
 def _ids_in_headers(delivery: Delivery) -> dict[str, str]:

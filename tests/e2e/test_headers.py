@@ -4,7 +4,7 @@ failed store and a replay, and come back as py-amqp decoded them the first time.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -12,8 +12,8 @@ import amqp.serialization
 from kombu import Connection, Producer, Queue
 from polling import wait_until
 
-from pizzeria.messaging import make_engine
 from pizzeria.messaging import failed as store
+from pizzeria.messaging import make_engine
 from pizzeria.messaging.headers import from_json_safe
 
 MESSAGE_ID = "headers-show-bill-1"
@@ -34,7 +34,7 @@ SENT: dict[str, Any] = {
     "price": Decimal("17.50"), "tiny": Decimal("-0.001"),
     "raw": NOT_UTF8, "utf8_bytes": "café".encode(),
     "nothing": None,
-    "nested": {"level": 1, "when": datetime(2026, 1, 1, tzinfo=timezone.utc), "raw": b"\xc3\x28",
+    "nested": {"level": 1, "when": datetime(2026, 1, 1, tzinfo=UTC), "raw": b"\xc3\x28",
                "inner": {"price": Decimal("8.5"), "tags": ["a", 1], "none": None}, "empty": {}},
     "key_not_utf8": {b"\xff\xfe": 1, "ok": Decimal("0.5")},
     "looks_tagged": {"$amqp": "decimal", "value": "1.5"},
@@ -129,7 +129,7 @@ def test_headers_of_every_amqp_type_survive_retries_the_failed_store_and_a_repla
 
     (entry,) = wait_until(lambda: failed_list(on_rabbitmq), timeout=30, what="the ShowBill to be stored as failed")
     assert (entry["status"], entry["queue"], entry["type"], entry["visit_id"], entry["attempts"]) == (
-        "failed", "pizzeria.waiter", "ShowBill", VISIT_ID, 4)
+        "failed", "pizzeria.waiter", "ShowBill", VISIT_ID, 4), entry["error"]
     assert entry["error"].startswith("InjectedFault: ShowBill fails its first 1000 attempts")
     assert failing.poll() is None, "the waiter died"
     assert messages_in(amqp_url, "pizzeria.waiter") == 0, "the waiter left (or requeued) the message"
