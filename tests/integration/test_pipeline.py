@@ -249,3 +249,12 @@ def test_a_handler_that_sends_one_message_twice_fails_instead_of_losing_the_seco
                                                                      pizzas("double"))
     (entry,) = failed.entries(app.engine)
     assert (entry.error_type, count(app, outbox.outbox)) == ("HandlerMisused", 0)
+
+
+def test_a_header_name_that_is_not_utf8_is_kept_and_never_stops_the_pipeline(app):
+    clear(app)
+    delivery = show_bill()
+    delivery.headers[b"\xffname"] = "value"
+    pipeline(app.engine, RetryPolicy(immediate=0, delayed=0)).handle(app.endpoints["waiter"], [delivery])
+    (entry,) = failed.entries(app.engine)
+    assert delivery.settled == ["ack"] and failed.headers_of(entry)[b"\xffname"] == "value"
