@@ -10,8 +10,6 @@ requeues deliveries; nothing else ever does.
 
 from __future__ import annotations
 
-import time
-import traceback
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -20,14 +18,15 @@ from typing import Any
 import structlog
 from sqlalchemy import Engine, Row
 
-from . import failed, inbox, outbox
+from . import inbox
 from .endpoint import Endpoint
 from .envelope import Envelope
-from .errors import BadMessage, MessagingError
+from .errors import BadMessage
 from .naming import Names
 from .outbox import Relay
 from .retry import RetryPolicy, Tries
-from .transport import Delivery, Outgoing
+from .routing import Router
+from .transport import Delivery
 from .unit import Duplicates
 from .work import Failure, Item, Outage, is_outage, run_unit
 
@@ -55,6 +54,7 @@ class Pipeline:
         self.max_body_bytes = max_body_bytes
         self.hooks = hooks or Hooks()
         self.log = names.logger("consumer")
+        self.router = Router(engine, names, policy, self.log)
 
     def handle(self, endpoint: Endpoint, deliveries: Sequence[Delivery]) -> bool:
         """Settle every delivery: ack it once handled, found a duplicate, retried later or stored
@@ -82,7 +82,7 @@ class Pipeline:
         """Keep a delivery the transport itself could not decode, and ack it."""
         reason = BadMessage(f"the transport could not decode it: {error}")
         with structlog.contextvars.bound_contextvars(**_ids_in_headers(delivery)):
-            self._store_failed(endpoint, delivery, reason, Tries(), attempts=1)
+            self.router.store_failed(self.names.queue(endpoint.name), delivery, reason, Tries(), attempts=1)
         delivery.ack()
 
     def _settle(self, batch: _Batch, deliveries: Sequence[Delivery]) -> None:
@@ -101,7 +101,8 @@ class Pipeline:
             message = envelope.open(batch.endpoint.types)
         except BadMessage as error:
             with structlog.contextvars.bound_contextvars(**_ids_in_headers(delivery)):
-                self._store_failed(batch.endpoint, delivery, error, tries, attempts=tries.attempts + 1)
+                self.router.store_failed(self.names.queue(batch.endpoint.name), delivery, error, tries,
+                                         attempts=tries.attempts + 1)
             batch.settled.append(delivery)
             return None
         return Item(delivery, envelope, message, batch.endpoint.handlers[type(message)], tries)
@@ -164,43 +165,9 @@ class Pipeline:
         if culprit.failures <= self.policy.immediate and not isinstance(failure.error, BadMessage):
             return [rest, [culprit]]
         with culprit.bound():
-            self._route(batch, culprit, failure.error)
+            self.router.route(self.names.queue(batch.endpoint.name), culprit, failure.error)
+        batch.settled.append(culprit.delivery)
         return [rest]
-
-    def _route(self, batch: _Batch, item: Item, error: BaseException) -> None:
-        """Out of tries for this delivery: back later if rounds are left, else failed."""
-        if not isinstance(error, BadMessage) and item.tries.rounds < self.policy.delayed:
-            try:
-                return self._retry_later(batch, item)
-            except Exception as scheduling:
-                _raise_outage(scheduling)
-                error = MessagingError(f"{type(error).__name__}: {error}; "
-                                       f"and no retry could be scheduled: {type(scheduling).__name__}: {scheduling}")
-        self._store_failed(batch.endpoint, item.delivery, error, item.tries, item.attempt)
-        batch.settled.append(item.delivery)
-
-    def _retry_later(self, batch: _Batch, item: Item) -> None:
-        delay = self.policy.delay(item.tries.rounds)
-        headers = item.tries.next_round(item.delivery.headers, self.names, item.attempt, time.time())
-        with self.engine.begin() as conn:
-            outbox.add_raw(conn, Outgoing(self.names.queue(batch.endpoint.name), item.delivery.body, headers, exchange=""),
-                           item.envelope.message_id, delay)
-        self.log.warning("retry scheduled", attempts=item.attempt, round=item.tries.rounds + 1, delay_seconds=delay)
-        batch.settled.append(item.delivery)
-
-    def _store_failed(self, endpoint: Endpoint, delivery: Delivery, error: BaseException, tries: Tries,
-                      attempts: int) -> None:
-        """Keep the delivery in the failed store; should its headers not fit, keep it without."""
-        trace = None if isinstance(error, BadMessage) else "".join(traceback.format_exception(error))
-        entry = failed.Entry(self.names.queue(endpoint.name), delivery.body, dict(delivery.headers), delivery.content_type,
-                             error, trace, attempts, tries.first_failed_at)
-        try:
-            entry_id = failed.store(self.engine, entry, self.names)
-        except Exception as storing:
-            _raise_outage(storing)
-            entry_id = failed.store(self.engine, entry.without_headers(storing), self.names)
-        self.log.error("message stored as failed", failed_id=entry_id, queue=self.names.queue(endpoint.name),
-                       error=f"{type(error).__name__}: {error}", attempts=attempts)
 
     def _envelope_of(self, delivery: Delivery) -> Envelope:
         if delivery.content_type != "application/json":
@@ -225,11 +192,6 @@ class _Batch:
     settled: list[Delivery] = field(default_factory=list)
     handled: list[tuple[Envelope, list[Envelope]]] = field(default_factory=list)
     rows: list[Row[Any]] = field(default_factory=list)
-
-
-def _raise_outage(error: BaseException) -> None:
-    if isinstance(error, Outage) or is_outage(error):
-        raise Outage(str(error)) from error
 
 
 def _ours(delivery: Delivery, names: Names) -> bool:

@@ -74,6 +74,12 @@ def is_outage(error: BaseException) -> bool:
         isinstance(error, DBAPIError) and error.connection_invalidated)
 
 
+def raise_if_outage(error: BaseException) -> None:
+    """Raise Outage from `error` if it is one, or says the database is out of reach."""
+    if isinstance(error, Outage) or is_outage(error):
+        raise Outage(str(error)) from error
+
+
 def run_unit(engine: Engine, consumer: str, group: list[Item]) -> tuple[Sequence[Row[Any]], Unit]:
     """Run the group's handlers in one unit of work and commit it; return the outbox rows and
     the unit. Raises Duplicates; Outage once quick retries of an outage ran out; Failure naming
