@@ -10,11 +10,12 @@ import typing
 from collections.abc import Callable
 from typing import Any
 
-from .errors import InvalidPayload
+from .errors import ContractError, InvalidPayload
 
 
 def to_payload(message: Any) -> dict[str, Any]:
-    """Return the JSON-ready dict of a message dataclass (tuples become lists)."""
+    """Return the JSON-ready dict of a message dataclass (tuples become lists, enum members
+    their values)."""
     return {field.name: _plain(getattr(message, field.name)) for field in dataclasses.fields(message)}
 
 
@@ -23,11 +24,18 @@ def from_payload(cls: type, payload: Any) -> Any:
     return _reader(cls)(payload, cls.__name__)
 
 
+def readable(cls: type) -> None:
+    """Raise ContractError if a field of `cls` has a type the codec cannot read."""
+    _reader(cls)
+
+
 def _plain(value: Any) -> Any:
     if dataclasses.is_dataclass(value):
         return to_payload(value)
     if isinstance(value, (tuple, list)):
         return [_plain(item) for item in value]
+    if isinstance(value, enum.Enum):
+        return value.value
     return value
 
 
@@ -64,14 +72,17 @@ def _reader(cls: type) -> Convert:
 def _converter(hint: Any) -> Convert:
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if origin in (typing.Union, types.UnionType):
-        (inner,) = [_converter(arg) for arg in args if arg is not type(None)]
+        kinds = [arg for arg in args if arg is not type(None)]
+        if len(kinds) != 1:
+            raise ContractError(f"a field may be of one type or None, not {hint}")
+        inner = _converter(kinds[0])
         if type(None) not in args:
             return inner
         return lambda value, where: None if value is None else inner(value, where)
     if origin is tuple:
         return functools.partial(_tuple_of, _converter(args[0]))
     if dataclasses.is_dataclass(hint):  # a hint is a class: a dataclass, never an instance of one
-        return lambda value, where: _reader(typing.cast(type, hint))(value, where)
+        return _reader(typing.cast(type, hint))
     if isinstance(hint, type) and issubclass(hint, enum.Enum):
         return functools.partial(_member, hint)
     return functools.partial(_float if hint is float else _exactly, hint)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
+from .codec import readable
 from .errors import ContractError
 
 if TYPE_CHECKING:
@@ -75,6 +76,7 @@ class Contract:
     def _register(self, cls: M, kind: str, registry: dict[str, Any]) -> M:
         if cls.__name__ in self.messages:
             raise ContractError(f"the {self.module} contract has a message named {cls.__name__} already")
+        readable(cls)  # a field the codec cannot read is refused now, not at the first delivery
         cls.route = f"{self.module}.{kind}.{cls.__name__}"
         registry[cls.__name__] = cls
         return cls
