@@ -13,6 +13,7 @@ from .message import Contract, Message
 from .unit import Context
 
 Handler = Callable[[Any, Context], None]
+PREFETCH = 20  # deliveries a consumer of a module takes at once, unless the module says otherwise
 
 
 @dataclass(frozen=True)
@@ -24,7 +25,7 @@ class Module:
     name: str
     contract: Contract
     handlers: Callable[[Any], Mapping[type, Handler]]
-    prefetch: int = 20
+    prefetch: int = PREFETCH
     tables: MetaData = field(default_factory=MetaData)
 
 
@@ -35,7 +36,7 @@ class Endpoint:
 
     name: str
     handlers: Mapping[type, Handler]
-    prefetch: int = 20
+    prefetch: int = PREFETCH
     types: Mapping[str, type] = field(init=False)
 
     def __post_init__(self) -> None:
