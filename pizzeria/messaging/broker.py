@@ -9,6 +9,7 @@ from typing import cast
 from amqp.channel import Channel as AmqpChannel
 from amqp.exceptions import MessageNacked
 from kombu import Connection, Producer
+from kombu.exceptions import OperationalError as BrokerUnreachable
 from sqlalchemy.exc import DBAPIError
 
 from .topology import Topology
@@ -38,9 +39,10 @@ class Broker:
 
     @functools.cached_property
     def connection_errors(self) -> tuple[type[BaseException], ...]:
-        """What the transport raises when the broker is out of reach."""
+        """What the transport raises when the broker is out of reach (kombu's OperationalError
+        too: what a connection attempt to a broker that is down raises)."""
         errors: tuple[type[BaseException], ...] = self.connection().connection_errors
-        return errors
+        return (*errors, BrokerUnreachable)
 
     def connection(self) -> Connection:
         """A new, not yet opened connection."""
@@ -96,10 +98,14 @@ class Publisher:
             try:
                 return self._send(messages)
             except self.broker.connection_errors:
-                self.close()
+                self.drop()
                 if attempt == PUBLISH_ATTEMPTS:
                     raise
                 time.sleep(PUBLISH_WAIT_SECONDS * attempt)
+            except BaseException:  # a channel error, a nack: the next publish starts afresh
+                self.drop()
+                raise
+        raise AssertionError("unreachable")
 
     def _send(self, messages: list[Outgoing]) -> None:
         producer = self._open()
@@ -116,7 +122,7 @@ class Publisher:
                 self._unconfirmed.add(self._published)
         # Confirms come in as the connection is read, by this loop or by py-amqp itself before
         # each publish: the listeners set up in _open count them wherever they are read.
-        while self._unconfirmed and not self._nacked:
+        while self._unconfirmed:  # all of them, so that no late nack falls on the next batch
             assert self._connection is not None
             self._connection.drain_events(timeout=CONFIRM_SECONDS)
         if self._nacked:
@@ -148,6 +154,16 @@ class Publisher:
         """Close the publisher's connection, if it opened one."""
         if self._connection is not None:
             self._connection.release()
+        self._forget()
+
+    def drop(self) -> None:
+        """Let go of the connection without a word to the broker, which may be down, or
+        blocking publishers (a memory alarm) and so never answer a close."""
+        if self._connection is not None:
+            self._connection.collect()
+        self._forget()
+
+    def _forget(self) -> None:
         self._connection = self._producer = None
         self._published = 0
         self._unconfirmed, self._nacked = set(), set()

@@ -76,7 +76,7 @@ class Worker(ConsumerMixin):
             self.relay.sweep()
         except Exception as error:
             self.log.warning("outbox relay failed, will retry", error=str(error))
-            self.publisher.close()
+            self.publisher.drop()
 
     def close(self) -> None:
         """Publish what is left in the outbox and close the publisher."""

@@ -43,6 +43,8 @@ class Envelope:
             value = getattr(self, name)
             if not 0 < len(value) <= MAX_ID_LENGTH:
                 raise ValueError(f"{name} must have 1 to {MAX_ID_LENGTH} characters")
+            if "\x00" in value:
+                raise ValueError(f"{name} must not hold a NUL character")
 
     @classmethod
     def wrap(cls, message: Any, *, message_id: str, correlation_id: str,

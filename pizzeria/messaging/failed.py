@@ -75,8 +75,8 @@ def store(engine: Engine, entry: Entry, names: Names) -> int:
     """Keep a message that failed for good, with its error; a replay that fails again updates
     the entry it came from. Return the entry's id."""
     now = time.time()
-    failure = {"error_type": type(entry.error).__name__, "error": hide_password(str(entry.error)),
-               "traceback": hide_password(entry.traceback) if entry.traceback else None, "last_failed_at": now}
+    failure = {"error_type": type(entry.error).__name__, "error": _shown(str(entry.error)),
+               "traceback": _shown(entry.traceback) if entry.traceback else None, "last_failed_at": now}
     with engine.begin() as conn:
         replayed = conn.execute(select(failed_messages.c.id, failed_messages.c.attempts).where(
             failed_messages.c.id == _number(entry.headers.get(names.header("replayed"))))).first()
@@ -87,7 +87,8 @@ def store(engine: Engine, entry: Entry, names: Names) -> int:
         key = conn.execute(insert(failed_messages).values(
             **failure, queue=entry.queue, message_id=_text(entry.headers.get("message_id")),
             type=_text(entry.headers.get("type")), correlation_id=_text(entry.headers.get("correlation_id")),
-            headers=json.dumps(to_json_safe(entry.headers)), content_type=entry.content_type, body=entry.body,
+            headers=json.dumps(to_json_safe(entry.headers)), body=entry.body,
+            content_type=_shown(entry.content_type)[:255] if entry.content_type else None,
             attempts=entry.attempts, first_failed_at=entry.first_failed_at or now)).inserted_primary_key
         assert key is not None  # the insert of one row has one
         return int(key[0])
@@ -134,7 +135,13 @@ def _mark(engine: Engine, entry_id: int, replayed_at: float | None) -> None:
 
 
 def _text(value: object) -> str | None:
-    return str(value)[:64] if value else None
+    return _shown(str(value))[:64] if value else None
+
+
+def _shown(text: str) -> str:
+    """`text` as the store keeps it: passwords hidden, NUL characters (which PostgreSQL's text
+    refuses) written out."""
+    return hide_password(text).replace("\x00", "\\x00")
 
 
 def _number(value: object) -> int | None:
