@@ -18,10 +18,10 @@ from strategies import amqp_headers
 
 from pizzeria import bootstrap
 from pizzeria.config import Settings
-from pizzeria.kitchen.domain import bakes_per_order
+from pizzeria.kitchen.domain import bakes, bakes_per_order
 from pizzeria.kitchen.handlers import do_pizza
 from pizzeria.kitchen.messages import DoPizza, PizzaDone
-from pizzeria.messaging import Endpoint, Envelope, RetryPolicy, failed, make_engine, outbox
+from pizzeria.messaging import Endpoint, Envelope, Hooks, RetryPolicy, failed, make_engine, outbox
 from pizzeria.messaging.headers import from_json_safe
 from pizzeria.waiter.messages import ShowBill
 
@@ -258,3 +258,36 @@ def test_a_header_name_that_is_not_utf8_is_kept_and_never_stops_the_pipeline(app
     pipeline(app.engine, RetryPolicy(immediate=0, delayed=0)).handle(app.endpoints["waiter"], [delivery])
     (entry,) = failed.entries(app.engine)
     assert delivery.settled == ["ack"] and failed.headers_of(entry)[b"\xffname"] == "value"
+
+
+def test_after_a_failed_try_every_group_that_commits_is_published_at_once_and_told_to_the_hooks(app):
+    published, told = [], []
+
+    def second_fails_once(command, context):
+        if command.kitchen_order_id == "group-2" and context.attempt == 1:
+            raise RuntimeError("not yet")
+        context.send(PizzaDone(command.kitchen_order_id))
+
+    consumer = pipeline(app.engine, RetryPolicy(immediate=1, delayed=0),
+                        hooks=Hooks([lambda name, envelope, sent: told.append((name, envelope.type, len(sent)))]))
+    consumer.relay.publish_many = published.extend
+    consumer.handle(Endpoint("kitchen", {DoPizza: second_fails_once}), pizzas("group-1", "group-2", "group-3"))
+    assert sorted(json.loads(message.body)["payload"]["kitchen_order_id"] for message in published) == [
+        "group-1", "group-2", "group-3"]
+    assert told == [("kitchen", "DoPizza", 1)] * 3
+
+
+def test_a_message_alone_whose_commit_fails_is_tried_to_its_limit_and_stored(app):
+    clear(app)
+    attempts = []
+
+    def records_a_bake_twice(command, context):
+        attempts.append(context.attempt)
+        row = {"id": 1, "kitchen_order_id": command.kitchen_order_id, "pizza": "x", "baked_at": 0.0}
+        context.insert_later(bakes, row)
+        context.insert_later(bakes, row)  # the same primary key twice: the commit fails
+
+    consumer = pipeline(app.engine, RetryPolicy(immediate=2, delayed=0))
+    consumer.handle(Endpoint("kitchen", {DoPizza: records_a_bake_twice}), pizzas("doubled"))
+    (entry,) = failed.entries(app.engine)
+    assert (attempts, entry.attempts, entry.error_type) == ([1, 2, 3], 3, "IntegrityError")
