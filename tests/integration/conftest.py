@@ -13,3 +13,12 @@ def engine(request):
     create_tables(engine)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture
+def sqlite_engine(sqlite_url):
+    """An engine on a SQLite file with every table created."""
+    engine = make_engine(sqlite_url)
+    create_tables(engine)
+    yield engine
+    engine.dispose()

@@ -19,9 +19,8 @@ from sqlalchemy.exc import OperationalError
 
 from pizzeria.devtools.servers import free_ports
 from pizzeria.kitchen.messages import DoPizza
-from pizzeria.messaging import Broker, Endpoint, Envelope, Names, Outgoing, Publisher, Topology, build_worker, make_engine, outbox
+from pizzeria.messaging import Broker, Endpoint, Envelope, Names, Outgoing, Publisher, Topology, build_worker, outbox
 from pizzeria.messaging import broker as broker_module
-from pizzeria.messaging.db import metadata
 
 NAMES = Names("brokertest")
 TOPOLOGY = Topology(NAMES, {"kitchen": ["kitchen.command.*"]})
@@ -152,11 +151,8 @@ def test_opening_an_embedded_broker_whose_database_cannot_be_opened_tries_again_
 # --- the worker's relay --------------------------------------------------------------------
 
 @pytest.fixture
-def engine(sqlite_url) -> Iterator[Engine]:
-    engine = make_engine(sqlite_url)
-    metadata.create_all(engine)
-    yield engine
-    engine.dispose()
+def engine(sqlite_engine: Engine) -> Engine:
+    return sqlite_engine
 
 
 def outbox_ids(engine: Engine) -> list[str]:

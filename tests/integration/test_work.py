@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import sqlite3
 from collections import Counter
-from collections.abc import Iterator
 
 import pytest
 from fakes import FakeDelivery, pipeline
@@ -28,12 +27,6 @@ def db(engine) -> Engine:
     return engine
 
 
-@pytest.fixture
-def sqlite_engine(sqlite_url) -> Iterator[Engine]:
-    engine = make_engine(sqlite_url)
-    metadata.create_all(engine)
-    yield engine
-    engine.dispose()
 
 
 def pizzas(*ids: str) -> list[FakeDelivery]:

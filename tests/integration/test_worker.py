@@ -17,16 +17,12 @@ from sqlalchemy import Engine
 from pizzeria.kitchen.messages import DoPizza
 from pizzeria.messaging import Broker, Endpoint, Envelope, Names, Outgoing, Publisher, Topology, build_worker, failed, make_engine
 from pizzeria.messaging.consumer import OUTAGE_BACKOFF_SECONDS, Worker
-from pizzeria.messaging.db import metadata
 from pizzeria.messaging.transport import KombuDelivery
 
 
 @pytest.fixture
-def engine(sqlite_url) -> Iterator[Engine]:
-    engine = make_engine(sqlite_url)
-    metadata.create_all(engine)
-    yield engine
-    engine.dispose()
+def engine(sqlite_engine: Engine) -> Engine:
+    return sqlite_engine
 
 
 @pytest.fixture
