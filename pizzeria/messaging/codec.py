@@ -71,13 +71,11 @@ def _reader(cls: type) -> Convert:
 
 def _converter(hint: Any) -> Convert:
     origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if origin in (typing.Union, types.UnionType):
+    if origin in (typing.Union, types.UnionType):  # X | None: a union of one type is that type
         kinds = [arg for arg in args if arg is not type(None)]
         if len(kinds) != 1:
             raise ContractError(f"a field may be of one type or None, not {hint}")
         inner = _converter(kinds[0])
-        if type(None) not in args:
-            return inner
         return lambda value, where: None if value is None else inner(value, where)
     if origin is tuple:
         return functools.partial(_tuple_of, _converter(args[0]))
