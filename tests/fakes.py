@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Engine
 
 from pizzeria.bootstrap import NAMES
-from pizzeria.messaging import Envelope, Outgoing, Pipeline, RetryPolicy
+from pizzeria.messaging import Envelope, Outgoing, Pipeline, RetryPolicy, Worker
 from pizzeria.messaging.outbox import Relay
 
 
@@ -48,3 +51,16 @@ class FakePublisher:
 def pipeline(engine: Engine, policy: RetryPolicy = RetryPolicy(), **kwargs: Any) -> Pipeline:
     """A pipeline on `engine` whose relay publishes to a FakePublisher (`.relay.publish_many`)."""
     return Pipeline(engine, Relay(engine, FakePublisher().publish_many), NAMES, policy, **kwargs)
+
+
+@contextmanager
+def running(worker: Worker) -> Iterator[Worker]:
+    """Run `worker` in a thread for the block; then stop it and close it."""
+    thread = threading.Thread(target=worker.run, daemon=True)
+    thread.start()
+    try:
+        yield worker
+    finally:
+        worker.should_stop = True
+        thread.join(10)
+        worker.close()

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import threading
-from contextlib import contextmanager
-
 import pytest
+from fakes import running
 from kombu import Connection, Producer
 from polling import wait_until
 from sqlalchemy import select
@@ -26,17 +24,8 @@ def app(amqp_url, sqlite_url, tmp_path):
     app.engine.dispose()
 
 
-@contextmanager
 def consuming(app, *queues):
-    worker = bootstrap.worker(app, list(queues))
-    thread = threading.Thread(target=worker.run, daemon=True)
-    thread.start()
-    try:
-        yield worker
-    finally:
-        worker.should_stop = True
-        thread.join(10)
-        worker.close()
+    return running(bootstrap.worker(app, list(queues)))
 
 
 def start(app, table_id="T1", order=None, visit_id="visit-1") -> Envelope:

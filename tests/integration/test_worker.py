@@ -4,19 +4,17 @@ back to its queue, and the worker backs off."""
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
+from fakes import running
 from kombu import Connection, Queue
 from polling import wait_until
 from sqlalchemy import Engine
 
 from pizzeria.kitchen.messages import DoPizza
 from pizzeria.messaging import Broker, Endpoint, Envelope, Names, Outgoing, Publisher, Topology, build_worker, failed, make_engine
-from pizzeria.messaging.consumer import OUTAGE_BACKOFF_SECONDS, Worker
+from pizzeria.messaging.consumer import OUTAGE_BACKOFF_SECONDS
 from pizzeria.messaging.transport import KombuDelivery
 
 
@@ -47,18 +45,6 @@ def publish(broker: Broker, body: bytes, headers: dict) -> None:
 
 def pizza(kid: str) -> Envelope:
     return Envelope.wrap(DoPizza(kid, "margherita"), message_id=f"m-{kid}", correlation_id="visit-1")
-
-
-@contextmanager
-def running(worker: Worker) -> Iterator[Worker]:
-    thread = threading.Thread(target=worker.run, daemon=True)
-    thread.start()
-    try:
-        yield worker
-    finally:
-        worker.should_stop = True
-        thread.join(10)
-        worker.close()
 
 
 def waiting(broker: Broker) -> list:
