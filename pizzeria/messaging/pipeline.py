@@ -114,7 +114,7 @@ class Pipeline:
         unique = {item.envelope.message_id: item for item in reversed(items)}
         suspects = [item.envelope.message_id for item in unique.values()
                     if suspect_all or item.delivery.redelivered or _ours(item.delivery, self.names)]
-        handled = inbox.handled(self.engine, batch.endpoint.name, suspects) if suspects else set()
+        handled = inbox.handled(self.engine, batch.endpoint.name, suspects)
         fresh = []
         for item in items:
             if unique[item.envelope.message_id] is item and item.envelope.message_id not in handled:

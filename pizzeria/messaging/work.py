@@ -6,7 +6,7 @@ from __future__ import annotations
 import itertools
 import random
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -57,15 +57,10 @@ class Item:
     def __post_init__(self) -> None:
         self.attempt = self.tries.attempts
 
-    @property
-    def ids(self) -> Mapping[str, str]:
-        """What every log line about this message carries."""
-        return {"correlation_id": self.envelope.correlation_id, "message_id": self.envelope.message_id,
-                "type": self.envelope.type}
-
     def bound(self) -> AbstractContextManager[None]:
         """Bind the message's ids to every log line logged in the block."""
-        return structlog.contextvars.bound_contextvars(**self.ids)
+        return structlog.contextvars.bound_contextvars(
+            correlation_id=self.envelope.correlation_id, message_id=self.envelope.message_id, type=self.envelope.type)
 
 
 def is_outage(error: BaseException) -> bool:
