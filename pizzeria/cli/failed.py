@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from datetime import UTC, datetime
 
 import click
@@ -77,7 +78,7 @@ def replay_command(ids: tuple[int, ...], every: bool) -> None:
     publisher = app.publisher()
     try:
         for entry in _chosen(app, ids, every, status=None if ids else "failed"):
-            store.replay(app.engine, publisher.publish, entry, NAMES)
+            store.replay(app.engine, publisher.publish, entry, NAMES, time.time())
             click.echo(f"replayed {entry.id} ({entry.type or 'unknown type'}) to {entry.queue}")
     finally:
         publisher.close()

@@ -3,8 +3,6 @@ baked twice would show as two rows."""
 
 from __future__ import annotations
 
-import time
-
 from sqlalchemy import Column, Connection, Engine, Float, Integer, MetaData, String, Table, func, insert, select
 
 metadata = MetaData()
@@ -18,14 +16,9 @@ bakes = Table(
 )
 
 
-def bake(seconds: float) -> None:
-    """The heavy work: an oven that takes its time."""
-    time.sleep(seconds)
-
-
-def record_bake(conn: Connection, kitchen_order_id: str, pizza: str) -> None:
-    """Write down that this kitchen order was baked."""
-    conn.execute(insert(bakes).values(kitchen_order_id=kitchen_order_id, pizza=pizza, baked_at=time.time()))
+def record_bake(conn: Connection, kitchen_order_id: str, pizza: str, at: float) -> None:
+    """Write down that this kitchen order was baked at `at`."""
+    conn.execute(insert(bakes).values(kitchen_order_id=kitchen_order_id, pizza=pizza, baked_at=at))
 
 
 def bakes_per_order(engine: Engine) -> dict[str, int]:

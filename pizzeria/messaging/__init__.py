@@ -17,24 +17,26 @@ tables from them.
 """
 
 from .broker import Broker, Publisher
+from .clock import SYSTEM, Clock, SystemClock, VirtualClock
 from .codec import from_payload, to_payload
 from .consumer import Worker, build_worker
 from .db import make_engine
 from .endpoint import Endpoint, Handler, Module
 from .envelope import Envelope, derived_id, new_id
 from .errors import BadMessage, Conflict, ContractError, HandlerMisused, InvalidPayload, MessagingError, UnknownType
+from .hooks import Hooks, Step
 from .message import Command, Contract, Event, Message
 from .naming import Names
-from .pipeline import MAX_BODY_BYTES, Hooks, Pipeline
+from .pipeline import MAX_BODY_BYTES, Pipeline
 from .retry import RetryPolicy
 from .topology import Topology
 from .transport import Delivery, Outgoing
 from .unit import Context
 
 __all__ = [
-    "BadMessage", "Broker", "Command", "Conflict", "Context", "Contract", "ContractError", "Delivery",
-    "Endpoint", "Envelope", "Event", "Handler", "HandlerMisused", "Hooks", "InvalidPayload", "MAX_BODY_BYTES",
-    "Message", "MessagingError", "Module", "Names", "Outgoing", "Pipeline", "Publisher", "RetryPolicy",
-    "Topology", "UnknownType", "Worker", "build_worker", "derived_id", "from_payload", "make_engine",
-    "new_id", "to_payload",
+    "MAX_BODY_BYTES", "SYSTEM", "BadMessage", "Broker", "Clock", "Command", "Conflict", "Context", "Contract",
+    "ContractError", "Delivery", "Endpoint", "Envelope", "Event", "Handler", "HandlerMisused", "Hooks",
+    "InvalidPayload", "Message", "MessagingError", "Module", "Names", "Outgoing", "Pipeline", "Publisher",
+    "RetryPolicy", "Step", "SystemClock", "Topology", "UnknownType", "VirtualClock", "Worker", "build_worker",
+    "derived_id", "from_payload", "make_engine", "new_id", "to_payload",
 ]

@@ -12,6 +12,7 @@ from kombu import Connection, Producer
 from kombu.exceptions import OperationalError as BrokerUnreachable
 from sqlalchemy.exc import DBAPIError
 
+from .hooks import Hooks, Step
 from .topology import Topology
 from .transport import Outgoing
 
@@ -80,8 +81,9 @@ class Publisher:
     per batch for the broker to confirm every message of it, and tries a batch again on a new
     connection if the connection is lost (a message may then go twice: the inbox drops it)."""
 
-    def __init__(self, broker: Broker):
+    def __init__(self, broker: Broker, hooks: Hooks | None = None):
         self.broker = broker
+        self.hooks = hooks or Hooks()
         self._connection: Connection | None = None
         self._producer: Producer | None = None
         self._published = 0
@@ -120,6 +122,7 @@ class Publisher:
             if self.broker.is_amqp:
                 self._published += 1
                 self._unconfirmed.add(self._published)
+        self.hooks.reach(Step.AFTER_PUBLISH)
         # Confirms come in as the connection is read, by this loop or by py-amqp itself before
         # each publish: the listeners set up in _open count them wherever they are read.
         while self._unconfirmed:  # all of them, so that no late nack falls on the next batch

@@ -3,7 +3,6 @@ the outbox between them."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from functools import partial
 from typing import Any
@@ -14,9 +13,11 @@ from kombu.mixins import ConsumerMixin
 from sqlalchemy import Engine
 
 from .broker import Broker, Publisher
+from .clock import SYSTEM, Clock
 from .endpoint import Endpoint
+from .hooks import Hooks
 from .outbox import Relay
-from .pipeline import MAX_BODY_BYTES, Hooks, Pipeline
+from .pipeline import MAX_BODY_BYTES, Pipeline
 from .retry import RetryPolicy
 from .transport import JSON, KombuDelivery
 
@@ -38,6 +39,7 @@ class Worker(ConsumerMixin):
         self.pipeline = pipeline
         self.publisher = publisher
         self.relay: Relay = pipeline.relay
+        self.clock = pipeline.clock
         self.log = pipeline.names.logger("consumer")
         self.batch: list[tuple[Endpoint, KombuDelivery]] = []
         self.batch_limit = min(MAX_BATCH, sum(endpoint.prefetch for endpoint in endpoints))
@@ -65,13 +67,13 @@ class Worker(ConsumerMixin):
         self.batch.append((endpoint, KombuDelivery(message)))
 
     def on_iteration(self) -> None:
-        if time.monotonic() >= self._sweep_due or len(self.relay.published) >= SWEEP_AFTER_ROWS:
+        if self.clock.monotonic() >= self._sweep_due or len(self.relay.published) >= SWEEP_AFTER_ROWS:
             self.sweep_outbox()
 
     def sweep_outbox(self) -> None:
         """Delete what was published, publish what is due; a broker hiccup is logged and the
         rows wait in the outbox for the next sweep."""
-        self._sweep_due = time.monotonic() + SWEEP_SECONDS
+        self._sweep_due = self.clock.monotonic() + SWEEP_SECONDS
         try:
             self.relay.sweep()
         except Exception as error:
@@ -105,8 +107,8 @@ class Worker(ConsumerMixin):
         busy = _drained(conn, 0)
         if not busy:
             conn.drain_events(timeout=wait)
-        deadline = time.monotonic() + (LINGER_SECONDS if busy else 0.0)
-        while len(self.batch) < self.batch_limit and _drained(conn, max(0.0, deadline - time.monotonic())):
+        deadline = self.clock.monotonic() + (LINGER_SECONDS if busy else 0.0)
+        while len(self.batch) < self.batch_limit and _drained(conn, max(0.0, deadline - self.clock.monotonic())):
             pass
 
     def handle_batch(self) -> None:
@@ -115,15 +117,16 @@ class Worker(ConsumerMixin):
         for endpoint in self.endpoints:
             deliveries = [delivery for where, delivery in batch if where is endpoint]
             if deliveries and not self.pipeline.handle(endpoint, deliveries):
-                time.sleep(OUTAGE_BACKOFF_SECONDS)
+                self.clock.sleep(OUTAGE_BACKOFF_SECONDS)
 
 
 def build_worker(broker: Broker, engine: Engine, endpoints: list[Endpoint], policy: RetryPolicy = RetryPolicy(),
-                 max_body_bytes: int = MAX_BODY_BYTES, hooks: Hooks | None = None) -> Worker:
+                 max_body_bytes: int = MAX_BODY_BYTES, hooks: Hooks | None = None, clock: Clock = SYSTEM) -> Worker:
     """A worker for the endpoints, with its own publisher, relay and pipeline."""
-    publisher = Publisher(broker)
-    relay = Relay(engine, publisher.publish_many)
-    pipeline = Pipeline(engine, relay, broker.topology.names, policy, max_body_bytes, hooks)
+    hooks = hooks or Hooks()
+    publisher = Publisher(broker, hooks)
+    relay = Relay(engine, publisher.publish_many, clock=clock, hooks=hooks)
+    pipeline = Pipeline(engine, relay, broker.topology.names, policy, max_body_bytes, hooks, clock)
     return Worker(broker, endpoints, pipeline, publisher)
 
 

@@ -7,9 +7,9 @@ import json
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
+from .clock import SYSTEM, iso
 from .codec import from_payload, to_payload
 from .errors import BadMessage, UnknownType
 
@@ -48,10 +48,11 @@ class Envelope:
 
     @classmethod
     def wrap(cls, message: Any, *, message_id: str, correlation_id: str,
-             causation_id: str | None = None) -> Envelope:
-        """Put a message in a new envelope stamped with the current time."""
+             causation_id: str | None = None, at: float | None = None) -> Envelope:
+        """Put a message in a new envelope stamped with the time `at` (seconds since the epoch),
+        by default the system's time now."""
         return cls(message_id, type(message).__name__, correlation_id, causation_id,
-                   datetime.now(UTC).isoformat(), to_payload(message))
+                   iso(SYSTEM.time() if at is None else at), to_payload(message))
 
     def headers(self) -> dict[str, str]:
         """The ids as AMQP headers, so they show in the broker's UI."""

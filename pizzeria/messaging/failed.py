@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -71,10 +70,9 @@ class Entry:
         return dataclasses.replace(self, headers={}, traceback=f"{self.traceback or ''}\n(headers not kept: {why})")
 
 
-def store(engine: Engine, entry: Entry, names: Names) -> int:
-    """Keep a message that failed for good, with its error; a replay that fails again updates
-    the entry it came from. Return the entry's id."""
-    now = time.time()
+def store(engine: Engine, entry: Entry, names: Names, now: float) -> int:
+    """Keep a message that failed for good at `now`, with its error; a replay that fails again
+    updates the entry it came from. Return the entry's id."""
     failure = {"error_type": type(entry.error).__name__, "error": _shown(str(entry.error)),
                "traceback": _shown(entry.traceback) if entry.traceback else None, "last_failed_at": now}
     with engine.begin() as conn:
@@ -108,12 +106,13 @@ def headers_of(entry: Row[Any]) -> dict[str, Any]:
     return from_json_safe(json.loads(entry.headers))
 
 
-def replay(engine: Engine, publish: Callable[[Outgoing], None], entry: Row[Any], names: Names) -> None:
+def replay(engine: Engine, publish: Callable[[Outgoing], None], entry: Row[Any], names: Names, now: float) -> None:
     """Send the entry's message to its queue again, as it was, its earlier tries forgotten and
     marked as a replay of it; the inbox lets it through if it never succeeded, and drops it if
-    it did. The entry is marked first, so that a replay failing again at once unmarks it."""
+    it did. The entry is marked replayed at `now` first, so that a replay failing again at
+    once unmarks it."""
     headers = {**Tries.forgotten(headers_of(entry), names), names.header("replayed"): entry.id}
-    _mark(engine, entry.id, time.time())
+    _mark(engine, entry.id, now)
     try:
         publish(Outgoing(entry.queue, entry.body, headers, exchange="",
                          content_type=entry.content_type or "application/octet-stream"))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
 
 from sqlalchemy import Column, Connection, Engine, Float, String, Table, insert, select
@@ -27,8 +26,7 @@ def handled(engine: Engine, consumer: str, message_ids: Iterable[str]) -> set[st
         return set(conn.execute(query).scalars())
 
 
-def record(conn: Connection, consumer: str, message_ids: list[str]) -> None:
-    """Mark the messages handled by `consumer`; a duplicate raises IntegrityError."""
-    now = time.time()
+def record(conn: Connection, consumer: str, message_ids: list[str], now: float) -> None:
+    """Mark the messages handled by `consumer` at `now`; a duplicate raises IntegrityError."""
     conn.execute(insert(inbox), [{"consumer": consumer, "message_id": message_id, "handled_at": now}
                                  for message_id in message_ids])

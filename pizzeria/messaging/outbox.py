@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -25,9 +24,11 @@ from sqlalchemy import (
     update,
 )
 
+from .clock import SYSTEM, Clock
 from .db import metadata
 from .envelope import Envelope
 from .headers import from_json_safe, to_json_safe
+from .hooks import Hooks, Step
 from .transport import Outgoing
 
 outbox = Table(
@@ -47,26 +48,25 @@ LEASE_SECONDS = 10.0
 COLUMNS = (outbox.c.id, outbox.c.exchange, outbox.c.routing_key, outbox.c.headers, outbox.c.body)
 
 
-def add(conn: Connection, messages: list[tuple[Envelope, str]]) -> Sequence[Row[Any]]:
-    """Save `(envelope, routing_key)` pairs for sending, in the caller's transaction, claimed
+def add(conn: Connection, messages: list[tuple[Envelope, str]], now: float) -> Sequence[Row[Any]]:
+    """Save `(envelope, routing_key)` pairs for sending at `now`, in the caller's transaction, claimed
     by the caller for a lease, so that it can send them right after its commit; if it dies
     first, another relay takes them when the lease ends. Return the rows, in order."""
     if not messages:
         return []
-    now = time.time()
     rows = [{"message_id": envelope.message_id, "exchange": None, "routing_key": routing_key,
              "headers": json.dumps(envelope.headers()), "body": envelope.encode(),
              "not_before": now, "claimed_until": now + LEASE_SECONDS} for envelope, routing_key in messages]
     return conn.execute(insert(outbox).returning(*COLUMNS, sort_by_parameter_order=True), rows).all()
 
 
-def add_raw(conn: Connection, message: Outgoing, message_id: str, delay: float = 0.0) -> None:
+def add_raw(conn: Connection, message: Outgoing, message_id: str, not_before: float) -> None:
     """Save a JSON message as it will go on the wire, headers of any AMQP type included, for
-    any relay to send once `delay` seconds have passed."""
+    any relay to send from the time `not_before` on."""
     conn.execute(insert(outbox).values(
         message_id=message_id, exchange=message.exchange, routing_key=message.routing_key,
         headers=json.dumps(to_json_safe(message.headers)), body=message.body,
-        not_before=time.time() + delay))
+        not_before=not_before))
 
 
 def outgoing(row: Row[Any]) -> Outgoing:
@@ -79,9 +79,11 @@ class Relay:
     (`send`), and any other row that is due and not claimed by a live relay (`sweep`)."""
 
     def __init__(self, engine: Engine, publish_many: PublishMany, lease: float = LEASE_SECONDS,
-                 batch: int = 100):
+                 batch: int = 100, clock: Clock = SYSTEM, hooks: Hooks | None = None):
         self.engine = engine
         self.publish_many = publish_many
+        self.clock = clock
+        self.hooks = hooks or Hooks()
         self.lease = lease
         self.batch = batch
         self.published: list[int] = []
@@ -99,10 +101,10 @@ class Relay:
         self.forget_published()
         sent = 0
         while rows := self._claim():
-            try:
-                self.send(rows)
-            finally:
-                self.forget_published()
+            self.hooks.reach(Step.RELAY_CLAIMED)
+            self.send(rows)
+            self.hooks.reach(Step.RELAY_CONFIRMED)
+            self.forget_published()
             sent += len(rows)
         return sent
 
@@ -114,7 +116,7 @@ class Relay:
             self.published = []
 
     def _claim(self) -> list[Row[Any]]:
-        now = time.time()
+        now = self.clock.time()
         due = (select(outbox.c.id)
                .where(outbox.c.not_before <= now, _unclaimed(now))
                .order_by(outbox.c.id).limit(self.batch)

@@ -11,7 +11,7 @@ requeues deliveries; nothing else ever does.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,9 +19,11 @@ import structlog
 from sqlalchemy import Engine, Row
 
 from . import inbox
+from .clock import SYSTEM, Clock
 from .endpoint import Endpoint
 from .envelope import Envelope
 from .errors import BadMessage
+from .hooks import Hooks, Step
 from .naming import Names
 from .outbox import Relay
 from .retry import RetryPolicy, Tries
@@ -31,30 +33,22 @@ from .unit import Duplicates
 from .work import Failure, Item, Outage, is_outage, run_unit
 
 MAX_BODY_BYTES = 1024 * 1024
-Handled = Callable[[str, Envelope, list[Envelope]], None]
-
-
-@dataclass(frozen=True)
-class Hooks:
-    """Callbacks the pipeline calls as messages reach their end: `handled(consumer, envelope,
-    sent)` once a message's unit of work committed and its delivery was acked."""
-
-    handled: list[Handled] = field(default_factory=list)
 
 
 class Pipeline:
     """Takes the deliveries of one endpoint, a batch, to their end; see the module's docstring."""
 
     def __init__(self, engine: Engine, relay: Relay, names: Names, policy: RetryPolicy = RetryPolicy(),
-                 max_body_bytes: int = MAX_BODY_BYTES, hooks: Hooks | None = None):
+                 max_body_bytes: int = MAX_BODY_BYTES, hooks: Hooks | None = None, clock: Clock = SYSTEM):
         self.engine = engine
         self.relay = relay
         self.names = names
         self.policy = policy
         self.max_body_bytes = max_body_bytes
         self.hooks = hooks or Hooks()
+        self.clock = clock
         self.log = names.logger("consumer")
-        self.router = Router(engine, names, policy, self.log)
+        self.router = Router(engine, names, policy, self.log, clock)
 
     def handle(self, endpoint: Endpoint, deliveries: Sequence[Delivery]) -> bool:
         """Settle every delivery: ack it once handled, found a duplicate, retried later or stored
@@ -68,6 +62,7 @@ class Pipeline:
             self.log.warning("database unavailable, messages requeued", queue=self.names.queue(endpoint.name),
                              error=str(error).splitlines()[0])
         self._publish(batch.rows)
+        self.hooks.reach(Step.AFTER_CONFIRM)
         unsettled = [delivery for delivery in deliveries if delivery not in batch.settled]
         for delivery in batch.settled:
             delivery.ack()
@@ -83,6 +78,7 @@ class Pipeline:
         reason = BadMessage(f"the transport could not decode it: {error}")
         with structlog.contextvars.bound_contextvars(**_ids_in_headers(delivery)):
             self.router.store_failed(self.names.queue(endpoint.name), delivery, reason, Tries(), attempts=1)
+        self.hooks.reach(Step.AFTER_ROUTE)
         delivery.ack()
 
     def _settle(self, batch: _Batch, deliveries: Sequence[Delivery]) -> None:
@@ -103,6 +99,7 @@ class Pipeline:
             with structlog.contextvars.bound_contextvars(**_ids_in_headers(delivery)):
                 self.router.store_failed(self.names.queue(batch.endpoint.name), delivery, error, tries,
                                          attempts=tries.attempts + 1)
+            self.hooks.reach(Step.AFTER_ROUTE)
             batch.settled.append(delivery)
             return None
         return Item(delivery, envelope, message, batch.endpoint.handlers[type(message)], tries)
@@ -128,7 +125,7 @@ class Pipeline:
     def _attempt(self, batch: _Batch, group: list[Item]) -> list[list[Item]]:
         """Handle the group once; return the groups to try again."""
         try:
-            rows, unit = run_unit(self.engine, batch.endpoint.name, group)
+            rows, unit = run_unit(self.engine, batch.endpoint.name, group, self.clock, self.hooks)
         except Duplicates as duplicates:
             fresh = self._fresh(batch, group, suspect_all=True)
             return [fresh] if len(fresh) < len(group) else self._failed(batch, group, Failure(None, duplicates))
@@ -138,6 +135,7 @@ class Pipeline:
             return self._failed(batch, group, failure)
         except Exception as error:  # the commit failed: nobody to blame
             return self._failed(batch, group, Failure(None, error))
+        self.hooks.reach(Step.AFTER_COMMIT)
         for item in group:
             sent = [envelope for envelope, _ in unit.sent if envelope.causation_id == item.envelope.message_id]
             with item.bound():
@@ -166,6 +164,7 @@ class Pipeline:
             return [rest, [culprit]]
         with culprit.bound():
             self.router.route(self.names.queue(batch.endpoint.name), culprit, failure.error)
+        self.hooks.reach(Step.AFTER_ROUTE)
         batch.settled.append(culprit.delivery)
         return [rest]
 

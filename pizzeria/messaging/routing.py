@@ -5,13 +5,13 @@ reason; only a database outage is raised, for the deliveries to be requeued."""
 
 from __future__ import annotations
 
-import time
 import traceback
 from typing import Any
 
 from sqlalchemy import Engine
 
 from . import failed, outbox
+from .clock import Clock
 from .errors import BadMessage, MessagingError
 from .naming import Names
 from .retry import RetryPolicy, Tries
@@ -22,8 +22,9 @@ from .work import Item, raise_if_outage
 class Router:
     """Sends messages out of tries back later, or to the failed store."""
 
-    def __init__(self, engine: Engine, names: Names, policy: RetryPolicy, log: Any):
+    def __init__(self, engine: Engine, names: Names, policy: RetryPolicy, log: Any, clock: Clock):
         self.engine = engine
+        self.clock = clock
         self.names = names
         self.policy = policy
         self.log = log
@@ -45,17 +46,18 @@ class Router:
         entry = failed.Entry(queue, delivery.body, dict(delivery.headers), delivery.content_type, error, trace,
                              attempts, tries.first_failed_at)
         try:
-            entry_id = failed.store(self.engine, entry, self.names)
+            entry_id = failed.store(self.engine, entry, self.names, self.clock.time())
         except Exception as storing:
             raise_if_outage(storing)
-            entry_id = failed.store(self.engine, entry.without_headers(storing), self.names)
+            entry_id = failed.store(self.engine, entry.without_headers(storing), self.names, self.clock.time())
         self.log.error("message stored as failed", failed_id=entry_id, queue=queue,
                        error=f"{type(error).__name__}: {error}", attempts=attempts)
 
     def _retry_later(self, queue: str, item: Item) -> None:
         delay = self.policy.delay(item.tries.rounds)
-        headers = item.tries.next_round(item.delivery.headers, self.names, item.attempt, time.time())
+        now = self.clock.time()
+        headers = item.tries.next_round(item.delivery.headers, self.names, item.attempt, now)
         with self.engine.begin() as conn:
             outbox.add_raw(conn, Outgoing(queue, item.delivery.body, headers, exchange=""), item.envelope.message_id,
-                           delay)
+                           now + delay)
         self.log.warning("retry scheduled", attempts=item.attempt, round=item.tries.rounds + 1, delay_seconds=delay)

@@ -25,12 +25,13 @@ from kombu import Queue
 from sqlalchemy import Connection, Engine, Table, insert, select
 
 from .broker import Broker
+from .clock import SYSTEM, Clock
 from .consumer import build_worker
 from .endpoint import Endpoint
 from .envelope import Envelope, derived_id, new_id
+from .hooks import Hooks
 from .naming import Names
 from .outbox import outbox
-from .pipeline import Hooks
 from .retry import RetryPolicy
 from .topology import Topology
 from .transport import KombuDelivery, Outgoing
@@ -46,8 +47,9 @@ class FakeContext:
     `engine` if there is one, and `commit()` does what the core would at the end."""
 
     def __init__(self, envelope: Envelope, attempt: int = 1, engine: Engine | None = None,
-                 batch: Sequence[Envelope] = ()):
+                 batch: Sequence[Envelope] = (), clock: Clock = SYSTEM):
         self.envelope = envelope
+        self.clock = clock
         self.attempt = attempt
         self.batch = tuple(batch) or (envelope,)
         self.sent: list[Envelope] = []
@@ -74,7 +76,7 @@ class FakeContext:
 
     def send(self, message: Any) -> Envelope:
         """Record `message`, in the envelope the core would give it."""
-        envelope = answer(self.envelope, message)
+        envelope = answer(self.envelope, message, self.clock.time())
         self.sent.append(envelope)
         self.messages.append(message)
         return envelope
@@ -122,14 +124,15 @@ class Bus:
     its handler sent, is recorded for `wait_for`."""
 
     def __init__(self, endpoints: Sequence[Endpoint], engine: Engine, names: Names,
-                 policy: RetryPolicy = FAST_RETRIES, hooks: Hooks | None = None):
+                 policy: RetryPolicy = FAST_RETRIES, hooks: Hooks | None = None, clock: Clock = SYSTEM):
         self.endpoints = list(endpoints)
         self.engine = engine
         self.seen: list[Envelope] = []
         self.hooks = hooks or Hooks()
         self.hooks.handled.append(self._record)
         topology = Topology(names, {endpoint.name: endpoint.routes for endpoint in self.endpoints})
-        self.worker = build_worker(Broker("memory://", topology), engine, self.endpoints, policy, hooks=self.hooks)
+        self.worker = build_worker(Broker("memory://", topology), engine, self.endpoints, policy, hooks=self.hooks,
+                                   clock=clock)
         self.connection = self.worker.broker.open()
         self.queues = {endpoint.name: topology.queues[endpoint.name](self.connection.default_channel)
                        for endpoint in self.endpoints}

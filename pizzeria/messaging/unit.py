@@ -14,6 +14,7 @@ from sqlalchemy import Connection, Engine, Row, Table, insert
 from sqlalchemy.exc import IntegrityError
 
 from . import inbox, outbox
+from .clock import Clock
 from .envelope import Envelope, derived_id
 from .errors import HandlerMisused, MessagingError
 from .message import Command
@@ -21,15 +22,15 @@ from .message import Command
 T = TypeVar("T")
 
 
-def answer(cause: Envelope, message: Any) -> Envelope:
-    """The envelope of `message` sent while handling `cause`, in its correlation: a command's id
-    derives from its idempotency key there, an event's from the cause."""
+def answer(cause: Envelope, message: Any, at: float) -> Envelope:
+    """The envelope of `message` sent at `at` while handling `cause`, in its correlation: a
+    command's id derives from its idempotency key there, an event's from the cause."""
     if isinstance(message, Command):
         message_id = derived_id(cause.correlation_id, message.idempotency_key())
     else:
         message_id = derived_id(cause.message_id, type(message).__name__)
     return Envelope.wrap(message, message_id=message_id, correlation_id=cause.correlation_id,
-                         causation_id=cause.message_id)
+                         causation_id=cause.message_id, at=at)
 
 
 class Duplicates(MessagingError):
@@ -58,8 +59,9 @@ class LentConnection:
 class Unit:
     """One transaction for the messages handled together; private to the core."""
 
-    def __init__(self, engine: Engine, consumer: str, envelopes: list[Envelope]):
+    def __init__(self, engine: Engine, consumer: str, envelopes: list[Envelope], clock: Clock):
         self.engine = engine
+        self.clock = clock
         self.consumer = consumer
         self.envelopes = envelopes
         self.conn: Connection | None = None
@@ -84,13 +86,14 @@ class Unit:
         for work in self.before_commit:
             work()
         conn = self.connection()
+        now = self.clock.time()
         try:
-            inbox.record(conn, self.consumer, [envelope.message_id for envelope in self.envelopes])
+            inbox.record(conn, self.consumer, [envelope.message_id for envelope in self.envelopes], now)
         except IntegrityError:
             raise Duplicates(f"a message of {len(self.envelopes)} was handled before") from None
         for table, values in self.deferred.items():
             conn.execute(insert(table), values)
-        rows = outbox.add(conn, self.sent)
+        rows = outbox.add(conn, self.sent, now)
         conn.commit()
         self.committed = True
         return rows
@@ -104,7 +107,8 @@ class Unit:
 class Context:
     """What a handler sees besides its message: the envelope, which attempt this is (1 for the
     first), the transaction's connection, a way to send, rows to insert at the commit, and work
-    done once for every message handled together. It cannot commit: the core does."""
+    done once for every message handled together, and the clock to read the time from. It
+    cannot commit: the core does."""
 
     __slots__ = ("envelope", "attempt", "_unit")
 
@@ -119,6 +123,11 @@ class Context:
         return tuple(self._unit.envelopes)
 
     @property
+    def clock(self) -> Clock:
+        """The clock of the process: read the time from it, never from the system."""
+        return self._unit.clock
+
+    @property
     def db(self) -> Connection:
         """The unit of work's connection; the transaction begins on first use, so a handler may
         do slow work that needs no database before it touches this."""
@@ -127,7 +136,7 @@ class Context:
     def send(self, message: Any) -> Envelope:
         """Queue `message` for the outbox, in this correlation. A command's id derives from its
         idempotency key, an event's from the message it answers: a re-run sends the same ids."""
-        envelope = answer(self.envelope, message)
+        envelope = answer(self.envelope, message, self._unit.clock.time())
         if envelope.message_id in self._unit.sent_ids:
             raise HandlerMisused(f"{envelope.type} was sent twice with one id: a command needs a unique_by "
                                  f"that tells the two apart, an event answers its cause once")

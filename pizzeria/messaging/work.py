@@ -5,19 +5,21 @@ from __future__ import annotations
 
 import itertools
 import random
-import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, TypeVar
 
 import structlog
 from sqlalchemy import Engine, Row
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
+from .clock import Clock
 from .endpoint import Handler
 from .envelope import Envelope
 from .errors import Conflict
+from .hooks import Hooks, Step
 from .retry import Tries
 from .transport import Delivery
 from .unit import Context, Unit
@@ -75,43 +77,46 @@ def raise_if_outage(error: BaseException) -> None:
         raise Outage(str(error)) from error
 
 
-def run_unit(engine: Engine, consumer: str, group: list[Item]) -> tuple[Sequence[Row[Any]], Unit]:
+def run_unit(engine: Engine, consumer: str, group: list[Item], clock: Clock,
+             hooks: Hooks) -> tuple[Sequence[Row[Any]], Unit]:
     """Run the group's handlers in one unit of work and commit it; return the outbox rows and
     the unit. Raises Duplicates; Outage once quick retries of an outage ran out; Failure naming
     the item whose handler raised, or none when the commit failed (conflicts ran out, say)."""
     conflicts = CONFLICT_ATTEMPTS if len(group) == 1 else GROUP_CONFLICT_ATTEMPTS
+    unit = partial(Unit, engine, consumer, [item.envelope for item in group], clock)
     for again in itertools.count(1):
         try:
-            return _until_no_conflict(lambda: _run_once(engine, consumer, group), conflicts)
+            return _until_no_conflict(lambda: _run_once(unit(), group, hooks), conflicts, clock)
         except DBAPIError as error:
             if not is_outage(error):
                 raise Failure(None, error) from error
             if again >= OUTAGE_ATTEMPTS:
                 raise Outage(str(error)) from error
-            time.sleep(0.1 * again)
+            clock.sleep(0.1 * again)
     raise AssertionError("unreachable")
 
 
-def _until_no_conflict(attempt: Callable[[], T], attempts: int) -> T:
+def _until_no_conflict(attempt: Callable[[], T], attempts: int, clock: Clock) -> T:
     for again in range(1, attempts + 1):
         try:
             return attempt()
         except Conflict as conflict:
             if again == attempts:
                 raise Failure(None, conflict) from conflict
-            time.sleep(random.uniform(0, 0.002 * again))  # let the other writer finish
+            clock.sleep(random.uniform(0, 0.002 * again))  # let the other writer finish
     raise AssertionError("unreachable")  # attempts is at least 1
 
 
-def _run_once(engine: Engine, consumer: str, group: list[Item]) -> tuple[Sequence[Row[Any]], Unit]:
-    unit = Unit(engine, consumer, [item.envelope for item in group])
+def _run_once(unit: Unit, group: list[Item], hooks: Hooks) -> tuple[Sequence[Row[Any]], Unit]:
     for item in group:
         item.attempt += 1
     ran = 0
     try:
         for ran, item in enumerate(group, start=1):  # noqa: B007 (read after the loop, on failure)
             with item.bound():
+                hooks.reach(Step.BEFORE_HANDLER)
                 _call(item, Context(item.envelope, item.attempt, unit))
+        hooks.reach(Step.BEFORE_COMMIT)
         return unit.commit(), unit
     except BaseException:
         _uncount_untouched(group[ran:], unit)

@@ -49,10 +49,11 @@ def on_event(event: Any, context: Context) -> None:
 
 def _record(context: Context, visit_id: str, commands: list) -> None:
     """Send the commands; the history gets the message received and each command sent."""
-    context.insert_later(history, history_row(visit_id, "received", context.envelope))
+    now = context.clock.time()
+    context.insert_later(history, history_row(visit_id, "received", context.envelope, now))
     for command in commands:
         sent = context.send(command)
-        context.insert_later(history, history_row(visit_id, "sent", sent))
+        context.insert_later(history, history_row(visit_id, "sent", sent, now))
 
 
 HANDLERS: dict[type, Handler] = {StartTableService: start_table_service}

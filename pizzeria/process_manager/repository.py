@@ -4,7 +4,6 @@ can run at once without losing an update."""
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterable
 
 from sqlalchemy import (
@@ -26,7 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from pizzeria.messaging import Conflict, Context, Envelope, from_payload, to_payload
+from pizzeria.messaging import SYSTEM, Clock, Conflict, Context, Envelope, from_payload, to_payload
 
 from .saga import IN_PROGRESS, Visit
 
@@ -74,8 +73,9 @@ class VisitRepository:
     most once, by `flush`, compare-and-set on the version it was read at, so that several
     process managers can run at once without losing an update."""
 
-    def __init__(self, conn: Connection, expected: Iterable[str] = ()):
+    def __init__(self, conn: Connection, expected: Iterable[str] = (), clock: Clock = SYSTEM):
         self.conn = conn
+        self.clock = clock
         self.expected = set(expected)  # visits worth reading along with the first one asked for
         self.known: dict[str, tuple[Visit, int] | None] = {}
         self.changed: set[str] = set()
@@ -84,7 +84,7 @@ class VisitRepository:
     def of(cls, context: Context) -> VisitRepository:
         """The repository of the context's transaction: the visits of all its messages are read
         at the first `get`, and what they changed is written just before the commit."""
-        repository = cls(context.db, (envelope.correlation_id for envelope in context.batch))
+        repository = cls(context.db, (envelope.correlation_id for envelope in context.batch), context.clock)
         context.before_commit(repository.flush)
         return repository
 
@@ -102,7 +102,7 @@ class VisitRepository:
 
     def add(self, visit: Visit) -> None:
         """Save a new visit at version 1; raise Conflict if it or a table clash got there first."""
-        now = time.time()
+        now = self.clock.time()
         try:
             self.conn.execute(insert(visits).values(
                 visit_id=visit.visit_id, table_id=visit.table_id, status=visit.status,
@@ -121,7 +121,7 @@ class VisitRepository:
         someone else since it was read."""
         if not self.changed:
             return
-        now = time.time()
+        now = self.clock.time()
         saved: dict[str, tuple[Visit, int]] = {}
         for visit_id in sorted(self.changed):  # one lock order
             known = self.known[visit_id]
@@ -140,10 +140,10 @@ class VisitRepository:
             self.known[row.visit_id] = (from_payload(Visit, json.loads(row.state)), row.version)
 
 
-def history_row(visit_id: str, direction: str, envelope: Envelope) -> dict:
+def history_row(visit_id: str, direction: str, envelope: Envelope, at: float) -> dict:
     """A row of the visit's history: a message it received or sent, and when."""
     return {"visit_id": visit_id, "direction": direction, "type": envelope.type,
-            "message_id": envelope.message_id, "at": time.time()}
+            "message_id": envelope.message_id, "at": at}
 
 
 def _dump(visit: Visit) -> str:

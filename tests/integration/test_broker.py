@@ -164,8 +164,8 @@ def test_a_relay_sweep_the_broker_refuses_keeps_the_rows_and_the_worker_publishe
     worker = build_worker(broker, engine, [Endpoint("kitchen", {DoPizza: lambda _c, _ctx: None})])
     try:
         with engine.begin() as conn:
-            outbox.add_raw(conn, message("lost")._replace(exchange="no-such-exchange"), "m-lost")
-            outbox.add_raw(conn, message("kept"), "m-kept")
+            outbox.add_raw(conn, message("lost")._replace(exchange="no-such-exchange"), "m-lost", time.time())
+            outbox.add_raw(conn, message("kept"), "m-kept", time.time())
         worker.sweep_outbox()  # logs, and does not raise
         assert outbox_ids(engine) == ["m-lost", "m-kept"]
         with engine.begin() as conn:

@@ -4,6 +4,8 @@ entry as it was; entries are listed and deleted by id."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from fakes import FakeDelivery, pipeline
 
@@ -37,7 +39,7 @@ def pizza(kid: str = "p1", **headers) -> FakeDelivery:
 
 def replay(engine, entry) -> Outgoing:
     sent: list[Outgoing] = []
-    failed.replay(engine, sent.append, entry, NAMES)
+    failed.replay(engine, sent.append, entry, NAMES, time.time())
     (outgoing,) = sent
     return outgoing
 
@@ -102,7 +104,7 @@ def test_a_replay_that_cannot_be_published_leaves_the_entry_unreplayed_and_says_
         raise ConnectionRefusedError("the broker is down")
 
     with pytest.raises(ConnectionRefusedError):
-        failed.replay(engine, broker_down, entry, NAMES)
+        failed.replay(engine, broker_down, entry, NAMES, time.time())
     (entry,) = failed.entries(engine)
     assert entry.replayed_at is None
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 from sqlalchemy import func, select
@@ -32,7 +33,7 @@ def add_rows(engine, count: int, delay: float = 0.0) -> list[str]:
         for message_id in ids:
             envelope = Envelope(message_id, "Thing", "visit", None, "now", {})
             outbox.add_raw(conn, Outgoing("menu.command.Thing", envelope.encode(), envelope.headers()),
-                           message_id, delay=delay)
+                           message_id, time.time() + delay)
     return ids
 
 
@@ -94,7 +95,7 @@ def test_rows_claimed_by_a_live_relay_are_left_to_it(engine):
 def test_rows_a_handler_writes_are_claimed_for_it_to_send_and_deleted_at_its_next_sweep(engine):
     envelopes = [Envelope(f"m{n}", "Thing", "visit", None, "now", {}) for n in range(3)]
     with engine.begin() as conn:
-        rows = outbox.add(conn, [(envelope, "menu.command.Thing") for envelope in envelopes])
+        rows = outbox.add(conn, [(envelope, "menu.command.Thing") for envelope in envelopes], time.time())
     other, mine = FakePublisher(), FakePublisher()
     assert outbox.Relay(engine, other.publish_many).sweep() == 0
     relay = outbox.Relay(engine, mine.publish_many)
@@ -106,7 +107,7 @@ def test_rows_a_handler_writes_are_claimed_for_it_to_send_and_deleted_at_its_nex
 
 def test_rows_of_a_handler_that_died_before_sending_go_out_when_its_lease_ends(engine):
     with engine.begin() as conn:
-        outbox.add(conn, [(Envelope("m1", "Thing", "visit", None, "now", {}), "menu.command.Thing")])
+        outbox.add(conn, [(Envelope("m1", "Thing", "visit", None, "now", {}), "menu.command.Thing")], time.time())
         conn.execute(outbox.outbox.update().values(claimed_until=0))  # the lease has ended
     publisher = FakePublisher()
     assert outbox.Relay(engine, publisher.publish_many).sweep() == 1

@@ -149,7 +149,7 @@ def test_the_failed_store_hides_passwords_in_errors_and_tracebacks(app):
     clear(app)
     error = RuntimeError("no route to postgresql://pizza:s3cret@db:5432/pizzeria")
     entry = failed.Entry("q", b"{}", {}, "application/json", error, "... amqp://u:s3cret@rabbit// ...", 1)
-    failed.store(app.engine, entry, bootstrap.NAMES)
+    failed.store(app.engine, entry, bootstrap.NAMES, time.time())
     (stored,) = failed.entries(app.engine)
     assert "s3cret" not in stored.error + stored.traceback
     assert "postgresql://pizza:***@db:5432/pizzeria" in stored.error

@@ -5,6 +5,7 @@ requeues, and a commit that fails is a failed try like any other."""
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections import Counter
 
 import pytest
@@ -13,7 +14,7 @@ from sqlalchemy import Column, Engine, MetaData, String, Table, func, select, te
 from sqlalchemy.exc import OperationalError
 
 from pizzeria.kitchen.messages import DoPizza
-from pizzeria.messaging import Conflict, Endpoint, Envelope, HandlerMisused, RetryPolicy, failed, inbox, make_engine, work
+from pizzeria.messaging import SYSTEM, Conflict, Endpoint, Envelope, HandlerMisused, RetryPolicy, failed, inbox, make_engine, work
 from pizzeria.messaging.db import metadata
 from pizzeria.messaging.unit import Unit
 
@@ -178,7 +179,8 @@ def test_a_handler_may_use_the_lent_connection_for_anything_but_ending_the_trans
 
 
 def test_a_unit_of_work_commits_once(db):
-    unit = Unit(db, "kitchen", [Envelope.wrap(DoPizza("p", "margherita"), message_id="m-p", correlation_id="v")])
+    unit = Unit(db, "kitchen", [Envelope.wrap(DoPizza("p", "margherita"), message_id="m-p", correlation_id="v")],
+                SYSTEM)
     try:
         unit.commit()
         with pytest.raises(HandlerMisused, match="commits once"):
@@ -190,7 +192,7 @@ def test_a_unit_of_work_commits_once(db):
 
 def test_the_inbox_answers_for_one_consumer_and_nothing_for_no_ids(db):
     with db.begin() as conn:
-        inbox.record(conn, "kitchen", ["m1", "m2"])
+        inbox.record(conn, "kitchen", ["m1", "m2"], time.time())
     assert inbox.handled(db, "kitchen", ["m1", "m3"]) == {"m1"}
     assert inbox.handled(db, "waiter", ["m1"]) == set()
     assert inbox.handled(db, "kitchen", []) == set()

@@ -4,6 +4,7 @@ when it closes."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -117,6 +118,6 @@ def test_a_bus_closing_relays_what_is_due_in_the_outbox_and_closes_its_connectio
     with bus:
         envelope = Envelope.wrap(ShipOrder("o2"), message_id="m2", correlation_id="order-2")
         with engine.begin() as conn:
-            outbox.add_raw(conn, Outgoing(ShipOrder.route, envelope.encode(), envelope.headers()), "m2")
+            outbox.add_raw(conn, Outgoing(ShipOrder.route, envelope.encode(), envelope.headers()), "m2", time.time())
     assert rows(engine, outbox.outbox) == 0
     assert not bus.connection.connected
