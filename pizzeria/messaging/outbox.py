@@ -41,6 +41,10 @@ outbox = Table(
     Column("body", LargeBinary, nullable=False),
     Column("not_before", Float, nullable=False, index=True),
     Column("claimed_until", Float, nullable=True),
+    # Ids are never used again: a relay deletes the rows it published by id, and a row it
+    # published may meanwhile have been published and deleted by another relay (its lease
+    # over), its id taken by a new row, which SQLite would otherwise do.
+    sqlite_autoincrement=True,
 )
 
 PublishMany = Callable[[list[Outgoing]], None]

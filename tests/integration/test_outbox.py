@@ -112,3 +112,18 @@ def test_rows_of_a_handler_that_died_before_sending_go_out_when_its_lease_ends(e
     publisher = FakePublisher()
     assert outbox.Relay(engine, publisher.publish_many).sweep() == 1
     assert (publisher.published, rows_left(engine)) == (["m1"], 0)
+
+
+def test_a_relay_deletes_only_what_it_published_even_once_another_relay_took_over_its_rows(engine):
+    """Found by the simulator (3 visits, seed 22): a relay slow to sweep had its rows published
+    and deleted by another once its lease ended; a new row took the last one's id, and the
+    slow relay's sweep deleted it unpublished."""
+    slow, quick = FakePublisher(), FakePublisher()
+    with engine.begin() as conn:
+        rows = outbox.add(conn, [(Envelope("m1", "Thing", "visit", None, "now", {}), "menu.command.Thing")], 0.0)
+    slow_relay = outbox.Relay(engine, slow.publish_many)
+    slow_relay.send(rows)  # published, not yet deleted; its lease (from time 0) is long over
+    assert outbox.Relay(engine, quick.publish_many).sweep() == 1
+    add_rows(engine, 1)
+    slow_relay.sweep()
+    assert (slow.published, quick.published, rows_left(engine)) == (["m1", "m0"], ["m1"], 0)

@@ -1,0 +1,110 @@
+"""The pizza house as the simulator runs it: every module, visits that start at random tables
+with random wishes, faults that force retries, and the invariants of a pizza house."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import random
+from collections import Counter
+from collections.abc import Sequence
+
+from sqlalchemy import select
+
+from pizzeria import bootstrap, modules
+from pizzeria.config import Settings
+from pizzeria.kitchen.domain import bakes_per_order
+from pizzeria.messaging import Envelope, Outgoing, VirtualClock, derived_id, from_payload
+from pizzeria.messaging.failed import failed_messages
+from pizzeria.messaging.simulation import System, World
+from pizzeria.process_manager import saga
+from pizzeria.process_manager.handlers import HANDLERS
+from pizzeria.process_manager.messages import OrderLine, StartTableService
+from pizzeria.process_manager.repository import history, visits
+
+# Some wishes are on the menu, one is empty and one is not: every way a visit can end.
+WISHES: tuple[tuple[OrderLine, ...] | None, ...] = (
+    None, (OrderLine("margherita", 2),), (OrderLine("diavola", 1), OrderLine("marinara", 1)),
+    (OrderLine("hawaii", 1),), ())
+# A bill fails its first three attempts (a delayed retry), a pizza its first (a batch split).
+FAULTS = {"waiter.ShowBill": 3, "kitchen.DoPizza": 1}
+ONCE_PER_VISIT = ("ServePizzas", "ShowBill", "ThankClient")
+TYPES = {cls.__name__: cls for cls in HANDLERS}
+
+
+def pizza_house(visits: int) -> System:
+    """Every module of the pizza house, with `visits` visits to make; retries and delays as
+    configured by default."""
+    settings = dataclasses.replace(Settings.from_env({}), faults=FAULTS)  # the urls go unused
+    return System(
+        endpoints=[bootstrap.endpoint(module, settings) for module in modules.declarations()],
+        tables=[module.tables for module in modules.declarations()], names=bootstrap.NAMES,
+        workload=lambda rng: starts(rng, visits), policy=settings.retry,
+        always=[baked_once, once_per_visit], at_rest=[visits_ended, nothing_failed, histories_replay])
+
+
+def starts(rng: random.Random, visits: int) -> list[Outgoing]:
+    """The StartTableService of each visit, at fewer tables than visits so that some clash."""
+    messages = []
+    for number in range(1, visits + 1):
+        visit_id = f"visit-{number}"
+        command = StartTableService(f"T{rng.randrange(max(1, visits // 2 + 1))}", rng.choice(WISHES))
+        envelope = Envelope.wrap(command, message_id=derived_id(visit_id, "StartTableService"),
+                                 correlation_id=visit_id, at=VirtualClock().time())
+        messages.append(Outgoing(StartTableService.route, envelope.encode(), envelope.headers()))
+    return messages
+
+
+def baked_once(world: World) -> list[str]:
+    """No kitchen order was baked twice."""
+    return [f"kitchen order {order} baked {count} times" for order, count in bakes_per_order(world.engine).items()
+            if count > 1]
+
+
+def once_per_visit(world: World) -> list[str]:
+    """One ServePizzas, one bill and one thanks per visit, whatever their ids."""
+    seen = Counter((world.envelopes[message_id].type, world.envelopes[message_id].correlation_id)
+                   for consumer, message_id in world.handled if consumer == "waiter")
+    return [f"{correlation} got {count} {kind}" for (kind, correlation), count in seen.items()
+            if kind in ONCE_PER_VISIT and count > 1]
+
+
+def visits_ended(world: World) -> list[str]:
+    """Every visit that started has ended: finished or rejected."""
+    started = {envelope.correlation_id for envelope in world.envelopes.values() if envelope.type == "StartTableService"}
+    with world.engine.connect() as conn:
+        ended = dict(conn.execute(select(visits.c.visit_id, visits.c.status)).all())
+    return [f"{visit_id} did not end: {ended.get(visit_id, 'never started')}" for visit_id in sorted(started)
+            if ended.get(visit_id) not in (saga.Status.FINISHED, saga.Status.REJECTED)]
+
+
+def nothing_failed(world: World) -> list[str]:
+    """No message went to the failed store: every fault is within the retries."""
+    with world.engine.connect() as conn:
+        stored = conn.execute(select(failed_messages.c.type, failed_messages.c.error)).all()
+    return [f"{kind} stored as failed: {error}" for kind, error in stored]
+
+
+def histories_replay(world: World) -> list[str]:
+    """Each visit's history, replayed through the saga, gives its saved state and the
+    commands it sent, in order."""
+    with world.engine.connect() as conn:
+        saved = {row.visit_id: from_payload(saga.Visit, json.loads(row.state)) for row in conn.execute(select(visits))}
+        rows = conn.execute(select(history).order_by(history.c.id)).all()
+    return [problem for visit_id, visit in saved.items()
+            if (problem := _replayed(visit, [row for row in rows if row.visit_id == visit_id], world))]
+
+
+def _replayed(saved: saga.Visit, rows: Sequence, world: World) -> str | None:
+    received = [world.envelopes[row.message_id].open(TYPES) for row in rows if row.direction == "received"]
+    start = received[0]
+    refused = len(received) == 1 and saved.status == saga.Status.REJECTED
+    visit, sent = (saga.refuse if refused else saga.start)(saved.visit_id, start, *([saved.reason] if refused else []))
+    for event in received[1:]:
+        visit, commands = saga.decide(visit, event)
+        sent += commands
+    recorded = [row.type for row in rows if row.direction == "sent"]
+    if visit != saved or recorded != [type(command).__name__ for command in sent]:
+        return f"{saved.visit_id}: its history does not replay to its state ({visit.stage} vs {saved.stage}) " \
+               f"or its commands ({recorded})"
+    return None

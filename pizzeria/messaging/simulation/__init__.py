@@ -1,0 +1,10 @@
+"""Deterministic simulation of a whole system: every endpoint in one process, a seeded
+scheduler choosing every delivery, crash and tick of a virtual clock; see `simulator`."""
+
+from .broker import ConnectionLost, SimBroker, topic_matches
+from .process import Crash
+from .simulator import Check, Report, Sabotage, System, simulate
+from .world import World, handled_once
+
+__all__ = ["Check", "ConnectionLost", "Crash", "Report", "Sabotage", "SimBroker", "System", "World",
+           "handled_once", "simulate", "topic_matches"]

@@ -1,0 +1,68 @@
+"""One consumer process of a simulated system: an endpoint's pipeline and outbox relay with an
+engine of their own. A crash throws the process away, as `kill -9` would: what it held in
+memory is lost, and the database refuses it from then on."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from functools import partial
+from typing import Any
+
+from sqlalchemy import event
+
+from ..clock import Clock
+from ..db import make_engine
+from ..endpoint import Endpoint
+from ..hooks import Handled, Hooks, Step
+from ..naming import Names
+from ..outbox import Relay
+from ..pipeline import Pipeline
+from ..retry import RetryPolicy
+from ..transport import Outgoing
+from .broker import SimBroker
+
+
+class Crash(BaseException):
+    """The process died here: nothing of it runs on (a BaseException, which no handler of the
+    pipeline catches)."""
+
+
+class Process:
+    """An incarnation of the consumer of one endpoint; `reached(process, step)` is called at each
+    step it passes, and may crash it there."""
+
+    def __init__(self, endpoint: Endpoint, url: str, broker: SimBroker, clock: Clock, names: Names,
+                 policy: RetryPolicy, reached: Callable[[Process, Step], None], handled: Handled):
+        self.endpoint = endpoint
+        self.name = endpoint.name
+        self.alive = True
+        self.broker = broker
+        self.engine = make_engine(url)
+        event.listen(self.engine, "before_cursor_execute", self._refuse_the_dead)
+        self.hooks = Hooks(handled=[handled], reached=[partial(reached, self)])
+        relay = Relay(self.engine, self._publish_many, clock=clock, hooks=self.hooks)
+        self.pipeline = Pipeline(self.engine, relay, names, policy, hooks=self.hooks, clock=clock)
+
+    def handle(self, deliveries: Sequence[Any]) -> None:
+        """Hand a batch of deliveries to the pipeline."""
+        self.pipeline.handle(self.endpoint, deliveries)
+
+    def sweep(self) -> int:
+        """Let the relay publish what is due, and delete what it published."""
+        return self.pipeline.relay.sweep()
+
+    def crash(self) -> None:
+        """Die: nothing of this incarnation touches the database again."""
+        self.alive = False
+        self.engine.dispose()
+
+    def has_transaction(self) -> bool:
+        """True while the process holds a connection, and maybe a transaction and its lock."""
+        return bool(self.engine.pool.checkedout())  # type: ignore[attr-defined]
+
+    def _publish_many(self, messages: list[Outgoing]) -> None:
+        self.broker.publish_many(messages, confirmed=partial(self.hooks.reach, Step.AFTER_PUBLISH))
+
+    def _refuse_the_dead(self, *_args: Any) -> None:
+        if not self.alive:
+            raise Crash(f"{self.name} is dead")
