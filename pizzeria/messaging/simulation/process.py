@@ -1,5 +1,5 @@
 """One consumer process of a simulated system: an endpoint's pipeline and outbox relay with an
-engine of their own. A crash throws the process away, as `kill -9` would: what it held in
+engine of their own (sharing one pool: a single thread runs them all). A crash throws the process away, as `kill -9` would: what it held in
 memory is lost, and the database refuses it from then on."""
 
 from __future__ import annotations
@@ -8,10 +8,9 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import Engine, event
 
 from ..clock import Clock
-from ..db import make_engine
 from ..endpoint import Endpoint
 from ..hooks import Handled, Hooks, Step
 from ..naming import Names
@@ -31,13 +30,13 @@ class Process:
     """An incarnation of the consumer of one endpoint; `reached(process, step)` is called at each
     step it passes, and may crash it there."""
 
-    def __init__(self, endpoint: Endpoint, url: str, broker: SimBroker, clock: Clock, names: Names,
+    def __init__(self, endpoint: Endpoint, engine: Engine, broker: SimBroker, clock: Clock, names: Names,
                  policy: RetryPolicy, reached: Callable[[Process, Step], None], handled: Handled):
         self.endpoint = endpoint
         self.name = endpoint.name
         self.alive = True
         self.broker = broker
-        self.engine = make_engine(url)
+        self.engine = engine.execution_options()  # its own events; the pool and the statements shared
         event.listen(self.engine, "before_cursor_execute", self._refuse_the_dead)
         self.hooks = Hooks(handled=[handled], reached=[partial(reached, self)])
         relay = Relay(self.engine, self._publish_many, clock=clock, hooks=self.hooks)
@@ -54,11 +53,6 @@ class Process:
     def crash(self) -> None:
         """Die: nothing of this incarnation touches the database again."""
         self.alive = False
-        self.engine.dispose()
-
-    def has_transaction(self) -> bool:
-        """True while the process holds a connection, and maybe a transaction and its lock."""
-        return bool(self.engine.pool.checkedout())  # type: ignore[attr-defined]
 
     def _publish_many(self, messages: list[Outgoing]) -> None:
         self.broker.publish_many(messages, confirmed=partial(self.hooks.reach, Step.AFTER_PUBLISH))

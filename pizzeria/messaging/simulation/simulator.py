@@ -124,8 +124,6 @@ class Simulator:
             self.report.state = state.dump(self.world.engine, [core_tables, *self.system.tables])
             return self.report
         finally:
-            for process in self.processes.values():
-                process.engine.dispose()
             self.world.engine.dispose()
 
     def _choose_action(self, still: Process | None = None) -> Callable[[], None]:
@@ -202,7 +200,7 @@ class Simulator:
         if roll < CRASH + DISCONNECT:
             lost = self.broker.disconnect(process.name)
             self._trace(f"{process.name} loses its connection at {step}; back: {', '.join(p.label for p in lost)}")
-        elif roll < CRASH + DISCONNECT + PAUSE and self.paused is None and not process.has_transaction():
+        elif roll < CRASH + DISCONNECT + PAUSE and self.paused is None and not self._holds_connection():
             self._pause(process, step)
 
     def _pause(self, process: Process, step: Step) -> None:
@@ -247,8 +245,13 @@ class Simulator:
         self.world.record(consumer, envelope)
 
     def _process(self, endpoint: Endpoint) -> Process:
-        return Process(endpoint, self.url, self.broker, self.clock, self.system.names, self.system.policy,
+        return Process(endpoint, self.world.engine, self.broker, self.clock, self.system.names, self.system.policy,
                        self._reached, self._handled)
+
+    def _holds_connection(self) -> bool:
+        """True while the running process holds a connection, maybe a transaction and its lock
+        (the processes share a pool, and only one runs at a time)."""
+        return bool(self.world.engine.pool.checkedout())  # type: ignore[attr-defined]
 
     def _queue(self, process: Process) -> str:
         return self.system.names.queue(process.name)
