@@ -5,12 +5,15 @@ PYTHON ?= python3
 VENV   := .venv
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
+BUDGET ?= 120
+VISITS ?= 4
+CHAOS ?= 200
 
 # apt-get needs root; everyone else goes through sudo.
 SUDO    := $(if $(filter 0,$(shell id -u)),,sudo)
 APT_GET := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get
 
-.PHONY: help venv demo test lint coverage mutation chaos bench servers up clean
+.PHONY: help venv demo test lint coverage mutation chaos simulate bench servers up clean
 
 help: ## List the targets
 	@echo "make TARGET, where TARGET is one of:"
@@ -43,6 +46,10 @@ mutation: venv ## mutmut over the saga and the messaging core, with the fast tes
 
 chaos: venv servers ## The chaos test at full size: 200 visits, kill -9 and a broker restart
 	PIZZERIA_CHAOS_VISITS=200 $(VENV)/bin/pytest tests/e2e/test_chaos.py -s $(PYTEST_ARGS)
+
+simulate: venv ## Simulate the pizza house for BUDGET seconds (120); SEED=n [VISITS= CHAOS=] replays one run
+	$(VENV)/bin/python -m pizzeria.devtools.simulate --visits $(VISITS) --chaos $(CHAOS) \
+		$(if $(SEED),--seed $(SEED),--seconds $(BUDGET))
 
 bench: venv servers ## Benchmark pizzeria beside bare kombu on a private RabbitMQ (see BENCHMARKS.md)
 	$(VENV)/bin/python benchmarks/run.py
