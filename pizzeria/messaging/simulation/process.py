@@ -1,6 +1,7 @@
 """One consumer process of a simulated system: an endpoint's pipeline and outbox relay with an
-engine of their own (sharing one pool: a single thread runs them all). A crash throws the process away, as `kill -9` would: what it held in
-memory is lost, and the database refuses it from then on."""
+engine of their own (their pool shared: one thread runs them all). A crash throws the process
+away, as `kill -9` would: what it held in memory is lost, and the database refuses it from then
+on."""
 
 from __future__ import annotations
 
