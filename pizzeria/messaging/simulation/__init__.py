@@ -3,7 +3,8 @@ scheduler choosing every delivery, crash and tick of a virtual clock; see `simul
 
 from .broker import ConnectionLost, SimBroker, topic_matches
 from .process import Crash
-from .simulator import Check, Report, Sabotage, System, simulate
+from .simulator import simulate
+from .system import Check, Report, Sabotage, System
 from .world import World, handled_once
 
 __all__ = ["Check", "ConnectionLost", "Crash", "Report", "Sabotage", "SimBroker", "System", "World",

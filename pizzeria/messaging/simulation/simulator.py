@@ -14,12 +14,10 @@ from __future__ import annotations
 
 import random
 import tempfile
-from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import MetaData, text
+from sqlalchemy import text
 
 from ..clock import VirtualClock
 from ..db import make_engine
@@ -27,63 +25,17 @@ from ..db import metadata as core_tables
 from ..endpoint import Endpoint
 from ..envelope import Envelope
 from ..hooks import Step
-from ..naming import Names
-from ..retry import RetryPolicy
 from ..topology import Topology
-from ..transport import Outgoing
 from . import state
 from .broker import ConnectionLost, SimBroker
 from .process import Crash, Process
+from .system import Check, Report, Sabotage, System
 from .world import World, handled_once
 
-Check = Callable[[World], list[str]]
 CALM_LIMIT = 5000  # calm steps before a run that will not rest is called a loop
 ADVANCES = (0.5, 2.0, 11.0)  # seconds the chaos moves the clock on: 11 s outlasts a relay's lease
 CRASH, DISCONNECT, PAUSE = 0.06, 0.03, 0.06  # what may happen at a step, out of 1
 ACTIONS = {"deliver": 12, "sweep": 2, "advance": 1, "duplicate": 1}  # weights of the chaos's choices
-
-
-@dataclass(frozen=True)
-class System:
-    """What a simulation runs: endpoints, their tables, the application's names and retry
-    policy, the messages that start the work (drawn from the run's randomness), and the
-    invariants to hold after every step and at rest."""
-
-    endpoints: Sequence[Endpoint]
-    tables: Sequence[MetaData]
-    names: Names
-    workload: Callable[[random.Random], Sequence[Outgoing]]
-    policy: RetryPolicy = RetryPolicy()
-    always: Sequence[Check] = ()
-    at_rest: Sequence[Check] = ()
-
-
-@dataclass(frozen=True)
-class Sabotage:
-    """Breakages that prove the simulator sees what they break; for tests of the simulator."""
-
-    forget_inbox: bool = False  # the inbox forgets every message it records
-    ack_on_delivery: bool = False  # deliveries are acked as they come, before their commit
-
-
-@dataclass
-class Report:
-    """What a run did and found: its schedule, the steps reached and crashed at, the
-    violations, and a fingerprint of the end state."""
-
-    seed: int
-    chaos: int
-    trace: list[str] = field(default_factory=list)
-    violations: list[str] = field(default_factory=list)
-    reached: Counter[Step] = field(default_factory=Counter)
-    crashed: Counter[Step] = field(default_factory=Counter)
-    handled: int = 0
-    state: bytes = b""
-
-    @property
-    def digest(self) -> str:
-        """A fingerprint of the end state."""
-        return state.digest(self.state)
 
 
 def simulate(system: System, seed: int, chaos: int = 100, sabotage: Sabotage = Sabotage()) -> Report:
@@ -151,9 +103,9 @@ class Simulator:
     def _deliver(self, process: Process, chaotic: bool) -> None:
         """Hand the process a batch of waiting messages: in chaos any of them, in any order."""
         ready = self.broker.ready[self._queue(process)]
-        count = self.rng.randint(1, min(len(ready), process.endpoint.prefetch)) if chaotic else min(
-            len(ready), process.endpoint.prefetch)
-        picks = [self.rng.randrange(len(ready) - taken) if chaotic else 0 for taken in range(count)]
+        most = min(len(ready), process.endpoint.prefetch)
+        picks = [self.rng.randrange(len(ready) - taken) for taken in range(self.rng.randint(1, most))] if chaotic \
+            else [0] * most
         deliveries = [self.broker.deliver(process.name, self._queue(process), pick) for pick in picks]
         self._trace(f"deliver to {process.name}: " + ", ".join(
             delivery.parcel.label + (" (redelivered)" if delivery.redelivered else "") for delivery in deliveries))
@@ -190,7 +142,7 @@ class Simulator:
     def _reached(self, process: Process, step: Step) -> None:
         """A process stands at `step`: in chaos, it may die, lose its connection, or wait."""
         self.report.reached[step] += 1
-        if self.calm or process is self.paused:
+        if self.calm:
             return
         roll = self.rng.random()
         if roll < CRASH:

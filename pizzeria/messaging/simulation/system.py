@@ -1,0 +1,64 @@
+"""What a simulation runs (`System`), what a test may break in it (`Sabotage`), and what a
+run reports (`Report`)."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import MetaData
+
+from ..endpoint import Endpoint
+from ..hooks import Step
+from ..naming import Names
+from ..retry import RetryPolicy
+from ..transport import Outgoing
+from . import state
+from .world import World
+
+Check = Callable[[World], list[str]]
+
+
+@dataclass(frozen=True)
+class System:
+    """What a simulation runs: endpoints, their tables, the application's names and retry
+    policy, the messages that start the work (drawn from the run's randomness), and the
+    invariants to hold after every step and at rest."""
+
+    endpoints: Sequence[Endpoint]
+    tables: Sequence[MetaData]
+    names: Names
+    workload: Callable[[random.Random], Sequence[Outgoing]]
+    policy: RetryPolicy = RetryPolicy()
+    always: Sequence[Check] = ()
+    at_rest: Sequence[Check] = ()
+
+
+@dataclass(frozen=True)
+class Sabotage:
+    """Breakages that prove the simulator sees what they break; for tests of the simulator."""
+
+    forget_inbox: bool = False  # the inbox forgets every message it records
+    ack_on_delivery: bool = False  # deliveries are acked as they come, before their commit
+
+
+@dataclass
+class Report:
+    """What a run did and found: its schedule, the steps reached and crashed at, the
+    violations, and a fingerprint of the end state."""
+
+    seed: int
+    chaos: int
+    trace: list[str] = field(default_factory=list)
+    violations: list[str] = field(default_factory=list)
+    reached: Counter[Step] = field(default_factory=Counter)
+    crashed: Counter[Step] = field(default_factory=Counter)
+    handled: int = 0
+    state: bytes = b""
+
+    @property
+    def digest(self) -> str:
+        """A fingerprint of the end state."""
+        return state.digest(self.state)
