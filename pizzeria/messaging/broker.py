@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import time
 from typing import cast
 
 from amqp.channel import Channel as AmqpChannel
@@ -12,6 +11,7 @@ from kombu import Connection, Producer
 from kombu.exceptions import OperationalError as BrokerUnreachable
 from sqlalchemy.exc import DBAPIError
 
+from .clock import SYSTEM, Clock
 from .hooks import Hooks, Step
 from .topology import Topology
 from .transport import Outgoing
@@ -29,9 +29,10 @@ DECLARE_ATTEMPTS = 5
 class Broker:
     """Makes connections to one broker URL; each declares the whole topology when it opens."""
 
-    def __init__(self, url: str, topology: Topology):
+    def __init__(self, url: str, topology: Topology, clock: Clock = SYSTEM):
         self.url = url
         self.topology = topology
+        self.clock = clock
 
     @functools.cached_property
     def is_amqp(self) -> bool:
@@ -62,7 +63,7 @@ class Broker:
             try:
                 return self._open()
             except self.connection_errors + (DBAPIError,):
-                time.sleep(0.1 * attempt)
+                self.clock.sleep(0.1 * attempt)
         return self._open()
 
     def _open(self) -> Connection:
@@ -103,7 +104,7 @@ class Publisher:
                 self.drop()
                 if attempt == PUBLISH_ATTEMPTS:
                     raise
-                time.sleep(PUBLISH_WAIT_SECONDS * attempt)
+                self.broker.clock.sleep(PUBLISH_WAIT_SECONDS * attempt)
             except BaseException:  # a channel error, a nack: the next publish starts afresh
                 self.drop()
                 raise
