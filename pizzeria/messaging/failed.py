@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import (
     Column,
+    Connection,
     Engine,
     Float,
     Integer,
@@ -19,6 +20,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    and_,
     delete,
     insert,
     select,
@@ -49,6 +51,7 @@ failed_messages = Table(
     Column("first_failed_at", Float, nullable=False),
     Column("last_failed_at", Float, nullable=False),
     Column("replayed_at", Float, nullable=True),
+    sqlite_autoincrement=True,  # a replay names its entry by id: an id never names another one
 )
 
 
@@ -71,17 +74,17 @@ class Entry:
 
 
 def store(engine: Engine, entry: Entry, names: Names, now: float) -> int:
-    """Keep a message that failed for good at `now`, with its error; a replay that fails again
-    updates the entry it came from. Return the entry's id."""
+    """Keep a message that failed for good at `now`, with its error, once: a replay that fails
+    again updates the entry it came from, and so does a message stored before whose delivery
+    came back unacked (its consumer died first); their attempts add up. Return the entry's id."""
     failure = {"error_type": type(entry.error).__name__, "error": _shown(str(entry.error)),
                "traceback": _shown(entry.traceback) if entry.traceback else None, "last_failed_at": now}
     with engine.begin() as conn:
-        replayed = conn.execute(select(failed_messages.c.id, failed_messages.c.attempts).where(
-            failed_messages.c.id == _number(entry.headers.get(names.header("replayed"))))).first()
-        if replayed is not None:
-            conn.execute(update(failed_messages).where(failed_messages.c.id == replayed.id).values(
-                **failure, attempts=replayed.attempts + entry.attempts, replayed_at=None))
-            return int(replayed.id)
+        earlier = _earlier(conn, entry, names)
+        if earlier is not None:
+            conn.execute(update(failed_messages).where(failed_messages.c.id == earlier.id).values(
+                **failure, attempts=earlier.attempts + entry.attempts, replayed_at=None))
+            return int(earlier.id)
         key = conn.execute(insert(failed_messages).values(
             **failure, queue=entry.queue, message_id=_text(entry.headers.get("message_id")),
             type=_text(entry.headers.get("type")), correlation_id=_text(entry.headers.get("correlation_id")),
@@ -90,6 +93,20 @@ def store(engine: Engine, entry: Entry, names: Names, now: float) -> int:
             attempts=entry.attempts, first_failed_at=entry.first_failed_at or now)).inserted_primary_key
         assert key is not None  # the insert of one row has one
         return int(key[0])
+
+
+def _earlier(conn: Connection, entry: Entry, names: Names) -> Row[Any, Any] | None:
+    """The entry `entry` is a new failure of: the one it was replayed from, else the one of the
+    same message in the same queue, not replayed (by id, or by body when it has none)."""
+    columns = select(failed_messages.c.id, failed_messages.c.attempts)
+    replayed = _number(entry.headers.get(names.header("replayed")))
+    if replayed is not None:
+        return conn.execute(columns.where(failed_messages.c.id == replayed)).first()
+    message_id = _text(entry.headers.get("message_id"))
+    same = failed_messages.c.message_id == message_id if message_id else and_(
+        failed_messages.c.message_id.is_(None), failed_messages.c.body == entry.body)
+    return conn.execute(columns.where(failed_messages.c.queue == entry.queue, failed_messages.c.replayed_at.is_(None),
+                                      same).order_by(failed_messages.c.id).limit(1)).first()
 
 
 def entries(engine: Engine, ids: Sequence[int] | None = None) -> list[Row[Any]]:

@@ -124,3 +124,23 @@ def test_entries_are_listed_oldest_first_by_id_and_removed_by_id(engine):
     assert failed.entries(engine, []) == []
     failed.remove(engine, [first.id, third.id])
     assert [entry.id for entry in failed.entries(engine)] == [second.id]
+
+
+def test_a_failure_stored_again_after_its_delivery_came_back_unacked_keeps_one_entry(engine):
+    """Found by the simulator (a poison message in every run): a consumer that died after
+    storing a failure and before its ack got the delivery back, and stored it again."""
+    kitchen = Endpoint("kitchen", {DoPizza: Oven()})
+    for delivery in (pizza(), pizza(), FakeDelivery(b"{not json", "application/json"),
+                     FakeDelivery(b"{not json", "application/json"), FakeDelivery(b"{other", "application/json")):
+        pipeline(engine, ONCE).handle(kitchen, [delivery])
+    assert [(entry.message_id or entry.body, entry.attempts) for entry in failed.entries(engine)] == [
+        ("m-p1", 2), (b"{not json", 2), (b"{other", 1)]
+
+
+def test_a_new_failure_of_a_message_whose_entry_was_replayed_is_an_entry_of_its_own(engine):
+    kitchen = Endpoint("kitchen", {DoPizza: Oven()})
+    pipeline(engine, ONCE).handle(kitchen, [pizza()])
+    (entry,) = failed.entries(engine)
+    replay(engine, entry)
+    pipeline(engine, ONCE).handle(kitchen, [pizza()])  # a copy that came without the replay's mark
+    assert [entry.replayed_at is None for entry in failed.entries(engine)] == [False, True]

@@ -19,6 +19,7 @@ BUDGET_SECONDS = float(os.environ.get("PIZZERIA_SIMULATE_SECONDS", "15"))
 # Seeds (seed, visits, chaos) that once broke an invariant; each replays clean since its fix.
 FOUND = [
     (22, 3, 100),  # a relay deleted a new outbox row that reused the id of one it had published
+    (5, 3, 100),  # a consumer killed after storing a failure and before its ack stored it twice
 ]
 
 
