@@ -35,14 +35,15 @@ BAKED_TWICE = select(bakes.c.kitchen_order_id, func.count()).group_by(bakes.c.ki
 
 
 def pizza_house(visits: int) -> System:
-    """Every module of the pizza house, with `visits` visits to make; retries and delays as
-    configured by default."""
+    """Every module of the pizza house, two process managers and two kitchens among them, with
+    `visits` visits to make; retries and delays as configured by default."""
     settings = dataclasses.replace(Settings.from_env({}), faults=FAULTS)  # the urls go unused
     return System(
         endpoints=[bootstrap.endpoint(module, settings) for module in modules.declarations()],
         tables=[module.tables for module in modules.declarations()], names=bootstrap.NAMES,
         workload=lambda rng: starts(rng, visits), policy=settings.retry,
-        always=[baked_once, once_per_visit], at_rest=[visits_ended, failed_once, histories_replay])
+        always=[baked_once, once_per_visit], at_rest=[visits_ended, failed_once, histories_replay],
+        copies={"process_manager": 2, "kitchen": 2})
 
 
 def starts(rng: random.Random, visits: int) -> list[Outgoing]:

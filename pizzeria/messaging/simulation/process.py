@@ -31,10 +31,11 @@ class Process:
     """An incarnation of the consumer of one endpoint; `reached(process, step)` is called at each
     step it passes, and may crash it there."""
 
-    def __init__(self, endpoint: Endpoint, engine: Engine, broker: SimBroker, clock: Clock, names: Names,
+    def __init__(self, name: str, endpoint: Endpoint, engine: Engine, broker: SimBroker, clock: Clock, names: Names,
                  policy: RetryPolicy, reached: Callable[[Process, Step], None], handled: Handled):
         self.endpoint = endpoint
-        self.name = endpoint.name
+        self.name = name
+        self.queue = names.queue(endpoint.name)
         self.alive = True
         self.broker = broker
         self.engine = engine.execution_options()  # its own events; the pool and the statements shared

@@ -57,7 +57,8 @@ class Simulator:
         self._create_tables(sabotage)
         topology = Topology(system.names, {endpoint.name: endpoint.routes for endpoint in system.endpoints})
         self.broker = SimBroker(topology, self.world.saw, sabotage.ack_on_delivery)
-        self.processes = {endpoint.name: self._process(endpoint) for endpoint in system.endpoints}
+        self.processes = {name: self._process(name, endpoint) for endpoint in system.endpoints
+                          for name in _names(endpoint.name, system.copies.get(endpoint.name, 1))}
         self.calm = False
         self.paused: Process | None = None
 
@@ -82,7 +83,7 @@ class Simulator:
         """One chaotic action, never of the process `still`, which stands at a step."""
         others = [process for process in self.processes.values() if process is not still]
         queues = [name for name, parcels in self.broker.ready.items() if parcels]
-        busy = [process for process in others if self.broker.ready[self._queue(process)]]
+        busy = [process for process in others if self.broker.ready[process.queue]]
         choices: dict[str, Callable[[], None]] = {"advance": self._advance}
         if busy:
             choices["deliver"] = lambda: self._deliver(self.rng.choice(busy), chaotic=True)
@@ -102,11 +103,11 @@ class Simulator:
 
     def _deliver(self, process: Process, chaotic: bool) -> None:
         """Hand the process a batch of waiting messages: in chaos any of them, in any order."""
-        ready = self.broker.ready[self._queue(process)]
+        ready = self.broker.ready[process.queue]
         most = min(len(ready), process.endpoint.prefetch)
         picks = [self.rng.randrange(len(ready) - taken) for taken in range(self.rng.randint(1, most))] if chaotic \
             else [0] * most
-        deliveries = [self.broker.deliver(process.name, self._queue(process), pick) for pick in picks]
+        deliveries = [self.broker.deliver(process.name, process.queue, pick) for pick in picks]
         self._trace(f"deliver to {process.name}: " + ", ".join(
             delivery.parcel.label + (" (redelivered)" if delivery.redelivered else "") for delivery in deliveries))
         self._run(process, lambda: process.handle(deliveries))
@@ -136,7 +137,7 @@ class Simulator:
     def _restart(self, process: Process) -> None:
         process.crash()
         requeued = self.broker.disconnect(process.name)
-        self.processes[process.name] = self._process(process.endpoint)
+        self.processes[process.name] = self._process(process.name, process.endpoint)
         self._trace(f"{process.name} restarted; back in the queue: {', '.join(p.label for p in requeued) or 'none'}")
 
     def _reached(self, process: Process, step: Step) -> None:
@@ -169,7 +170,7 @@ class Simulator:
     def _settle(self) -> bool:
         """Run without faults until nothing waits; False (a violation) if it never rests."""
         for _ in range(CALM_LIMIT):
-            busy = next((p for p in self.processes.values() if self.broker.ready[self._queue(p)]), None)
+            busy = next((p for p in self.processes.values() if self.broker.ready[p.queue]), None)
             unswept = next((p for p in self.processes.values() if p.pipeline.relay.published), None)
             due = state.next_due(self.world.engine)
             if busy is not None:
@@ -196,17 +197,14 @@ class Simulator:
         self.report.handled += 1
         self.world.record(consumer, envelope)
 
-    def _process(self, endpoint: Endpoint) -> Process:
-        return Process(endpoint, self.world.engine, self.broker, self.clock, self.system.names, self.system.policy,
+    def _process(self, name: str, endpoint: Endpoint) -> Process:
+        return Process(name, endpoint, self.world.engine, self.broker, self.clock, self.system.names, self.system.policy,
                        self._reached, self._handled)
 
     def _holds_connection(self) -> bool:
         """True while the running process holds a connection, maybe a transaction and its lock
         (the processes share a pool, and only one runs at a time)."""
         return bool(self.world.engine.pool.checkedout())  # type: ignore[attr-defined]
-
-    def _queue(self, process: Process) -> str:
-        return self.system.names.queue(process.name)
 
     def _trace(self, line: str) -> None:
         self.report.trace.append(f"{self.clock.time() - self.world.start:9.3f} {line}")
@@ -218,3 +216,8 @@ class Simulator:
             if sabotage.forget_inbox:
                 conn.execute(text("CREATE TRIGGER forget AFTER INSERT ON inbox "
                                   "BEGIN DELETE FROM inbox WHERE rowid = NEW.rowid; END"))
+
+
+def _names(endpoint: str, copies: int) -> list[str]:
+    """The names of an endpoint's processes: its own, or numbered when it has several."""
+    return [endpoint] if copies == 1 else [f"{endpoint}-{number}" for number in range(1, copies + 1)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import MetaData
@@ -24,8 +24,8 @@ Check = Callable[[World], list[str]]
 @dataclass(frozen=True)
 class System:
     """What a simulation runs: endpoints, their tables, the application's names and retry
-    policy, the messages that start the work (drawn from the run's randomness), and the
-    invariants to hold after every step and at rest."""
+    policy, the messages that start the work (drawn from the run's randomness), the invariants
+    to hold after every step and at rest, and how many processes consume each endpoint."""
 
     endpoints: Sequence[Endpoint]
     tables: Sequence[MetaData]
@@ -34,6 +34,7 @@ class System:
     policy: RetryPolicy = RetryPolicy()
     always: Sequence[Check] = ()
     at_rest: Sequence[Check] = ()
+    copies: Mapping[str, int] = field(default_factory=dict)  # processes of an endpoint; 1 if not named
 
 
 @dataclass(frozen=True)
