@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    bindparam,
     delete,
     insert,
     or_,
@@ -121,17 +122,14 @@ class Relay:
 
     def _claim(self) -> list[Row[Any]]:
         now = self.clock.time()
-        due = (select(outbox.c.id)
-               .where(outbox.c.not_before <= now, _unclaimed(now))
-               .order_by(outbox.c.id).limit(self.batch)
-               .with_for_update(skip_locked=True))
-        claim = (update(outbox)
-                 .where(outbox.c.id.in_(due.scalar_subquery()), _unclaimed(now))
-                 .values(claimed_until=now + self.lease)
-                 .returning(*COLUMNS))
         with self.engine.begin() as conn:
-            return sorted(conn.execute(claim).all(), key=lambda row: row.id)
+            rows = conn.execute(CLAIM, {"now": now, "until": now + self.lease, "batch": self.batch}).all()
+        return sorted(rows, key=lambda row: row.id)
 
 
-def _unclaimed(now: float) -> Any:
-    return or_(outbox.c.claimed_until.is_(None), outbox.c.claimed_until < now)
+# Built once: a relay claims after every batch and every second.
+_UNCLAIMED = or_(outbox.c.claimed_until.is_(None), outbox.c.claimed_until < bindparam("now"))
+_DUE = (select(outbox.c.id).where(outbox.c.not_before <= bindparam("now"), _UNCLAIMED)
+        .order_by(outbox.c.id).limit(bindparam("batch")).with_for_update(skip_locked=True))
+CLAIM = (update(outbox).where(outbox.c.id.in_(_DUE.scalar_subquery()), _UNCLAIMED)
+         .values(claimed_until=bindparam("until")).returning(*COLUMNS))
