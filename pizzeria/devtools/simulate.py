@@ -102,9 +102,11 @@ def main(seconds: float, seed: int | None, visits: int, chaos: int) -> None:
     tally, started = Tally(), time.monotonic()
     found = search(seconds, visits, chaos, tally=tally)
     _summary(tally, time.monotonic() - started)
-    if found is not None:
-        click.echo("\n".join(found.report.trace))
-        _verdict(found.report, found.visits)
+    if found is None:
+        click.echo("no violation")
+        return
+    click.echo("\n".join(found.report.trace))
+    _verdict(found.report, found.visits)
 
 
 def _summary(tally: Tally, elapsed: float) -> None:
