@@ -39,7 +39,7 @@ class Settings:
         var_dir = Path(env.get("PIZZERIA_VAR_DIR", "var")).absolute()
         read = _Reader(env)
         return cls(
-            broker_url=env.get("PIZZERIA_BROKER_URL") or f"sqla+sqlite:///{var_dir}/broker.sqlite",
+            broker_url=env.get("PIZZERIA_BROKER_URL") or f"sqlite:///{var_dir}/broker.sqlite",
             database_url=env.get("PIZZERIA_DATABASE_URL") or f"sqlite:///{var_dir}/pizzeria.sqlite",
             var_dir=var_dir,
             bake_seconds=read("BAKE_SECONDS", 0.5, 0, 3600),

@@ -11,6 +11,7 @@ from kombu import Connection, Producer
 from kombu.exceptions import OperationalError as BrokerUnreachable
 from sqlalchemy.exc import DBAPIError
 
+from . import embedded  # noqa: F401 (registers the embedded broker, sqlite://, with kombu)
 from .clock import SYSTEM, Clock
 from .hooks import Hooks, Step
 from .topology import Topology
@@ -21,7 +22,7 @@ from .transport import Outgoing
 PUBLISH_ATTEMPTS = 6
 PUBLISH_WAIT_SECONDS = 0.2
 CONFIRM_SECONDS = 30.0
-# Virtual transports (the embedded SQLite broker) poll; their default of 1 s would slow every hop.
+# kombu's other virtual transports (sqla+sqlite://, say) poll; their default of 1 s would slow every hop.
 POLLING_INTERVAL = 0.02
 DECLARE_ATTEMPTS = 5
 
@@ -40,6 +41,11 @@ class Broker:
         return self.url.lower().startswith(("amqp://", "amqps://", "pyamqp://"))
 
     @functools.cached_property
+    def is_embedded(self) -> bool:
+        """True for the embedded broker (sqlite://), a file every process opens."""
+        return self.url.lower().startswith("sqlite://")
+
+    @functools.cached_property
     def connection_errors(self) -> tuple[type[BaseException], ...]:
         """What the transport raises when the broker is out of reach (kombu's OperationalError
         too: what a connection attempt to a broker that is down raises)."""
@@ -50,6 +56,8 @@ class Broker:
         """A new, not yet opened connection."""
         if self.is_amqp:
             return Connection(self.url, heartbeat=0)
+        if self.is_embedded:
+            return Connection(self.url, transport_options={"clock": self.clock})
         connection = Connection(self.url)
         connection.transport.polling_interval = POLLING_INTERVAL
         return connection

@@ -1,0 +1,125 @@
+"""The embedded broker's queues in one SQLite file: messages leased to a consumer for a while,
+deleted when acked, released when rejected; a lease that runs out (its consumer died) lets the
+message go to the next consumer, flagged redelivered."""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from collections.abc import Iterable
+from pathlib import Path
+from typing import NamedTuple
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS queues (name TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS messages (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    queue TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    leased_until REAL,
+    token TEXT,
+    deliveries INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS messages_by_queue ON messages (queue, id);
+"""
+BUSY_TIMEOUT_MS = 30_000
+# One statement leases up to :count ready messages of a queue, oldest first: never leased, or
+# their lease over.
+CLAIM = """
+UPDATE messages SET leased_until = :until, token = :token, deliveries = deliveries + 1
+WHERE id IN (SELECT id FROM messages WHERE queue = :queue AND (leased_until IS NULL OR leased_until < :now)
+             ORDER BY id LIMIT :count)
+RETURNING id, payload, deliveries
+"""
+
+
+class Lease(NamedTuple):
+    """A message held by one consumer until `until`; `token` names this lease, not the next."""
+
+    id: int
+    token: str
+
+
+class Leased(NamedTuple):
+    """A leased message: its lease, its payload, and how many times it was delivered."""
+
+    lease: Lease
+    payload: str
+    deliveries: int
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """A connection in autocommit mode, WAL, synchronous=NORMAL (a process may die at any time
+    and lose nothing; an OS crash may lose the last commits), waiting on a busy file."""
+    conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    return conn
+
+
+class Store:
+    """The queries of the embedded broker, on one connection."""
+
+    def __init__(self, path: Path):
+        self.conn = connect(path)
+        self.conn.executescript(SCHEMA)
+
+    def declare(self, queue: str) -> None:
+        """Make `queue` exist."""
+        self.conn.execute("INSERT OR IGNORE INTO queues (name) VALUES (?)", (queue,))
+
+    def exists(self, queue: str) -> bool:
+        """True if `queue` was declared."""
+        return self.conn.execute("SELECT 1 FROM queues WHERE name = ?", (queue,)).fetchone() is not None
+
+    def put(self, queue: str, payload: str) -> None:
+        """Add a message to `queue`."""
+        self.conn.execute("INSERT INTO messages (queue, payload) VALUES (?, ?)", (queue, payload))
+
+    def claim(self, queue: str, count: int, now: float, until: float) -> list[Leased]:
+        """Lease up to `count` ready messages of `queue` until `until`, oldest first."""
+        token = uuid.uuid4().hex
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            rows = self.conn.execute(CLAIM, {"queue": queue, "count": count, "now": now, "until": until,
+                                             "token": token}).fetchall()
+        finally:
+            self.conn.execute("COMMIT")
+        return sorted(Leased(Lease(row[0], token), row[1], row[2]) for row in rows)
+
+    def ack(self, lease: Lease) -> bool:
+        """Delete the message if the lease is still its own; False if it is not (a late ack)."""
+        return self.conn.execute("DELETE FROM messages WHERE id = ? AND token = ?", lease).rowcount == 1
+
+    def release(self, lease: Lease) -> bool:
+        """Give the message back to its queue at once, the same row; False if the lease was lost."""
+        query = "UPDATE messages SET leased_until = NULL, token = NULL WHERE id = ? AND token = ?"
+        return self.conn.execute(query, lease).rowcount == 1
+
+    def renew(self, leases: Iterable[Lease], until: float) -> None:
+        """Hold the leases until `until`; those lost meanwhile stay lost."""
+        self.conn.executemany("UPDATE messages SET leased_until = ? WHERE id = ? AND token = ?",
+                              [(until, *lease) for lease in leases])
+
+    def size(self, queue: str, now: float) -> int:
+        """How many messages of `queue` are ready."""
+        query = "SELECT count(*) FROM messages WHERE queue = ? AND (leased_until IS NULL OR leased_until < ?)"
+        return int(self.conn.execute(query, (queue, now)).fetchone()[0])
+
+    def purge(self, queue: str, now: float) -> int:
+        """Delete the ready messages of `queue`; return how many."""
+        query = "DELETE FROM messages WHERE queue = ? AND (leased_until IS NULL OR leased_until < ?)"
+        return self.conn.execute(query, (queue, now)).rowcount
+
+    def delete(self, queue: str) -> None:
+        """Delete `queue` and every message in it."""
+        self.conn.execute("DELETE FROM messages WHERE queue = ?", (queue,))
+        self.conn.execute("DELETE FROM queues WHERE name = ?", (queue,))
+
+    def data_version(self) -> int:
+        """A number that changes whenever another connection commits to the file."""
+        return int(self.conn.execute("PRAGMA data_version").fetchone()[0])
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.conn.close()
