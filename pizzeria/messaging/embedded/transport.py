@@ -68,9 +68,9 @@ class Channel(virtual.Channel):
 
     def _restore(self, message: Any) -> None:
         """Give back a message held at close: release its lease, the same row."""
-        lease = self._lease(message.delivery_tag)
-        if lease is not None:
-            self.store.release(lease)
+        lease = Lease(*message.delivery_info["lease"])
+        self.renewer.let_go(lease)
+        self.store.release(lease)
 
     def _restore_at_beginning(self, message: Any) -> None:
         self._restore(message)
@@ -108,9 +108,10 @@ class Channel(virtual.Channel):
     def _lease(self, delivery_tag: Any) -> Lease | None:
         """The lease of a delivery this channel holds, which it lets go of."""
         try:
-            lease = Lease(*self.qos.get(delivery_tag).delivery_info["lease"])
+            message = self.qos.get(delivery_tag)
         except KeyError:
             return None
+        lease = Lease(*message.delivery_info["lease"])
         self.renewer.let_go(lease)
         return lease
 
