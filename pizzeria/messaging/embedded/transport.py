@@ -52,6 +52,15 @@ class Channel(virtual.Channel):
             self.no_ack.add(queue)
         return super().basic_consume(queue, no_ack, *args, **kwargs)
 
+    def basic_get(self, queue: str, no_ack: bool = False, **kwargs: Any) -> Any:
+        """One message of `queue`, or None; with `no_ack`, deleted as it is fetched."""
+        message = super().basic_get(queue, no_ack=no_ack, **kwargs)
+        if message is not None and no_ack:
+            lease = Lease(*message.delivery_info["lease"])
+            self.renewer.let_go(lease)
+            self.store.ack(lease)
+        return message
+
     def basic_ack(self, delivery_tag: Any, multiple: bool = False) -> None:
         """Delete the message, if its lease is still this channel's."""
         lease = self._lease(delivery_tag)
