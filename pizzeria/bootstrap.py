@@ -85,9 +85,13 @@ def create_tables(engine: Engine) -> None:
             conn.execute(text("SELECT pg_advisory_xact_lock(7414)"))
         for metadata in [core_tables, *(module.tables for module in modules.declarations())]:
             metadata.create_all(conn)
+            for table in metadata.tables.values():  # an index added since its table was made
+                for index in table.indexes:
+                    index.create(conn, checkfirst=True)
 
 
 def worker(app: App, queues: list[str], hooks: Hooks | None = None) -> Worker:
     """A worker consuming the named queues."""
     return build_worker(app.broker, app.engine, [app.endpoints[name] for name in queues],
-                        app.settings.retry, app.settings.max_body_bytes, hooks)
+                        app.settings.retry, app.settings.max_body_bytes, hooks,
+                        inbox_retention=app.settings.inbox_retention_days * 86400)

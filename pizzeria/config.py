@@ -9,10 +9,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pizzeria import modules
+from pizzeria.messaging.inbox import RETENTION_SECONDS
 from pizzeria.messaging.pipeline import MAX_BODY_BYTES
 from pizzeria.messaging.retry import RetryPolicy
 
 RETRY = RetryPolicy()  # the defaults
+INBOX_RETENTION_DAYS = RETENTION_SECONDS / 86400
 FAULT = re.compile(r"^(?P<queue>[a-z_][a-z0-9_]*)\.(?P<type>[A-Za-z]+):(?P<times>\d{1,4})$")
 
 
@@ -32,6 +34,7 @@ class Settings:
     retry: RetryPolicy = RetryPolicy()
     faults: Mapping[str, int] = field(default_factory=dict)
     max_body_bytes: int = MAX_BODY_BYTES
+    inbox_retention_days: float = INBOX_RETENTION_DAYS
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
@@ -51,6 +54,7 @@ class Settings:
                               max_delay=read("RETRY_MAX_DELAY_SECONDS", RETRY.max_delay, 0, 86400)),
             faults=_faults(env.get("PIZZERIA_FAULTS", "")),
             max_body_bytes=int(read("MAX_BODY_BYTES", MAX_BODY_BYTES, 1024, 128 * 1024 * 1024)),
+            inbox_retention_days=read("INBOX_RETENTION_DAYS", INBOX_RETENTION_DAYS, 1, 3650),
         )
 
 

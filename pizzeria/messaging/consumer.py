@@ -12,6 +12,7 @@ from kombu.message import Message as KombuMessage
 from kombu.mixins import ConsumerMixin
 from sqlalchemy import Engine
 
+from . import inbox
 from .broker import Broker, Publisher
 from .clock import SYSTEM, Clock
 from .endpoint import Endpoint
@@ -26,13 +27,15 @@ SWEEP_SECONDS = 1.0
 MAX_BATCH = 50  # deliveries handled together at most; prefetch bounds it too
 LINGER_SECONDS = 0.005  # how long a busy consumer waits for more deliveries to join a batch
 SWEEP_AFTER_ROWS = 200  # published rows to delete in one go, at the latest
+PRUNE_SECONDS = 600.0  # how often a worker forgets the inbox rows older than the retention
 
 
 class Worker(ConsumerMixin):
     """Consumes the endpoints' queues until `should_stop`, handing every batch of deliveries at
     hand to the pipeline; relays the outbox between batches."""
 
-    def __init__(self, broker: Broker, endpoints: list[Endpoint], pipeline: Pipeline, publisher: Publisher):
+    def __init__(self, broker: Broker, endpoints: list[Endpoint], pipeline: Pipeline, publisher: Publisher,
+                 inbox_retention: float = inbox.RETENTION_SECONDS):
         self.broker = broker
         self.connection = broker.connection()
         self.endpoints = endpoints
@@ -44,6 +47,8 @@ class Worker(ConsumerMixin):
         self.batch: list[tuple[Endpoint, KombuDelivery]] = []
         self.batch_limit = min(MAX_BATCH, sum(endpoint.prefetch for endpoint in endpoints))
         self._sweep_due = 0.0
+        self.inbox_retention = inbox_retention
+        self._prune_due = 0.0
 
     def create_connection(self) -> Connection:
         return self.broker.connection()
@@ -69,6 +74,8 @@ class Worker(ConsumerMixin):
     def on_iteration(self) -> None:
         if self.clock.monotonic() >= self._sweep_due or len(self.relay.published) >= SWEEP_AFTER_ROWS:
             self.sweep_outbox()
+        if self.clock.monotonic() >= self._prune_due:
+            self.prune_inbox()
 
     def sweep_outbox(self) -> None:
         """Delete what was published, publish what is due; a broker hiccup is logged and the
@@ -79,6 +86,18 @@ class Worker(ConsumerMixin):
         except Exception as error:
             self.log.warning("outbox relay failed, will retry", error=str(error))
             self.publisher.drop()
+
+    def prune_inbox(self) -> None:
+        """Forget the messages handled longer ago than the retention; a database hiccup is
+        logged and the rows wait for the next time."""
+        self._prune_due = self.clock.monotonic() + PRUNE_SECONDS
+        try:
+            pruned = inbox.prune(self.pipeline.engine, self.clock.time() - self.inbox_retention)
+        except Exception as error:
+            self.log.warning("inbox pruning failed, will retry", error=str(error).splitlines()[0])
+            return
+        if pruned:
+            self.log.info("inbox pruned", rows=pruned, retention_seconds=self.inbox_retention)
 
     def close(self) -> None:
         """Publish what is left in the outbox and close the publisher."""
@@ -121,13 +140,14 @@ class Worker(ConsumerMixin):
 
 
 def build_worker(broker: Broker, engine: Engine, endpoints: list[Endpoint], policy: RetryPolicy = RetryPolicy(),
-                 max_body_bytes: int = MAX_BODY_BYTES, hooks: Hooks | None = None, clock: Clock = SYSTEM) -> Worker:
+                 max_body_bytes: int = MAX_BODY_BYTES, hooks: Hooks | None = None, clock: Clock = SYSTEM,
+                 inbox_retention: float = inbox.RETENTION_SECONDS) -> Worker:
     """A worker for the endpoints, with its own publisher, relay and pipeline."""
     hooks = hooks or Hooks()
     publisher = Publisher(broker, hooks)
     relay = Relay(engine, publisher.publish_many, clock=clock, hooks=hooks)
     pipeline = Pipeline(engine, relay, broker.topology.names, policy, max_body_bytes, hooks, clock)
-    return Worker(broker, endpoints, pipeline, publisher)
+    return Worker(broker, endpoints, pipeline, publisher, inbox_retention)
 
 
 def _drained(conn: Connection, timeout: float) -> bool:

@@ -1,0 +1,39 @@
+"""The inbox keeps what each consumer handled for the retention, then forgets it: a worker
+prunes it as it goes."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from pizzeria.messaging import Broker, Names, Topology, VirtualClock, build_worker, inbox
+
+DAY = 86400.0
+
+
+def handled_ids(engine) -> list[str]:
+    with engine.connect() as conn:
+        return sorted(conn.execute(select(inbox.inbox.c.message_id)).scalars())
+
+
+def test_pruning_forgets_only_what_was_handled_before_the_cut(engine):
+    with engine.begin() as conn:
+        inbox.record(conn, "kitchen", ["old"], 1_000.0)
+        inbox.record(conn, "waiter", ["older"], 500.0)
+        inbox.record(conn, "kitchen", ["new"], 2_000.0)
+    assert inbox.prune(engine, before=1_500.0) == 2
+    assert handled_ids(engine) == ["new"]
+
+
+def test_a_worker_prunes_the_inbox_past_its_retention_on_its_clock(engine):
+    clock = VirtualClock(start=30 * DAY)
+    with engine.begin() as conn:
+        inbox.record(conn, "kitchen", ["eight days ago"], clock.time() - 8 * DAY)
+        inbox.record(conn, "kitchen", ["six days ago"], clock.time() - 6 * DAY)
+    broker = Broker("memory://", Topology(Names("shop"), {"kitchen": ["kitchen.command.*"]}), clock)
+    worker = build_worker(broker, engine, [], clock=clock, inbox_retention=7 * DAY)
+    worker.on_iteration()
+    assert handled_ids(engine) == ["six days ago"]
+    clock.advance(2 * DAY)
+    worker.on_iteration()  # pruned again only once PRUNE_SECONDS have passed: they have
+    assert handled_ids(engine) == []
+    worker.close()
