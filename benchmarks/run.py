@@ -1,5 +1,6 @@
-"""`make bench`: bare kombu and pizzeria on the same private RabbitMQ, one after the other,
-and the ratios against the targets. Nothing else should run on the machine meanwhile."""
+"""`make bench`: bare kombu and pizzeria on the same private RabbitMQ, one after the other, and
+pizzeria on the embedded broker with the same store; the ratios against the targets. Nothing
+else should run on the machine meanwhile."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -19,17 +21,22 @@ ROOT = Path(__file__).resolve().parent.parent
 
 VISITS, PIZZAS, LATENCY_RUNS = int(os.environ.get("BENCH_VISITS", 500)), 3, 5
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", 3))
+IDLE_SECONDS = 10.0
 
 
 def main() -> None:
-    with RabbitMQ() as rabbitmq, PostgreSQL() as postgres:
+    with RabbitMQ() as rabbitmq, PostgreSQL() as postgres, tempfile.TemporaryDirectory() as directory:
         fresh = lambda: (rabbitmq.add_vhost(f"b{uuid.uuid4().hex[:8]}"),  # noqa: E731
                          postgres.create_database(f"b{uuid.uuid4().hex[:8]}"))
-        rounds = [throughput_round(fresh) for _ in range(ROUNDS)]
+        embedded = lambda: (f"sqlite:///{directory}/b{uuid.uuid4().hex[:8]}.sqlite",  # noqa: E731
+                            fresh()[1])
+        rounds = [throughput_round(fresh, embedded) for _ in range(ROUNDS)]
         results = {
             "rounds": rounds,
             "bare_latency": bare(fresh()[0], chains=1, hops=15, repeat=LATENCY_RUNS),
             "pizzeria_latency": median_of(lambda: pizzeria(*fresh(), "--tables", 1, "--pizzas", 1)),
+            "embedded_latency": median_of(lambda: pizzeria(*embedded(), "--tables", 1, "--pizzas", 1)),
+            "idle_cpu_percent": idle_cpu_percent(*embedded(), Path(directory)),
             "help_seconds": help_seconds(),
             "harness_ms": _json([sys.executable, "-c", HARNESS])["ms"],
         }
@@ -41,12 +48,40 @@ HARNESS = ("import json, logging, structlog; "
            "from pizzeria.devtools.bench import harness_visit_ms; print(json.dumps({'ms': harness_visit_ms()}))")
 
 
-def throughput_round(fresh) -> dict:
-    """Bare kombu, then pizzeria with one process manager, then with two: back to back, so
-    that a slow spell of the machine falls on all three alike."""
+def throughput_round(fresh, embedded) -> dict:
+    """Bare kombu, then pizzeria with one process manager, with two, and on the embedded broker
+    (the same store, PostgreSQL): back to back, so that a slow spell of the machine falls on
+    all of them alike."""
     return {"bare": bare(fresh()[0], chains=VISITS, hops=13 + 2 * PIZZAS),
             "pizzeria": pizzeria(*fresh(), "--tables", VISITS, "--pizzas", PIZZAS),
-            "pizzeria_2pm": pizzeria(*fresh(), "--tables", VISITS, "--pizzas", PIZZAS, "--pm-consumers", 2)}
+            "pizzeria_2pm": pizzeria(*fresh(), "--tables", VISITS, "--pizzas", PIZZAS, "--pm-consumers", 2),
+            "embedded": pizzeria(*embedded(), "--tables", VISITS, "--pizzas", PIZZAS)}
+
+
+def idle_cpu_percent(broker_url: str, database_url: str, directory: Path) -> float:
+    """The CPU an idle `pizzeria consume kitchen` takes on the embedded broker, in % of a core."""
+    env = {**os.environ, "PIZZERIA_BROKER_URL": broker_url, "PIZZERIA_DATABASE_URL": database_url}
+    log = directory / "idle.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen([sys.executable, "-m", "pizzeria", "consume", "kitchen"], env=env,
+                                   stdout=out, stderr=out)
+    try:
+        deadline = time.monotonic() + 60
+        while b"consuming" not in log.read_bytes():
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise RuntimeError(f"the idle consumer did not start: {log.read_text()}")
+            time.sleep(0.1)
+        before, started = _cpu_seconds(process.pid), time.monotonic()
+        time.sleep(IDLE_SECONDS)
+        return round(100 * (_cpu_seconds(process.pid) - before) / (time.monotonic() - started), 2)
+    finally:
+        process.terminate()
+        process.wait()
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
 def bare(url: str, chains: int, hops: int, repeat: int = 1) -> dict:
@@ -87,8 +122,10 @@ def ratios(ours: list[float], theirs: list[float]) -> list[float]:
 
 
 def report(r: dict) -> None:
-    bare_rates, one_pm, two_pms = (rates(r["rounds"], run) for run in ("bare", "pizzeria", "pizzeria_2pm"))
-    speed, pair = ratios(one_pm, bare_rates), ratios(two_pms, one_pm)
+    bare_rates, one_pm, two_pms, embedded = (rates(r["rounds"], run)
+                                             for run in ("bare", "pizzeria", "pizzeria_2pm", "embedded"))
+    speed, pair, local = ratios(one_pm, bare_rates), ratios(two_pms, one_pm), ratios(embedded, one_pm)
+    embedded_latency = r["embedded_latency"]["latency_ms"]["p50"]
     rss = max(max(x["peak_rss_mib"].values())
               for one in r["rounds"] for x in (one["pizzeria"], one["pizzeria_2pm"]))
     latency, chain = r["pizzeria_latency"]["latency_ms"]["p50"], r["bare_latency"]["latency_ms"]["p50"]
@@ -97,6 +134,12 @@ def report(r: dict) -> None:
         ("messages/s, 1 PM", median(one_pm), median(bare_rates), median(speed), ">= 0.40"),
         ("messages/s, 2 PMs vs 1 PM", median(two_pms), median(one_pm), median(pair), ">= 1.00"),
         ("latency of 1 visit of 1 pizza (15 hops), ms", latency, chain, latency / chain, "<= 3.00"),
+        ("messages/s, embedded broker vs RabbitMQ (1 PM, PostgreSQL)", median(embedded), median(one_pm),
+         median(local), ">= 0.50"),
+        ("latency of 1 visit of 1 pizza, embedded vs RabbitMQ, ms", embedded_latency, latency,
+         embedded_latency / latency, "<= 1.50"),
+        ("idle consumer on the embedded broker, % of a core", r["idle_cpu_percent"], 2.0,
+         r["idle_cpu_percent"] / 2.0, "<= 1.00"),
         ("peak RSS of any consumer, MiB", rss, 80, rss / 80, "<= 1.00"),
         ("1 visit of 1 pizza on the test harness (memory://, one process), ms", r["harness_ms"], latency,
          r["harness_ms"] / latency, "(unit-test speed)"),
@@ -108,7 +151,8 @@ def report(r: dict) -> None:
     for name, ours, theirs, ratio, target in rows:
         print(f"| {name} | {ours} | {theirs} | {ratio:.2f} | {target} |")
     print("messages/s are medians of the rounds, their ratios the medians of each round's ratio: "
-          f"1 PM / bare {' '.join(f'{x:.2f}' for x in speed)}; 2 PMs / 1 PM {' '.join(f'{x:.2f}' for x in pair)}")
+          f"1 PM / bare {' '.join(f'{x:.2f}' for x in speed)}; 2 PMs / 1 PM {' '.join(f'{x:.2f}' for x in pair)}; "
+          f"embedded / RabbitMQ {' '.join(f'{x:.2f}' for x in local)}")
     print("raw:", json.dumps(r))
 
 
