@@ -4,8 +4,7 @@ Modelled on kombu's pgmq transport. A fetch leases up to the prefetch at once; a
 the row if the lease is still the consumer's; a reject or requeue, and a graceful close,
 release the lease on the same row. Leases of messages a consumer holds are renewed while it
 lives; a consumer killed with -9 loses nothing: its leases run out and the messages go to the
-next consumer, flagged redelivered. An idle consumer watches the file's `PRAGMA data_version`
-and wakes within milliseconds of a publish.
+next consumer, flagged redelivered. An idle consumer waits for the file to change (`watch`).
 """
 
 from __future__ import annotations
@@ -24,10 +23,10 @@ from kombu.utils.uuid import uuid
 
 from ..clock import SYSTEM, Clock
 from .store import Lease, Store
+from .watch import Watcher
 
 LEASE_SECONDS = 10.0  # how long a killed consumer's messages wait before going to the next one
 MAX_FETCH = 50  # messages leased at once when the prefetch is unlimited
-WATCH_FIRST, WATCH_MOST = 0.0005, 0.005  # the idle wait between looks at the file, growing
 RETRY_SECONDS = 0.5  # an idle consumer looks for leases that ran out this often
 
 
@@ -204,13 +203,16 @@ class Transport(virtual.Transport):
     def __init__(self, client: Any, **kwargs: Any):
         super().__init__(client, **kwargs)
         self.options = options(client.hostname, client.transport_options)
-        self.watcher: Store | None = None
+        self.watcher: Watcher | None = None
 
     def drain_events(self, connection: Any, timeout: float | None = None) -> None:  # type: ignore[override]
         """Deliver what is ready; if nothing is, wait for the file to change, or a lease to end."""
         clock: Clock = self.options["clock"]
+        if self.watcher is None:
+            self.watcher = Watcher(self.options["path"], clock)
         deadline = None if timeout is None else clock.monotonic() + timeout
         while True:
+            self.watcher.forget()
             try:
                 return self.cycle.get(self._deliver, timeout=timeout)  # type: ignore[attr-defined, no-any-return]
             except Empty:
@@ -218,17 +220,7 @@ class Transport(virtual.Transport):
             left = RETRY_SECONDS if deadline is None else min(RETRY_SECONDS, deadline - clock.monotonic())
             if left <= 0:
                 raise TimeoutError()
-            self._watch(left, clock)
-
-    def _watch(self, seconds: float, clock: Clock) -> None:
-        """Wait up to `seconds` for another connection to commit to the file."""
-        if self.watcher is None:
-            self.watcher = Store(self.options["path"])
-        version, wait = self.watcher.data_version(), WATCH_FIRST
-        deadline = clock.monotonic() + seconds
-        while clock.monotonic() < deadline and self.watcher.data_version() == version:
-            clock.sleep(wait)
-            wait = min(WATCH_MOST, wait * 2)
+            self.watcher.wait(left)
 
     def close_connection(self, connection: Any) -> None:
         """Close the channels, then the watcher's connection."""
