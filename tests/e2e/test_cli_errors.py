@@ -41,6 +41,17 @@ def test_a_bad_setting_exits_2_with_one_line(embedded):
     assert one_line_error(result) == "error: PIZZERIA_BAKE_SECONDS='soon' is not a number"
 
 
+@pytest.mark.parametrize("url, complaint", [
+    ("sqlite:////nowhere/at/all/broker.sqlite", "its directory does not exist"),
+    ("sqlite://", "no file in the embedded broker's URL"),
+])
+def test_an_embedded_broker_url_that_cannot_work_exits_1_with_one_line(embedded, url, complaint):
+    embedded.env["PIZZERIA_BROKER_URL"] = url
+    result = embedded.run("consume", "kitchen")
+    assert result.returncode == 1
+    assert complaint in one_line_error(result)
+
+
 def test_status_of_a_table_that_never_had_a_visit_exits_1(embedded):
     result = embedded.run("status", "TBL9")
     assert (result.returncode, one_line_error(result)) == (1, "error: table TBL9 has had no visit")

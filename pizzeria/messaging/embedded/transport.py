@@ -10,7 +10,6 @@ next consumer, flagged redelivered. An idle consumer waits for the file to chang
 from __future__ import annotations
 
 import sqlite3
-import threading
 from pathlib import Path
 from queue import Empty
 from typing import Any
@@ -22,6 +21,7 @@ from kombu.utils.scheduling import FairCycle
 from kombu.utils.uuid import uuid
 
 from ..clock import SYSTEM, Clock
+from .renew import Renewer
 from .store import Lease, Store
 from .watch import Watcher
 
@@ -41,9 +41,8 @@ class Channel(virtual.Channel):
         self.clock: Clock = options["clock"]
         self.lease_seconds: float = options["lease_seconds"]
         self.store = Store(options["path"])
-        self.held: dict[int, str] = {}  # message id -> token of the leases this channel holds
         self.no_ack: set[str] = set()
-        self.renewer = Renewer(self)
+        self.renewer = Renewer(options["path"], self.lease_seconds, self.clock)
 
     def basic_consume(self, queue: str, no_ack: bool, *args: Any, **kwargs: Any) -> Any:
         """Consume `queue`; with `no_ack`, a message is deleted as it is fetched."""
@@ -149,47 +148,6 @@ class Channel(virtual.Channel):
             self.store.close()
 
 
-class Renewer:
-    """Renews the leases a channel holds, from a thread of its own, while the process lives."""
-
-    def __init__(self, channel: Channel):
-        self.channel = channel
-        self.leases: dict[int, str] = {}
-        self.lock = threading.Lock()
-        self.stopped = threading.Event()
-        self.thread: threading.Thread | None = None
-
-    def hold(self, lease: Lease) -> None:
-        """Renew `lease` from now on."""
-        with self.lock:
-            self.leases[lease.id] = lease.token
-        if self.thread is None:
-            self.thread = threading.Thread(target=self._run, name="lease-renewer", daemon=True)
-            self.thread.start()
-
-    def let_go(self, lease: Lease) -> None:
-        """Stop renewing `lease`."""
-        with self.lock:
-            self.leases.pop(lease.id, None)
-
-    def stop(self) -> None:
-        """Stop renewing anything."""
-        self.stopped.set()
-        if self.thread is not None:
-            self.thread.join()
-
-    def _run(self) -> None:
-        seconds = self.channel.lease_seconds
-        store = Store(self.channel.connection.options["path"])
-        try:
-            while not self.stopped.wait(seconds / 4):
-                with self.lock:
-                    leases = [Lease(*item) for item in self.leases.items()]
-                store.renew(leases, self.channel.clock.time() + seconds)
-        finally:
-            store.close()
-
-
 class Transport(virtual.Transport):
     """The embedded broker's transport: `sqlite:///relative/path` or `sqlite:////absolute/path`,
     options in the query (`?lease_seconds=10`) or the connection's transport options."""
@@ -238,5 +196,7 @@ def options(url: str, given: dict[str, Any]) -> dict[str, Any]:
     path = location[1:] if location.startswith("/") else location
     if not path:
         raise ValueError(f"no file in the embedded broker's URL {url!r}: sqlite:///path/to/broker.sqlite")
+    if not Path(path).absolute().parent.is_dir():
+        raise ValueError(f"the embedded broker's file {path} cannot be made: its directory does not exist")
     lease = float(given.get("lease_seconds") or from_query.get("lease_seconds") or LEASE_SECONDS)
     return {"path": Path(path), "lease_seconds": lease, "clock": given.get("clock", SYSTEM)}
