@@ -44,7 +44,7 @@ mutation: venv ## mutmut over the saga and the messaging core, with the fast tes
 	$(VENV)/bin/mutmut run --max-children 2
 	$(VENV)/bin/mutmut results
 
-chaos: venv servers ## The chaos test at full size: 200 visits, kill -9 and a broker restart
+chaos: venv servers ## The chaos tests at full size: 200 visits on RabbitMQ (kill -9, a broker restart), 100 embedded
 	PIZZERIA_CHAOS_VISITS=200 $(VENV)/bin/pytest tests/e2e/test_chaos.py -s $(PYTEST_ARGS)
 
 simulate: venv ## Simulate the pizza house for BUDGET seconds (120); SEED=n [VISITS= CHAOS=] replays one run
