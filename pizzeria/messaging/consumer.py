@@ -12,7 +12,7 @@ from kombu.message import Message as KombuMessage
 from kombu.mixins import ConsumerMixin
 from sqlalchemy import Engine
 
-from . import inbox
+from . import inbox, replies
 from .broker import Broker, Publisher
 from .clock import SYSTEM, Clock
 from .endpoint import Endpoint
@@ -88,11 +88,12 @@ class Worker(ConsumerMixin):
             self.publisher.drop()
 
     def prune_inbox(self) -> None:
-        """Forget the messages handled longer ago than the retention; a database hiccup is
-        logged and the rows wait for the next time."""
+        """Forget the messages handled (and the answers to commands) longer ago than the
+        retention; a database hiccup is logged and the rows wait for the next time."""
         self._prune_due = self.clock.monotonic() + PRUNE_SECONDS
         try:
-            pruned = inbox.prune(self.pipeline.engine, self.clock.time() - self.inbox_retention)
+            before = self.clock.time() - self.inbox_retention
+            pruned = inbox.prune(self.pipeline.engine, before) + replies.prune(self.pipeline.engine, before)
         except Exception as error:
             self.log.warning("inbox pruning failed, will retry", error=str(error).splitlines()[0])
             return

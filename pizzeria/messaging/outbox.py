@@ -65,6 +65,16 @@ def add(conn: Connection, messages: list[tuple[Envelope, str]], now: float) -> S
     return conn.execute(insert(outbox).returning(*COLUMNS, sort_by_parameter_order=True), rows).all()
 
 
+def add_later(conn: Connection, messages: list[tuple[Envelope, str, float]], now: float) -> None:
+    """Save `(envelope, routing_key, delay)` triples, in the caller's transaction, for any relay
+    to send once their delay after `now` has passed."""
+    if messages:
+        conn.execute(insert(outbox), [
+            {"message_id": envelope.message_id, "exchange": None, "routing_key": routing_key,
+             "headers": json.dumps(envelope.headers()), "body": envelope.encode(), "not_before": now + delay}
+            for envelope, routing_key, delay in messages])
+
+
 def add_raw(conn: Connection, message: Outgoing, message_id: str, not_before: float) -> None:
     """Save a JSON message as it will go on the wire, headers of any AMQP type included, for
     any relay to send from the time `not_before` on."""

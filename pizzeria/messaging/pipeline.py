@@ -18,12 +18,13 @@ from typing import Any
 import structlog
 from sqlalchemy import Engine, Row
 
-from . import inbox
+from . import inbox, outbox, replies
 from .clock import SYSTEM, Clock
 from .endpoint import Endpoint
 from .envelope import Envelope
 from .errors import BadMessage
 from .hooks import Hooks, Step
+from .message import Command
 from .naming import Names
 from .outbox import Relay
 from .retry import RetryPolicy, Tries
@@ -112,7 +113,7 @@ class Pipeline:
         suspects = [item.envelope.message_id for item in unique.values()
                     if suspect_all or item.delivery.redelivered or _ours(item.delivery, self.names)]
         handled = inbox.handled(self.engine, batch.endpoint.name, suspects)
-        fresh = []
+        fresh, again = [], []
         for item in items:
             if unique[item.envelope.message_id] is item and item.envelope.message_id not in handled:
                 fresh.append(item)
@@ -120,7 +121,21 @@ class Pipeline:
             with item.bound():
                 self.log.info("duplicate ignored")
             batch.settled.append(item.delivery)
+            if item.envelope.message_id in handled and isinstance(item.message, Command):
+                again.append(item.envelope.message_id)
+        self._answer_again(batch, again)
         return fresh
+
+    def _answer_again(self, batch: _Batch, command_ids: list[str]) -> None:
+        """Send again what was answered to commands that came again: the saga that re-sent one
+        may have lost the answer."""
+        if not command_ids:
+            return
+        with self.engine.begin() as conn:
+            answers = replies.recorded(conn, batch.endpoint.name, dict.fromkeys(command_ids))
+            batch.rows += outbox.add(conn, answers, self.clock.time())
+        if answers:
+            self.log.info("answers sent again", commands=len(set(command_ids)), answers=len(answers))
 
     def _attempt(self, batch: _Batch, group: list[Item]) -> list[list[Item]]:
         """Handle the group once; return the groups to try again."""

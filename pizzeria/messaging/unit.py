@@ -13,7 +13,7 @@ from typing import Any, TypeVar, cast
 from sqlalchemy import Connection, Engine, Row, Table, insert
 from sqlalchemy.exc import IntegrityError
 
-from . import inbox, outbox
+from . import inbox, outbox, replies
 from .clock import Clock
 from .envelope import Envelope, derived_id
 from .errors import HandlerMisused, MessagingError
@@ -59,14 +59,17 @@ class LentConnection:
 class Unit:
     """One transaction for the messages handled together; private to the core."""
 
-    def __init__(self, engine: Engine, consumer: str, envelopes: list[Envelope], clock: Clock):
+    def __init__(self, engine: Engine, consumer: str, envelopes: list[Envelope], clock: Clock,
+                 commands: frozenset[str] = frozenset()):
         self.engine = engine
         self.clock = clock
+        self.commands = commands  # the ids of the envelopes that are commands, whose answers are kept
         self.consumer = consumer
         self.envelopes = envelopes
         self.conn: Connection | None = None
         self.deferred: dict[Table, list[dict[str, Any]]] = {}
         self.sent: list[tuple[Envelope, str]] = []
+        self.later: list[tuple[Envelope, str, float]] = []
         self.sent_ids: set[str] = set()
         self.before_commit: list[Callable[[], None]] = []
         self.once: dict[Callable[..., Any], Any] = {}
@@ -93,6 +96,12 @@ class Unit:
             raise Duplicates(f"a message of {len(self.envelopes)} was handled before") from None
         for table, values in self.deferred.items():
             conn.execute(insert(table), values)
+        answers: dict[str, list[tuple[Envelope, str]]] = {command_id: [] for command_id in self.commands}
+        for envelope, routing_key in self.sent:
+            if envelope.causation_id in answers:
+                answers[envelope.causation_id].append((envelope, routing_key))
+        replies.record(conn, self.consumer, answers, now)
+        outbox.add_later(conn, self.later, now)
         rows = outbox.add(conn, self.sent, now)
         conn.commit()
         self.committed = True
@@ -133,14 +142,18 @@ class Context:
         do slow work that needs no database before it touches this."""
         return cast(Connection, LentConnection(self._unit.connection()))
 
-    def send(self, message: Any) -> Envelope:
-        """Queue `message` for the outbox, in this correlation. A command's id derives from its
+    def send(self, message: Any, delay: float = 0.0) -> Envelope:
+        """Queue `message` for the outbox, in this correlation; with a `delay` in seconds, it
+        goes then (a timeout), kept durably meanwhile. A command's id derives from its
         idempotency key, an event's from the message it answers: a re-run sends the same ids."""
         envelope = answer(self.envelope, message, self._unit.clock.time())
         if envelope.message_id in self._unit.sent_ids:
             raise HandlerMisused(f"{envelope.type} was sent twice with one id: a command needs a unique_by "
                                  f"that tells the two apart, an event answers its cause once")
-        self._unit.sent.append((envelope, type(message).route))
+        if delay > 0:
+            self._unit.later.append((envelope, type(message).route, delay))
+        else:
+            self._unit.sent.append((envelope, type(message).route))
         self._unit.sent_ids.add(envelope.message_id)
         return envelope
 

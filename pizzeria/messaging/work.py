@@ -20,6 +20,7 @@ from .endpoint import Handler
 from .envelope import Envelope
 from .errors import Conflict
 from .hooks import Hooks, Step
+from .message import Command
 from .retry import Tries
 from .transport import Delivery
 from .unit import Context, Unit
@@ -83,7 +84,8 @@ def run_unit(engine: Engine, consumer: str, group: list[Item], clock: Clock,
     the unit. Raises Duplicates; Outage once quick retries of an outage ran out; Failure naming
     the item whose handler raised, or none when the commit failed (conflicts ran out, say)."""
     conflicts = CONFLICT_ATTEMPTS if len(group) == 1 else GROUP_CONFLICT_ATTEMPTS
-    unit = partial(Unit, engine, consumer, [item.envelope for item in group], clock)
+    commands = frozenset(item.envelope.message_id for item in group if isinstance(item.message, Command))
+    unit = partial(Unit, engine, consumer, [item.envelope for item in group], clock, commands)
     for again in itertools.count(1):
         try:
             return _until_no_conflict(lambda: _run_once(unit(), group, hooks), conflicts, clock)
