@@ -7,8 +7,9 @@ from dataclasses import dataclass
 
 import structlog
 from kombu.exceptions import OperationalError as BrokerError
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, Table, inspect, text
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.schema import CreateColumn
 
 from pizzeria import modules
 from pizzeria.config import Settings
@@ -85,9 +86,18 @@ def create_tables(engine: Engine) -> None:
             conn.execute(text("SELECT pg_advisory_xact_lock(7414)"))
         for metadata in [core_tables, *(module.tables for module in modules.declarations())]:
             metadata.create_all(conn)
-            for table in metadata.tables.values():  # an index added since its table was made
-                for index in table.indexes:
-                    index.create(conn, checkfirst=True)
+            for table in metadata.tables.values():
+                _add_what_is_new(conn, table)
+
+
+def _add_what_is_new(conn: Connection, table: Table) -> None:
+    """Add the columns (nullable ones) and indexes a table gained since it was made."""
+    known = {column["name"] for column in inspect(conn).get_columns(table.name)}
+    for column in table.columns:
+        if column.name not in known and column.nullable:
+            conn.execute(text(f"ALTER TABLE {table.name} ADD COLUMN {CreateColumn(column).compile(dialect=conn.dialect)}"))
+    for index in table.indexes:
+        index.create(conn, checkfirst=True)
 
 
 def worker(app: App, queues: list[str], hooks: Hooks | None = None) -> Worker:

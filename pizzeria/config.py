@@ -15,6 +15,7 @@ from pizzeria.messaging.retry import RetryPolicy
 
 RETRY = RetryPolicy()  # the defaults
 INBOX_RETENTION_DAYS = RETENTION_SECONDS / 86400
+STOCK = re.compile(r"^(?P<pizza>[a-z][a-z0-9_]{0,31}):(?P<left>\d{1,6})$")
 FAULT = re.compile(r"^(?P<queue>[a-z_][a-z0-9_]*)\.(?P<type>[A-Za-z]+):(?P<times>\d{1,4})$")
 
 
@@ -35,6 +36,9 @@ class Settings:
     faults: Mapping[str, int] = field(default_factory=dict)
     max_body_bytes: int = MAX_BODY_BYTES
     inbox_retention_days: float = INBOX_RETENTION_DAYS
+    step_deadline_seconds: float = 30.0
+    step_resends: int = 3
+    stock: Mapping[str, int] = field(default_factory=dict)  # pizzas the kitchen can still bake; others unlimited
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
@@ -55,6 +59,9 @@ class Settings:
             faults=_faults(env.get("PIZZERIA_FAULTS", "")),
             max_body_bytes=int(read("MAX_BODY_BYTES", MAX_BODY_BYTES, 1024, 128 * 1024 * 1024)),
             inbox_retention_days=read("INBOX_RETENTION_DAYS", INBOX_RETENTION_DAYS, 1, 3650),
+            step_deadline_seconds=read("STEP_DEADLINE_SECONDS", 30, 0.1, 86400),
+            step_resends=int(read("STEP_RESENDS", 3, 0, 100)),
+            stock=_stock(env.get("PIZZERIA_STOCK", "")),
         )
 
 
@@ -80,6 +87,17 @@ class _Reader:
 
 def _plain(number: float) -> str:
     return str(int(number)) if float(number).is_integer() else str(number)
+
+
+def _stock(spec: str) -> dict[str, int]:
+    """`diavola:3,marinara:0` → {"diavola": 3, "marinara": 0}."""
+    stock = {}
+    for part in filter(None, (part.strip() for part in spec.split(","))):
+        match = STOCK.match(part)
+        if not match:
+            raise ConfigError(f"PIZZERIA_STOCK: {part!r} is not PIZZA:HOW_MANY (say diavola:3)")
+        stock[match["pizza"]] = int(match["left"])
+    return stock
 
 
 def _faults(spec: str) -> dict[str, int]:

@@ -112,8 +112,8 @@ def _follow(app, visit_ids: list[str], timeout: float, consumers=None) -> int:
 
 
 def _show_step(report: dict, entry: dict) -> None:
-    arrow = "→" if entry["direction"] == "sent" else "←"
-    click.echo(f"{report['table_id']:<8} {arrow} {entry['type']}")
+    from pizzeria.process_manager.views import arrow
+    click.echo(f"{report['table_id']:<8} {arrow(entry['direction'])} {entry['type']}")
 
 
 @command(main)

@@ -2,31 +2,50 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import partial
 
 import structlog
 
 from pizzeria.messaging import Context, Handler
 
-from .domain import record_bake
-from .messages import DoPizza, PizzaDone
+from .domain import BAKED, CANCELLED, FAILED, decide_outcome, outcome_of, record_bake, take_one
+from .messages import CancelPizza, DoPizza, PizzaCancelled, PizzaDone, PizzaFailed
 
 log = structlog.get_logger("pizzeria.kitchen")
 
 
-def do_pizza(command: DoPizza, context: Context, oven: Callable[[Context], None]) -> None:
+def do_pizza(command: DoPizza, context: Context, oven: Callable[[Context], None], stock: Mapping[str, int]) -> None:
     """Bake first, outside any transaction, with the other pizzas handled in the same one (the
-    oven takes them all at once), then record the bake and answer in one commit."""
+    oven takes them all at once); then, unless the order was cancelled meanwhile or the pizza
+    ran out, record the bake and answer, in one commit."""
     log.info("baking", pizza=command.pizza, kitchen_order_id=command.kitchen_order_id)
     context.once(oven)
-    record_bake(context.db, command.kitchen_order_id, command.pizza, context.clock.time())
-    context.send(PizzaDone(kitchen_order_id=command.kitchen_order_id))
+    order = command.kitchen_order_id
+    if outcome_of(context.db, order) is not None:
+        return  # cancelled before it was baked: it never will be
+    if command.pizza in stock and not take_one(context.db, command.pizza, stock[command.pizza]):
+        decide_outcome(context.db, order, FAILED)
+        context.send(PizzaFailed(order, reason=f"the kitchen is out of {command.pizza}"))
+        return
+    decide_outcome(context.db, order, BAKED)
+    record_bake(context.db, order, command.pizza, context.clock.time())
+    context.send(PizzaDone(kitchen_order_id=order))
 
 
-def handlers(bake_seconds: float) -> dict[type, Handler]:
-    """The kitchen's handlers, an oven load baking for `bake_seconds`."""
+def cancel_pizza(command: CancelPizza, context: Context) -> None:
+    """Make sure the pizza is never baked, and say so; a pizza baked already is done."""
+    order = command.kitchen_order_id
+    outcome = outcome_of(context.db, order)
+    if outcome is None:
+        decide_outcome(context.db, order, CANCELLED)
+    context.send(PizzaDone(order) if outcome == BAKED else PizzaCancelled(order))
+
+
+def handlers(bake_seconds: float, stock: Mapping[str, int] | None = None) -> dict[type, Handler]:
+    """The kitchen's handlers, an oven load baking for `bake_seconds`, with `stock` of the
+    pizzas that can run out (the others never do)."""
     def oven(context: Context) -> None:
         log.info("oven fired", pizzas=len(context.batch))
         context.clock.sleep(bake_seconds)  # the heavy work: an oven that takes its time
-    return {DoPizza: partial(do_pizza, oven=oven)}
+    return {DoPizza: partial(do_pizza, oven=oven, stock=stock or {}), CancelPizza: cancel_pizza}

@@ -32,3 +32,29 @@ class PizzaDone(Event):
     """The pizza of this kitchen order is baked."""
 
     kitchen_order_id: str
+
+
+@contract.command
+@dataclass(frozen=True)
+class CancelPizza(Command, unique_by=("kitchen_order_id",)):
+    """Do not bake the pizza of this kitchen order, if it is not baked yet."""
+
+    kitchen_order_id: str
+
+
+@contract.event
+@dataclass(frozen=True)
+class PizzaCancelled(Event):
+    """The pizza of this kitchen order will never be baked."""
+
+    kitchen_order_id: str
+
+
+@contract.event
+@dataclass(frozen=True)
+class PizzaFailed(Event):
+    """The pizza of this kitchen order cannot be baked (an ingredient ran out): a business
+    failure, not an error."""
+
+    kitchen_order_id: str
+    reason: str

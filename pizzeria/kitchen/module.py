@@ -8,5 +8,5 @@ from .domain import metadata
 from .handlers import handlers
 from .messages import contract
 
-MODULE = Module("kitchen", contract, handlers=lambda settings: handlers(settings.bake_seconds),
+MODULE = Module("kitchen", contract, handlers=lambda settings: handlers(settings.bake_seconds, settings.stock),
                 prefetch=4, tables=metadata)

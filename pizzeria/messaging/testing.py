@@ -7,8 +7,9 @@
     assert context.messages == [MenuGot(MENU)]
 
 `Bus` runs endpoints in this process on kombu's `memory://` transport and a real database,
-through the same pipeline as a worker, until the queues and the outbox are empty; `wait_for`
-is fed by the pipeline's hook, never by log text:
+through the same pipeline as a worker, until the queues and the outbox are empty, on a virtual
+clock that jumps to the next delayed message (a retry, a timeout) whenever nothing else is to
+be done; `wait_for` is fed by the pipeline's hook, never by log text:
 
     bus = Bus(endpoints, engine, Names("shop"))
     bus.send(PlaceOrder(...), correlation_id="order-1")
@@ -22,17 +23,17 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from kombu import Queue
-from sqlalchemy import Connection, Engine, Table, insert, select
+from sqlalchemy import Connection, Engine, Table, insert
 
 from .broker import Broker
-from .clock import SYSTEM, Clock
+from .clock import SYSTEM, Clock, VirtualClock
 from .consumer import build_worker
 from .endpoint import Endpoint
 from .envelope import Envelope, derived_id, new_id
 from .hooks import Hooks
 from .naming import Names
-from .outbox import outbox
 from .retry import RetryPolicy
+from .simulation.state import next_due
 from .topology import Topology
 from .transport import KombuDelivery, Outgoing
 from .unit import answer
@@ -42,8 +43,8 @@ FAST_RETRIES = RetryPolicy(immediate=1, delayed=1, first_delay=0.0)
 
 
 class FakeContext:
-    """A handler's context for a unit test: records the messages the handler sent, the rows it
-    asked to insert at the commit and the work it left for the commit; lends a connection to
+    """A handler's context for a unit test: records the messages the handler sent (at once, or
+    `later`), the rows it asked to insert at the commit and the work it left for the commit; lends a connection to
     `engine` if there is one, and `commit()` does what the core would at the end."""
 
     def __init__(self, envelope: Envelope, attempt: int = 1, engine: Engine | None = None,
@@ -54,6 +55,7 @@ class FakeContext:
         self.batch = tuple(batch) or (envelope,)
         self.sent: list[Envelope] = []
         self.messages: list[Any] = []
+        self.later: list[tuple[Any, float]] = []
         self.inserted: dict[Table, list[dict[str, Any]]] = {}
         self._engine = engine
         self._conn: Connection | None = None
@@ -74,9 +76,13 @@ class FakeContext:
             self._conn = self._engine.connect()
         return self._conn
 
-    def send(self, message: Any) -> Envelope:
-        """Record `message`, in the envelope the core would give it."""
+    def send(self, message: Any, delay: float = 0.0) -> Envelope:
+        """Record `message`, in the envelope the core would give it; one sent with a `delay` in
+        `later`, with its delay."""
         envelope = answer(self.envelope, message, self.clock.time())
+        if delay > 0:
+            self.later.append((message, delay))
+            return envelope
         self.sent.append(envelope)
         self.messages.append(message)
         return envelope
@@ -124,15 +130,16 @@ class Bus:
     its handler sent, is recorded for `wait_for`."""
 
     def __init__(self, endpoints: Sequence[Endpoint], engine: Engine, names: Names,
-                 policy: RetryPolicy = FAST_RETRIES, hooks: Hooks | None = None, clock: Clock = SYSTEM):
+                 policy: RetryPolicy = FAST_RETRIES, hooks: Hooks | None = None, clock: VirtualClock | None = None):
         self.endpoints = list(endpoints)
         self.engine = engine
+        self.clock = clock or VirtualClock(start=time.time())
         self.seen: list[Envelope] = []
         self.hooks = hooks or Hooks()
         self.hooks.handled.append(self._record)
         topology = Topology(names, {endpoint.name: endpoint.routes for endpoint in self.endpoints})
         self.worker = build_worker(Broker("memory://", topology), engine, self.endpoints, policy, hooks=self.hooks,
-                                   clock=clock)
+                                   clock=self.clock)
         self.connection = self.worker.broker.open()
         self.queues = {endpoint.name: topology.queues[endpoint.name](self.connection.default_channel)
                        for endpoint in self.endpoints}
@@ -151,13 +158,15 @@ class Bus:
         self.worker.publisher.publish(message)
 
     def run(self, until: Callable[[], bool] = lambda: False, timeout: float = 10.0) -> None:
-        """Handle batches until `until()` holds, or the queues and the outbox are empty."""
+        """Handle batches until `until()` holds, or the queues and the outbox are empty; when
+        only delayed messages are left, move the clock on to the first. `timeout` is real time."""
         deadline = time.monotonic() + timeout
         while not until():
             if not self.step():
-                if self._outbox_is_empty():
+                due = next_due(self.engine)
+                if due is None:
                     return
-                time.sleep(0.01)  # a delayed row, not due yet
+                self.clock.advance(due - self.clock.time())
             if time.monotonic() > deadline:
                 raise TimeoutError(f"the bus was still busy after {timeout:g}s")
 
@@ -198,10 +207,6 @@ class Bus:
     def _found(self, name: str, correlation_id: str) -> Envelope | None:
         return next((envelope for envelope in self.seen
                      if envelope.type == name and envelope.correlation_id == correlation_id), None)
-
-    def _outbox_is_empty(self) -> bool:
-        with self.engine.connect() as conn:
-            return conn.execute(select(outbox.c.id).limit(1)).first() is None
 
     @staticmethod
     def _take(queue: Queue, limit: int) -> list[KombuDelivery]:

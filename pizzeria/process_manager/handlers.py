@@ -1,4 +1,5 @@
-"""The process manager's handlers: load the visit, let the saga decide, save, send."""
+"""The process manager's handlers: load the visit, let the saga decide, save, send; ask for the
+step's deadline as a delayed message; record what the visit received, sent, or ignored."""
 
 from __future__ import annotations
 
@@ -10,15 +11,15 @@ from pizzeria.messaging import Context, Handler
 from pizzeria.waiter.messages import contract as waiter
 
 from . import saga
-from .messages import StartTableService
-from .repository import VisitRepository, history, history_row
+from .messages import CancelVisit, Deadline, RetryStep, StartTableService
+from .repository import VisitRepository, history, history_row, sent_before
 
 
 class UnknownVisit(LookupError):
-    """An event for a visit that never started."""
+    """A message for a visit that has not started (yet: it is retried, then stored as failed)."""
 
 
-def start_table_service(command: StartTableService, context: Context) -> None:
+def start_table_service(command: StartTableService, context: Context, timing: saga.Timing) -> None:
     """Open a visit, unless the table already has one in progress."""
     repository = context.once(VisitRepository.of)
     visit_id = context.envelope.correlation_id
@@ -32,30 +33,60 @@ def start_table_service(command: StartTableService, context: Context) -> None:
         visit, commands = saga.refuse(visit_id, command, reason)
     repository.add(visit)
     _record(context, visit.visit_id, commands)
+    _ask_deadline(context, visit, None, timing)
 
 
-def on_event(event: Any, context: Context) -> None:
-    """Move the visit on by one event; the save is compare-and-set at the commit, a conflict is
+def on_message(message: Any, context: Context, timing: saga.Timing) -> None:
+    """Move the visit on by one event (or deadline, cancellation, retry); one that does not fit
+    its stage is recorded as ignored. The save is compare-and-set at the commit; a conflict is
     retried."""
     repository = context.once(VisitRepository.of)
     loaded = repository.get(context.envelope.correlation_id)
     if loaded is None:
         raise UnknownVisit(f"no visit {context.envelope.correlation_id}")
-    visit, version = loaded
-    visit, commands = saga.decide(visit, event)
+    before, version = loaded
+    if not saga.fits(before, message, timing):
+        context.insert_later(history, history_row(before.visit_id, "ignored", context.envelope,
+                                                  context.clock.time(), note=f"at stage {before.stage}"))
+        return
+    visit, commands = saga.decide(before, message, timing)
     repository.save(visit, version)
-    _record(context, visit.visit_id, commands)
+    _record(context, visit.visit_id, commands, resending=isinstance(message, (Deadline, RetryStep)))
+    _ask_deadline(context, visit, before, timing)
 
 
-def _record(context: Context, visit_id: str, commands: list) -> None:
-    """Send the commands; the history gets the message received and each command sent."""
+def _record(context: Context, visit_id: str, commands: list, resending: bool = False) -> None:
+    """Send the commands; the history gets the message received and each command sent, once: a
+    command sent again (after a deadline, on a retry) is noted on the message that made it go."""
     now = context.clock.time()
-    context.insert_later(history, history_row(visit_id, "received", context.envelope, now))
-    for command in commands:
-        sent = context.send(command)
-        context.insert_later(history, history_row(visit_id, "sent", sent, now))
+    sent = [context.send(command) for command in commands]
+    again = sent_before(context.db, visit_id, [envelope.message_id for envelope in sent]) if resending else set()
+    note = f"sent again: {', '.join(e.type for e in sent if e.message_id in again)}" if again else None
+    context.insert_later(history, history_row(visit_id, "received", context.envelope, now, note))
+    for envelope in sent:
+        if envelope.message_id not in again:
+            context.insert_later(history, history_row(visit_id, "sent", envelope, now))
 
 
-HANDLERS: dict[type, Handler] = {StartTableService: start_table_service}
-HANDLERS.update({event: on_event for contract in (menu, waiter, kitchen)
-                 for event in contract.events.values()})
+def _ask_deadline(context: Context, visit: saga.Visit, before: saga.Visit | None, timing: saga.Timing) -> None:
+    """Send the stage's deadline to the process manager itself, to come back in due time."""
+    deadline = saga.deadline(visit, before)
+    if deadline is not None:
+        context.send(deadline, delay=timing.deadline_seconds)
+
+
+def handlers(timing: saga.Timing = saga.TIMING) -> dict[type, Handler]:
+    """The process manager's handlers, with the steps' deadlines and re-sends of `timing`."""
+    def start(command: StartTableService, context: Context) -> None:
+        start_table_service(command, context, timing)
+
+    def move_on(message: Any, context: Context) -> None:
+        on_message(message, context, timing)
+
+    found: dict[type, Handler] = {StartTableService: start, Deadline: move_on, CancelVisit: move_on,
+                                  RetryStep: move_on}
+    found.update({event: move_on for contract in (menu, waiter, kitchen) for event in contract.events.values()})
+    return found
+
+
+HANDLERS = handlers()

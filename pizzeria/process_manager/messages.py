@@ -11,7 +11,7 @@ from pizzeria.waiter.messages import OrderLine
 contract = Contract("process_manager")
 TABLE_ID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 
-__all__ = ["OrderLine", "StartTableService", "TABLE_ID", "contract"]
+__all__ = ["CancelVisit", "Deadline", "OrderLine", "RetryStep", "StartTableService", "TABLE_ID", "contract"]
 
 
 @contract.command
@@ -25,3 +25,26 @@ class StartTableService(Command, unique_by=()):
     def __post_init__(self) -> None:
         if not TABLE_ID.match(self.table_id):
             raise ValueError(f"bad table id {self.table_id!r}: use 1 to 32 of A-Z a-z 0-9 _ -")
+
+
+@contract.command
+@dataclass(frozen=True)
+class Deadline(Command, unique_by=("stage", "round")):
+    """The time the visit gave `stage` to be answered is up (after `round` re-sends of it)."""
+
+    stage: str
+    round: int
+
+
+@contract.command
+@dataclass(frozen=True)
+class CancelVisit(Command, unique_by=()):
+    """Stop the visit: undo what can be undone, bill what was served, apologise."""
+
+    reason: str
+
+
+@contract.command
+@dataclass(frozen=True)
+class RetryStep(Command, unique_by=()):
+    """Send the command of the visit's current step again, now."""

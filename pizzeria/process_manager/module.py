@@ -3,8 +3,10 @@ every event of the workers its saga talks to."""
 
 from pizzeria.messaging import Module
 
-from .handlers import HANDLERS
+from .handlers import handlers
 from .messages import contract
 from .repository import metadata
+from .saga import Timing
 
-MODULE = Module("process_manager", contract, handlers=lambda _settings: HANDLERS, tables=metadata)
+MODULE = Module("process_manager", contract, tables=metadata, handlers=lambda settings: handlers(
+    Timing(settings.step_deadline_seconds, settings.step_resends)))

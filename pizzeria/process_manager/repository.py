@@ -53,6 +53,7 @@ history = Table(
     Column("type", String(64), nullable=False),
     Column("message_id", String(64), nullable=False),
     Column("at", Float, nullable=False),
+    Column("note", String(255), nullable=True),  # why a message was ignored: the stage it met
     UniqueConstraint("visit_id", "message_id", "direction"),
 )
 
@@ -140,10 +141,18 @@ class VisitRepository:
             self.known[row.visit_id] = (from_payload(Visit, json.loads(row.state)), row.version)
 
 
-def history_row(visit_id: str, direction: str, envelope: Envelope, at: float) -> dict:
-    """A row of the visit's history: a message it received or sent, and when."""
+def history_row(visit_id: str, direction: str, envelope: Envelope, at: float, note: str | None = None) -> dict:
+    """A row of the visit's history: a message it received, sent or ignored, when, and a note
+    (the stage that ignored it, the commands it made go again)."""
     return {"visit_id": visit_id, "direction": direction, "type": envelope.type,
-            "message_id": envelope.message_id, "at": at}
+            "message_id": envelope.message_id, "at": at, "note": note}
+
+
+def sent_before(conn: Connection, visit_id: str, message_ids: list[str]) -> set[str]:
+    """Which of these commands the visit has sent before."""
+    query = select(history.c.message_id).where(history.c.visit_id == visit_id, history.c.direction == "sent",
+                                                history.c.message_id.in_(message_ids))
+    return set(conn.execute(query).scalars()) if message_ids else set()
 
 
 def _dump(visit: Visit) -> str:

@@ -1,71 +1,41 @@
-"""The visit saga, pure: `decide(visit, event)` returns the new visit and the commands to send."""
+"""The visit saga, pure: `decide(visit, event)` returns the new visit and the commands to send.
+
+Each waiting stage has a deadline (`deadline(before, after)` says when to ask for one): when it
+passes unanswered, the step's commands go again, with the same ids, a bounded number of times;
+then the visit is compensated. Compensation (a pizza that cannot be baked, a cancellation, a
+step that never answers) cancels the pizzas not baked yet, serves and bills what was baked,
+apologises, and ends the visit `cancelled` with the reason."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from enum import StrEnum
+from dataclasses import replace
+from functools import partial
 from typing import Any
 
-from pizzeria.kitchen.messages import DoPizza, PizzaDone
-from pizzeria.menu.messages import GetMenu, MenuGot, MenuItem
+from pizzeria.kitchen.messages import DoPizza, PizzaCancelled, PizzaDone, PizzaFailed
+from pizzeria.menu.messages import GetMenu, MenuGot
 from pizzeria.waiter import messages as waiter
 
-from .messages import OrderLine, StartTableService
+from .compensation import apologise, can_compensate, cancelled, compensate, resolve_pizza
+from .messages import CancelVisit, Deadline, RetryStep, StartTableService
+from .visit import (
+    IN_PROGRESS,
+    Decision,
+    Pizza,
+    Stage,
+    Status,
+    Timing,
+    Visit,
+    bill,
+    for_waiter,
+    waiting_for,
+)
 
-
-class Status(StrEnum):
-    """Where a visit stands as a whole."""
-
-    IN_PROGRESS = "in_progress"
-    FINISHED = "finished"
-    REJECTED = "rejected"
-
-
-class Stage(StrEnum):
-    """The stages of a visit, in order; each one in progress names what the saga waits for."""
-
-    AWAITING_MENU = "awaiting_menu"
-    AWAITING_MENU_SHOWN = "awaiting_menu_shown"
-    AWAITING_ORDER = "awaiting_order"
-    BAKING = "baking"
-    AWAITING_SERVED = "awaiting_served"
-    AWAITING_PAYMENT = "awaiting_payment"
-    AWAITING_THANKS = "awaiting_thanks"
-    FINISHED = "finished"
-    REJECTED = "rejected"
-
-
-IN_PROGRESS = Status.IN_PROGRESS
-
-
-@dataclass(frozen=True)
-class Pizza:
-    """One pizza of the order, as the kitchen knows it."""
-
-    kitchen_order_id: str
-    pizza: str
-    done: bool = False
-
-
-@dataclass(frozen=True)
-class Visit:
-    """Everything the saga knows of one visit at one table."""
-
-    visit_id: str
-    table_id: str
-    stage: Stage = Stage.AWAITING_MENU
-    status: Status = Status.IN_PROGRESS
-    reason: str | None = None
-    wish: tuple[OrderLine, ...] | None = None
-    menu: tuple[MenuItem, ...] = ()
-    order: tuple[OrderLine, ...] = ()
-    pizzas: tuple[Pizza, ...] = ()
-    bill_cents: int | None = None
-    paid: bool = False
-
-
-Decision = tuple[Visit, list[Any]]
+__all__ = ["IN_PROGRESS", "Decision", "Pizza", "Stage", "Status", "Timing", "Visit", "deadline", "decide", "fits",
+           "refuse", "start"]
+Step = Callable[[], Decision]
+TIMING = Timing()  # the defaults
 
 
 def start(visit_id: str, command: StartTableService) -> Decision:
@@ -79,25 +49,64 @@ def refuse(visit_id: str, command: StartTableService, reason: str) -> Decision:
                  wish=command.order), []
 
 
-def decide(visit: Visit, event: Any) -> Decision:
+def decide(visit: Visit, event: Any, timing: Timing = TIMING) -> Decision:
     """The next state and commands; an event that does not fit the stage changes nothing."""
-    step = STEPS.get((visit.stage, type(event)))
-    if visit.status != IN_PROGRESS or step is None:
+    step = _step(visit, event, timing)
+    if step is None:
         return visit, []
-    return step(visit, event)
+    after, commands = step()
+    return (replace(after, resends=0) if after.stage != visit.stage else after), commands
 
 
-def _for_waiter(menu: tuple[MenuItem, ...]) -> tuple[waiter.MenuItem, ...]:
-    return tuple(waiter.MenuItem(item.name, item.price_cents) for item in menu)
+def fits(visit: Visit, event: Any, timing: Timing = TIMING) -> bool:
+    """True if `event` moves the visit on; False if it is to be ignored at this stage."""
+    return _step(visit, event, timing) is not None
+
+
+def deadline(after: Visit, before: Visit | None = None) -> Deadline | None:
+    """The deadline to ask for once the visit went from `before` to `after`: one for each new
+    stage that waits for an answer, and for each re-send of its commands."""
+    moved = before is None or (after.stage, after.resends) != (before.stage, before.resends)
+    return Deadline(after.stage, after.resends) if moved and after.status == IN_PROGRESS else None
+
+
+def _step(visit: Visit, event: Any, timing: Timing) -> Step | None:
+    if visit.status != IN_PROGRESS:
+        return None
+    if isinstance(event, Deadline):
+        return _deadline(visit, event, timing)
+    if isinstance(event, CancelVisit):
+        return partial(compensate, visit, event.reason) if can_compensate(visit) else None
+    if isinstance(event, RetryStep):
+        return lambda: (visit, waiting_for(visit))
+    step = STEPS.get((visit.stage, type(event)))
+    return None if step is None else partial(step, visit, event)
+
+
+def _deadline(visit: Visit, event: Deadline, timing: Timing) -> Step | None:
+    """A deadline of the current stage and round: send its commands again, or, once the re-sends
+    are used up, give up on the step."""
+    if (event.stage, event.round) != (visit.stage, visit.resends):
+        return None  # a deadline of a step answered since
+    if visit.resends < timing.resends:
+        return lambda: (replace(visit, resends=visit.resends + 1), waiting_for(visit))
+    reason = f"no answer to {visit.stage} after {visit.resends} re-sends"
+    if visit.stage in (Stage.AWAITING_SERVED, Stage.AWAITING_PAYMENT):  # the waiter is not serving
+        return partial(apologise, replace(visit, cancelling=True, reason=visit.reason if visit.cancelling else reason))
+    if can_compensate(visit):
+        return partial(compensate, visit, reason)
+    if visit.stage == Stage.AWAITING_THANKS:  # paid, and gone without a word
+        return lambda: (replace(visit, stage=Stage.FINISHED, status=Status.FINISHED), [])
+    return partial(cancelled, replace(visit, reason=visit.reason or reason))
 
 
 def _menu_got(visit: Visit, event: MenuGot) -> Decision:
-    shown = waiter.ShowMenu(_for_waiter(event.items))
+    shown = waiter.ShowMenu(for_waiter(event.items))
     return replace(visit, stage=Stage.AWAITING_MENU_SHOWN, menu=event.items), [shown]
 
 
 def _menu_shown(visit: Visit, _event: waiter.MenuShown) -> Decision:
-    return replace(visit, stage=Stage.AWAITING_ORDER), [waiter.PlaceOrder(_for_waiter(visit.menu), visit.wish)]
+    return replace(visit, stage=Stage.AWAITING_ORDER), [waiter.PlaceOrder(for_waiter(visit.menu), visit.wish)]
 
 
 def _order_placed(visit: Visit, event: waiter.OrderPlaced) -> Decision:
@@ -121,26 +130,38 @@ def _rejected(visit: Visit, reason: str) -> Decision:
 
 
 def _pizza_done(visit: Visit, event: PizzaDone) -> Decision:
-    pizzas = tuple(replace(pizza, done=True) if pizza.kitchen_order_id == event.kitchen_order_id
-                   else pizza for pizza in visit.pizzas)
-    visit = replace(visit, pizzas=pizzas)
-    if not all(pizza.done for pizza in pizzas):
-        return visit, []
-    return replace(visit, stage=Stage.AWAITING_SERVED), [waiter.ServePizzas(tuple(p.pizza for p in pizzas))]
+    return resolve_pizza(visit, event.kitchen_order_id, done=True)
+
+
+def _pizza_cancelled(visit: Visit, event: PizzaCancelled) -> Decision:
+    return resolve_pizza(visit, event.kitchen_order_id, done=False)
+
+
+def _pizza_failed(visit: Visit, event: PizzaFailed) -> Decision:
+    visit, commands = resolve_pizza(visit, event.kitchen_order_id, done=False)
+    if not can_compensate(visit):
+        return visit, commands
+    return compensate(visit, event.reason)
 
 
 def _pizzas_served(visit: Visit, _event: waiter.PizzasServed) -> Decision:
-    prices = {item.name: item.price_cents for item in visit.menu}
-    amount = sum(prices[line.pizza] * line.quantity for line in visit.order)
+    amount = bill(visit)
     return replace(visit, stage=Stage.AWAITING_PAYMENT, bill_cents=amount), [waiter.ShowBill(amount)]
 
 
 def _bill_paid(visit: Visit, _event: waiter.BillPaid) -> Decision:
-    return replace(visit, stage=Stage.AWAITING_THANKS, paid=True), [waiter.ThankClient()]
+    visit = replace(visit, paid=True)
+    if visit.cancelling:
+        return apologise(visit)
+    return replace(visit, stage=Stage.AWAITING_THANKS), [waiter.ThankClient()]
 
 
 def _client_thanked(visit: Visit, _event: waiter.ClientThanked) -> Decision:
     return replace(visit, stage=Stage.FINISHED, status=Status.FINISHED), []
+
+
+def _client_apologised_to(visit: Visit, _event: waiter.ClientApologisedTo) -> Decision:
+    return cancelled(visit)
 
 
 STEPS: dict[tuple[Stage, type], Callable[[Visit, Any], Decision]] = {
@@ -149,7 +170,10 @@ STEPS: dict[tuple[Stage, type], Callable[[Visit, Any], Decision]] = {
     (Stage.AWAITING_ORDER, waiter.OrderPlaced): _order_placed,
     (Stage.AWAITING_ORDER, waiter.OrderRejected): _order_rejected,
     (Stage.BAKING, PizzaDone): _pizza_done,
+    (Stage.BAKING, PizzaCancelled): _pizza_cancelled,
+    (Stage.BAKING, PizzaFailed): _pizza_failed,
     (Stage.AWAITING_SERVED, waiter.PizzasServed): _pizzas_served,
     (Stage.AWAITING_PAYMENT, waiter.BillPaid): _bill_paid,
     (Stage.AWAITING_THANKS, waiter.ClientThanked): _client_thanked,
+    (Stage.APOLOGISING, waiter.ClientApologisedTo): _client_apologised_to,
 }

@@ -57,10 +57,10 @@ def _report(conn, row) -> dict[str, Any]:
         "reason": reason, "started_at": _iso(row.started_at), "updated_at": _iso(row.updated_at),
         "order": [{"pizza": line["pizza"], "quantity": line["quantity"]} for line in state["order"]],
         "pizzas": [{"kitchen_order_id": pizza["kitchen_order_id"], "pizza": pizza["pizza"],
-                    "status": "done" if pizza["done"] else "todo"} for pizza in state["pizzas"]],
+                    "status": _pizza_status(pizza)} for pizza in state["pizzas"]],
         "bill": None if bill is None else {"amount": f"{bill / 100:.2f}", "paid": state["paid"]},
-        "history": [{"type": entry.type, "direction": entry.direction,
-                     "message_id": entry.message_id, "at": _iso(entry.at)} for entry in entries],
+        "history": [{"type": entry.type, "direction": entry.direction, "message_id": entry.message_id,
+                     "at": _iso(entry.at), "note": entry.note} for entry in entries],
     }
 
 
@@ -69,6 +69,15 @@ def _failed_message(conn, visit_id: str):
     return conn.execute(select(failed_messages).where(
         failed_messages.c.correlation_id == visit_id, failed_messages.c.replayed_at.is_(None))
         .order_by(failed_messages.c.id).limit(1)).first()
+
+
+def _pizza_status(pizza: dict[str, Any]) -> str:
+    return "done" if pizza["done"] else "cancelled" if pizza.get("cancelled") else "todo"
+
+
+def arrow(direction: str) -> str:
+    """How a history entry shows: → sent, ← received, × ignored."""
+    return {"sent": "→", "received": "←"}.get(direction, "×")
 
 
 def _iso(timestamp: float) -> str:
@@ -88,5 +97,6 @@ def visit_details(report: dict[str, Any]) -> str:
     """Several lines: the visit's line, its pizzas and its history."""
     lines = [visit_line(report), f"  visit {report['visit_id']} started {report['started_at']}"]
     lines += [f"  pizza {p['pizza']:<18} {p['status']:<5} {p['kitchen_order_id']}" for p in report["pizzas"]]
-    lines += [f"  {e['at']}  {'→' if e['direction'] == 'sent' else '←'} {e['type']}" for e in report["history"]]
+    lines += [f"  {e['at']}  {arrow(e['direction'])} {e['type']}" + (f" (ignored {e['note']})" if e["note"] else "")
+              for e in report["history"]]
     return "\n".join(lines)

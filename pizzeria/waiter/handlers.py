@@ -6,7 +6,9 @@ from pizzeria.messaging import Context, Handler
 
 from .domain import CannotOrder, choose_order
 from .messages import (
+    Apologise,
     BillPaid,
+    ClientApologisedTo,
     ClientThanked,
     MenuShown,
     OrderPlaced,
@@ -50,5 +52,10 @@ def thank_client(_command: ThankClient, context: Context) -> None:
     context.send(ClientThanked())
 
 
+def apologise(_command: Apologise, context: Context) -> None:
+    """Tell the client the visit ends here; the client leaves."""
+    context.send(ClientApologisedTo())
+
+
 HANDLERS: dict[type, Handler] = {ShowMenu: show_menu, PlaceOrder: place_order, ServePizzas: serve_pizzas,
-                                  ShowBill: show_bill, ThankClient: thank_client}
+                                  ShowBill: show_bill, ThankClient: thank_client, Apologise: apologise}

@@ -113,3 +113,17 @@ class ThankClient(Command, unique_by=()):
 @dataclass(frozen=True)
 class ClientThanked(Event):
     """The client has left."""
+
+
+@contract.command
+@dataclass(frozen=True)
+class Apologise(Command, unique_by=()):
+    """Tell the client the visit cannot go on, and why."""
+
+    reason: str
+
+
+@contract.event
+@dataclass(frozen=True)
+class ClientApologisedTo(Event):
+    """The client heard the apology and has left."""

@@ -167,7 +167,7 @@ def pizzas(*ids: str, **kwargs) -> list[FakeDelivery]:
 
 def test_the_pizzas_of_one_batch_share_one_bake_and_are_each_recorded_once(app):
     ovens = []
-    kitchen = Endpoint("kitchen", {DoPizza: partial(do_pizza, oven=lambda context: ovens.append(len(context.batch)))})
+    kitchen = Endpoint("kitchen", {DoPizza: partial(do_pizza, oven=lambda context: ovens.append(len(context.batch)), stock={})})
     deliveries = pizzas(*(f"oven-{n}" for n in range(4)))
     pipeline(app.engine).handle(kitchen, deliveries)
     baked = bakes_per_order(app.engine)
@@ -188,7 +188,7 @@ def test_a_failing_batch_bakes_each_pizza_once_per_attempt_it_counts(app):
         if command.kitchen_order_id == "burnt" and context.attempt <= 2:
             context.once(oven)
             raise RuntimeError("the oven burnt it")
-        do_pizza(command, context, oven=oven)
+        do_pizza(command, context, oven=oven, stock={})
 
     kitchen = Endpoint("kitchen", {DoPizza: burnt_twice})
     deliveries = pizzas("fine-1", "burnt", "fine-2")

@@ -21,7 +21,7 @@ from pizzeria.messaging import Context, derived_id, make_engine
 from pizzeria.messaging.testing import FakeContext
 from pizzeria.process_manager import views
 from pizzeria.process_manager.handlers import HANDLERS as PM_HANDLERS
-from pizzeria.process_manager.handlers import UnknownVisit, on_event, start_table_service
+from pizzeria.process_manager.handlers import UnknownVisit
 from pizzeria.process_manager.messages import StartTableService
 from pizzeria.process_manager.repository import VisitRepository, history
 from pizzeria.process_manager.saga import Stage
@@ -122,7 +122,7 @@ class CountingOven:
 
 def test_the_kitchen_bakes_answers_pizza_done_and_records_the_bake_at_the_commit(engine):
     oven = CountingOven()
-    context = handle(functools.partial(do_pizza, oven=oven), DoPizza("visit-1-1", "diavola"), engine=engine)
+    context = handle(functools.partial(do_pizza, oven=oven, stock={}), DoPizza("visit-1-1", "diavola"), engine=engine)
     assert context.messages == [PizzaDone(kitchen_order_id="visit-1-1")]
     assert oven.fired == 1
     context.commit()
@@ -136,7 +136,7 @@ def test_pizzas_handled_in_one_transaction_share_one_firing_of_the_oven(engine):
     first, second = DoPizza("visit-1-1", "diavola"), DoPizza("visit-1-2", "marinara")
     batch = [FakeContext.of(message, correlation_id="visit-1").envelope for message in (first, second)]
     context = FakeContext(batch[0], engine=engine, batch=batch)  # one context stands for the transaction
-    bake = functools.partial(do_pizza, oven=oven)
+    bake = functools.partial(do_pizza, oven=oven, stock={})
     bake(first, context)
     bake(second, context)
     context.commit()
@@ -167,7 +167,7 @@ def history_of(engine: Engine, visit_id: str) -> list[tuple[str, str]]:
 
 
 def test_starting_a_table_service_opens_the_visit_and_asks_for_the_menu(engine):
-    context = handle(start_table_service, StartTableService("t1"), correlation_id="visit-1", engine=engine)
+    context = handle(PM_HANDLERS[StartTableService], StartTableService("t1"), correlation_id="visit-1", engine=engine)
     assert context.messages == [GetMenu()]
     assert [(row["direction"], row["type"]) for row in context.inserted[history]] == [
         ("received", "StartTableService"), ("sent", "GetMenu")]
@@ -197,12 +197,12 @@ def test_a_start_delivered_again_for_a_visit_that_exists_changes_nothing(engine)
 
 def test_an_event_of_a_visit_that_never_started_raises(engine):
     with pytest.raises(UnknownVisit):
-        handle(on_event, MenuGot(MENU), correlation_id="never-started", engine=engine)
+        handle(PM_HANDLERS[MenuGot], MenuGot(MENU), correlation_id="never-started", engine=engine)
 
 
 def test_an_event_moves_the_saga_on_and_the_commands_are_sent_with_their_history_at_the_commit(engine):
     pm_handle(engine, StartTableService("t1"), "visit-1")
-    context = handle(on_event, MenuGot(MENU), correlation_id="visit-1", engine=engine)
+    context = handle(PM_HANDLERS[MenuGot], MenuGot(MENU), correlation_id="visit-1", engine=engine)
     expected_menu = tuple(MenuItem(item.name, item.price_cents) for item in MENU)
     assert context.messages == [ShowMenu(items=expected_menu)]
     assert [(row["direction"], row["type"], row["message_id"]) for row in context.inserted[history]] == [

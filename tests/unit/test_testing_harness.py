@@ -4,7 +4,6 @@ when it closes."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -101,15 +100,29 @@ def test_run_waits_for_a_retry_that_is_not_due_yet_and_handles_it_when_it_is(eng
     assert rows(engine, outbox.outbox) == 0
 
 
-def test_run_gives_up_at_its_timeout_while_a_retry_is_still_to_come(engine):
-    def fails(_command, _context):
-        raise RuntimeError("never")
+def test_run_moves_its_clock_on_to_a_retry_an_hour_away_at_once(engine):
+    attempts = []
 
-    with bus_with(engine, fails, RetryPolicy(immediate=0, delayed=1, first_delay=60)) as bus:
+    def fails_the_first_round(command, context):
+        attempts.append((context.attempt, context.clock.time()))
+        if context.attempt == 1:
+            raise RuntimeError("not yet")
+
+    with bus_with(engine, fails_the_first_round, RetryPolicy(immediate=0, delayed=1, first_delay=3600, max_delay=3600)) as bus:
         bus.send(ShipOrder("o1"), correlation_id="order-1")
+        bus.run(timeout=5)
+    (first, at), (second, later) = attempts
+    assert (first, second) == (1, 2) and later - at >= 3600
+
+
+def test_run_gives_up_at_its_timeout_while_messages_keep_coming(engine):
+    def ships_again_and_again(command, context):
+        context.send(ShipOrder(f"{command.order_id}+"))
+
+    with bus_with(engine, ships_again_and_again, RetryPolicy()) as bus:
+        bus.send(ShipOrder("o"), correlation_id="order-1")
         with pytest.raises(TimeoutError, match="still busy after 0.3s"):
             bus.run(timeout=0.3)
-        assert rows(engine, outbox.outbox) == 1
 
 
 def test_a_bus_closing_relays_what_is_due_in_the_outbox_and_closes_its_connection(engine):
@@ -118,6 +131,6 @@ def test_a_bus_closing_relays_what_is_due_in_the_outbox_and_closes_its_connectio
     with bus:
         envelope = Envelope.wrap(ShipOrder("o2"), message_id="m2", correlation_id="order-2")
         with engine.begin() as conn:
-            outbox.add_raw(conn, Outgoing(ShipOrder.route, envelope.encode(), envelope.headers()), "m2", time.time())
+            outbox.add_raw(conn, Outgoing(ShipOrder.route, envelope.encode(), envelope.headers()), "m2", bus.clock.time())
     assert rows(engine, outbox.outbox) == 0
     assert not bus.connection.connected
