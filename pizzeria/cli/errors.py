@@ -11,11 +11,11 @@ def explain(error: BaseException) -> tuple[str, int]:
     from sqlalchemy.exc import DBAPIError
 
     from pizzeria.config import ConfigError, Settings
-    from pizzeria.process_manager.service import TableBusy
+    from pizzeria.process_manager.service import NotInProgress, TableBusy
 
     if isinstance(error, ConfigError):
         return str(error), 2
-    if isinstance(error, TableBusy):
+    if isinstance(error, (TableBusy, NotInProgress)):
         return str(error), 1
     settings = Settings.from_env()
     if isinstance(error, DBAPIError):

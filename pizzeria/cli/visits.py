@@ -119,10 +119,21 @@ def _show_step(report: dict, entry: dict) -> None:
 @command(main)
 @click.argument("table_id", required=False, callback=_table_id)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def status_command(table_id: str | None, as_json: bool) -> None:
-    """Show TABLE_ID's latest visit, or the latest visit of every table."""
+@click.option("--stuck", is_flag=True, help="Only the visits in progress that have not moved for longer than a "
+                                            "step's deadline, or have no deadline pending.")
+def status_command(table_id: str | None, as_json: bool, stuck: bool) -> None:
+    """Show TABLE_ID's latest visit, or the latest visit of every table (or the stuck ones)."""
+    import time
+
     from pizzeria.process_manager import views
     app = build_app()
+    if stuck:
+        reports = views.stuck(app.engine, time.time(), app.settings.step_deadline_seconds)
+        click.echo(json.dumps(reports, indent=2) if as_json else "\n".join(
+            f"{views.visit_line(r)}; at {r['stage']} for {r['waited_seconds']:g}s, "
+            f"{'a deadline pending' if r['deadline_pending'] else 'no deadline pending'}" for r in reports)
+            or "no visit is stuck")
+        return
     if table_id is None:
         reports = views.every_table(app.engine)
         click.echo(json.dumps(reports, indent=2) if as_json else
@@ -139,25 +150,29 @@ def status_command(table_id: str | None, as_json: bool) -> None:
 @click.option("--tables", type=click.IntRange(1, 500), default=1, show_default=True,
               help="Serve TBL1..TBLN at once.")
 @click.option("--timeout", type=click.FloatRange(min=1), default=120.0, show_default=True)
-def demo_command(tables: int, timeout: float) -> None:
+@click.option("--out-of", "out_of", metavar="PIZZA", help="The kitchen has none of PIZZA left: watch a visit "
+                                                        "that orders it compensated.")
+def demo_command(tables: int, timeout: float, out_of: str | None) -> None:
     """Start the four consumers as processes, serve the tables, show each visit, stop cleanly."""
     from pizzeria.devtools.processes import Consumers
     app = build_app()
-    with Consumers(module_names(), log_dir=app.settings.var_dir / "log") as consumers:
+    env = {"PIZZERIA_STOCK": f"{out_of}:0"} if out_of else {}
+    with Consumers(module_names(), log_dir=app.settings.var_dir / "log", env=env) as consumers:
         click.echo(f"consumers started: {consumers.describe()}")
-        visit_ids = start_tables(app, [f"TBL{n}" for n in range(1, tables + 1)])
+        order = None if out_of is None else _order(None, None, f"margherita:1,{out_of}:1")
+        visit_ids = start_tables(app, [f"TBL{n}" for n in range(1, tables + 1)], order)
         code = _follow(app, visit_ids, timeout, consumers)
     click.echo(f"consumers stopped: {consumers.describe()}")
     sys.exit(code)
 
 
-def start_tables(app, table_ids: list[str]) -> list[str]:
-    """Start a visit at each table (the waiter chooses the order); return the visit ids."""
+def start_tables(app, table_ids: list[str], order=None) -> list[str]:
+    """Start a visit at each table (with `order`, or the waiter chooses); return the visit ids."""
     from pizzeria.process_manager.messages import StartTableService
     from pizzeria.process_manager.service import start_visit
     publisher = app.publisher()
     try:
-        return [start_visit(app.engine, publisher, StartTableService(table_id)) for table_id in table_ids]
+        return [start_visit(app.engine, publisher, StartTableService(table_id, order)) for table_id in table_ids]
     finally:
         publisher.close()
 

@@ -32,11 +32,15 @@ def compensate(visit: Visit, reason: str) -> Decision:
 
 def resolve_pizza(visit: Visit, kitchen_order_id: str, done: bool) -> Decision:
     """A pizza baked (`done`) or never to be; once every pizza is either, move on."""
-    pizzas = tuple(replace(pizza, done=done, cancelled=not done)
-                   if pizza.kitchen_order_id == kitchen_order_id and not pizza.resolved else pizza
-                   for pizza in visit.pizzas)
-    visit = replace(visit, pizzas=pizzas)
-    return after_kitchen(visit) if all(pizza.resolved for pizza in pizzas) else (visit, [])
+    visit = settle(visit, kitchen_order_id, done)
+    return after_kitchen(visit) if all(pizza.resolved for pizza in visit.pizzas) else (visit, [])
+
+
+def settle(visit: Visit, kitchen_order_id: str, done: bool) -> Visit:
+    """The visit with that pizza baked (`done`) or never to be, unless it was settled before."""
+    return replace(visit, pizzas=tuple(replace(pizza, done=done, cancelled=not done)
+                                       if pizza.kitchen_order_id == kitchen_order_id and not pizza.resolved else pizza
+                                       for pizza in visit.pizzas))
 
 
 def after_kitchen(visit: Visit) -> Decision:

@@ -3,6 +3,7 @@ step's deadline as a delayed message; record what the visit received, sent, or i
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from pizzeria.kitchen.messages import contract as kitchen
@@ -46,8 +47,9 @@ def on_message(message: Any, context: Context, timing: saga.Timing) -> None:
         raise UnknownVisit(f"no visit {context.envelope.correlation_id}")
     before, version = loaded
     if not saga.fits(before, message, timing):
-        context.insert_later(history, history_row(before.visit_id, "ignored", context.envelope,
-                                                  context.clock.time(), note=f"at stage {before.stage}"))
+        if not isinstance(message, Deadline):  # a deadline of a step answered since is no news
+            context.insert_later(history, history_row(before.visit_id, "ignored", context.envelope,
+                                                      context.clock.time(), note=f"at stage {before.stage}"))
         return
     visit, commands = saga.decide(before, message, timing)
     repository.save(visit, version)
@@ -77,12 +79,8 @@ def _ask_deadline(context: Context, visit: saga.Visit, before: saga.Visit | None
 
 def handlers(timing: saga.Timing = saga.TIMING) -> dict[type, Handler]:
     """The process manager's handlers, with the steps' deadlines and re-sends of `timing`."""
-    def start(command: StartTableService, context: Context) -> None:
-        start_table_service(command, context, timing)
-
-    def move_on(message: Any, context: Context) -> None:
-        on_message(message, context, timing)
-
+    start = partial(start_table_service, timing=timing)
+    move_on = partial(on_message, timing=timing)
     found: dict[type, Handler] = {StartTableService: start, Deadline: move_on, CancelVisit: move_on,
                                   RetryStep: move_on}
     found.update({event: move_on for contract in (menu, waiter, kitchen) for event in contract.events.values()})

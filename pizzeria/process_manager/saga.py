@@ -11,13 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
-from typing import Any
+from typing import Any, NamedTuple
 
 from pizzeria.kitchen.messages import DoPizza, PizzaCancelled, PizzaDone, PizzaFailed
 from pizzeria.menu.messages import GetMenu, MenuGot
 from pizzeria.waiter import messages as waiter
 
-from .compensation import apologise, can_compensate, cancelled, compensate, resolve_pizza
+from .compensation import apologise, can_compensate, cancelled, compensate, resolve_pizza, settle
 from .messages import CancelVisit, Deadline, RetryStep, StartTableService
 from .visit import (
     IN_PROGRESS,
@@ -80,7 +80,7 @@ def _step(visit: Visit, event: Any, timing: Timing) -> Step | None:
     if isinstance(event, RetryStep):
         return lambda: (visit, waiting_for(visit))
     step = STEPS.get((visit.stage, type(event)))
-    return None if step is None else partial(step, visit, event)
+    return None if step is None else partial(step.move, visit, event)
 
 
 def _deadline(visit: Visit, event: Deadline, timing: Timing) -> Step | None:
@@ -138,10 +138,9 @@ def _pizza_cancelled(visit: Visit, event: PizzaCancelled) -> Decision:
 
 
 def _pizza_failed(visit: Visit, event: PizzaFailed) -> Decision:
-    visit, commands = resolve_pizza(visit, event.kitchen_order_id, done=False)
     if not can_compensate(visit):
-        return visit, commands
-    return compensate(visit, event.reason)
+        return resolve_pizza(visit, event.kitchen_order_id, done=False)
+    return compensate(settle(visit, event.kitchen_order_id, done=False), event.reason)
 
 
 def _pizzas_served(visit: Visit, _event: waiter.PizzasServed) -> Decision:
@@ -164,16 +163,31 @@ def _client_apologised_to(visit: Visit, _event: waiter.ClientApologisedTo) -> De
     return cancelled(visit)
 
 
-STEPS: dict[tuple[Stage, type], Callable[[Visit, Any], Decision]] = {
-    (Stage.AWAITING_MENU, MenuGot): _menu_got,
-    (Stage.AWAITING_MENU_SHOWN, waiter.MenuShown): _menu_shown,
-    (Stage.AWAITING_ORDER, waiter.OrderPlaced): _order_placed,
-    (Stage.AWAITING_ORDER, waiter.OrderRejected): _order_rejected,
-    (Stage.BAKING, PizzaDone): _pizza_done,
-    (Stage.BAKING, PizzaCancelled): _pizza_cancelled,
-    (Stage.BAKING, PizzaFailed): _pizza_failed,
-    (Stage.AWAITING_SERVED, waiter.PizzasServed): _pizzas_served,
-    (Stage.AWAITING_PAYMENT, waiter.BillPaid): _bill_paid,
-    (Stage.AWAITING_THANKS, waiter.ClientThanked): _client_thanked,
-    (Stage.APOLOGISING, waiter.ClientApologisedTo): _client_apologised_to,
+class Transition(NamedTuple):
+    """What a message does at a stage, and the stages it may lead to (for `pizzeria flow`)."""
+
+    move: Callable[[Visit, Any], Decision]
+    to: tuple[Stage, ...]
+
+
+KITCHEN_DONE = (Stage.BAKING, Stage.AWAITING_SERVED, Stage.APOLOGISING)  # the last pizza settles it
+STEPS: dict[tuple[Stage, type], Transition] = {
+    (Stage.AWAITING_MENU, MenuGot): Transition(_menu_got, (Stage.AWAITING_MENU_SHOWN,)),
+    (Stage.AWAITING_MENU_SHOWN, waiter.MenuShown): Transition(_menu_shown, (Stage.AWAITING_ORDER,)),
+    (Stage.AWAITING_ORDER, waiter.OrderPlaced): Transition(_order_placed, (Stage.BAKING, Stage.REJECTED)),
+    (Stage.AWAITING_ORDER, waiter.OrderRejected): Transition(_order_rejected, (Stage.REJECTED,)),
+    (Stage.BAKING, PizzaDone): Transition(_pizza_done, KITCHEN_DONE),
+    (Stage.BAKING, PizzaCancelled): Transition(_pizza_cancelled, KITCHEN_DONE),
+    (Stage.BAKING, PizzaFailed): Transition(_pizza_failed, KITCHEN_DONE),
+    (Stage.AWAITING_SERVED, waiter.PizzasServed): Transition(_pizzas_served, (Stage.AWAITING_PAYMENT,)),
+    (Stage.AWAITING_PAYMENT, waiter.BillPaid): Transition(_bill_paid, (Stage.AWAITING_THANKS, Stage.APOLOGISING)),
+    (Stage.AWAITING_THANKS, waiter.ClientThanked): Transition(_client_thanked, (Stage.FINISHED,)),
+    (Stage.APOLOGISING, waiter.ClientApologisedTo): Transition(_client_apologised_to, (Stage.CANCELLED,)),
+}
+# Where giving up on a stage leads: a cancellation, or a deadline with no re-send left.
+GIVING_UP: dict[Stage, Stage] = {
+    Stage.AWAITING_MENU: Stage.APOLOGISING, Stage.AWAITING_MENU_SHOWN: Stage.APOLOGISING,
+    Stage.AWAITING_ORDER: Stage.APOLOGISING, Stage.BAKING: Stage.BAKING,
+    Stage.AWAITING_SERVED: Stage.APOLOGISING, Stage.AWAITING_PAYMENT: Stage.APOLOGISING,
+    Stage.AWAITING_THANKS: Stage.FINISHED, Stage.APOLOGISING: Stage.CANCELLED,
 }

@@ -37,6 +37,22 @@ def start_visit(engine: Engine, publisher: Publisher, command: StartTableService
     return visit_id
 
 
+class NotInProgress(LookupError):
+    """The table has no visit in progress to act on."""
+
+
+def tell_visit(engine: Engine, publisher: Publisher, table_id: str, command: Any) -> str:
+    """Send `command` (CancelVisit, RetryStep) to the table's visit in progress; return its id."""
+    current = views.latest_visit(engine, table_id)
+    if current is None:
+        raise NotInProgress(f"table {table_id} has had no visit")
+    if current["status"] not in (IN_PROGRESS, views.FAILED):
+        raise NotInProgress(f"the visit at table {table_id} is {current['status']}, not in progress")
+    envelope = Envelope.wrap(command, message_id=new_id(), correlation_id=current["visit_id"])
+    publisher.publish(Outgoing(type(command).route, envelope.encode(), envelope.headers()))
+    return str(current["visit_id"])
+
+
 def follow(engine: Engine, visit_ids: list[str], timeout: float,
            on_step: Callable[[Report, dict], None], alive: Callable[[], bool] = lambda: True,
            on_poll: Callable[[], None] = lambda: None) -> dict[str, Report | None]:

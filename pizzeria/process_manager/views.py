@@ -9,7 +9,9 @@ from typing import Any
 from sqlalchemy import Engine, select
 
 from pizzeria.messaging.failed import failed_messages
+from pizzeria.messaging.outbox import outbox
 
+from .messages import Deadline
 from .repository import history, visits
 from .saga import IN_PROGRESS
 
@@ -33,6 +35,28 @@ def every_table(engine: Engine) -> list[dict[str, Any]]:
     with engine.connect() as conn:
         tables = conn.execute(select(visits.c.table_id).distinct().order_by(visits.c.table_id)).scalars()
     return [report for table_id in tables if (report := latest_visit(engine, table_id)) is not None]
+
+
+def stuck(engine: Engine, now: float, deadline_seconds: float, grace: float = 1.0) -> list[dict[str, Any]]:
+    """The visits in progress that have not moved for longer than a step's deadline, or that
+    have no deadline pending (for longer than `grace`): their reports, with their stage, how
+    long they have waited and whether a deadline is pending."""
+    pending = _deadlines_pending(engine)
+    found = []
+    with engine.connect() as conn:
+        for row in conn.execute(select(visits).where(visits.c.status == IN_PROGRESS).order_by(visits.c.table_id)):
+            waited = now - row.updated_at
+            if waited > deadline_seconds or (row.visit_id not in pending and waited > grace):
+                found.append({**_report(conn, row), "stage": json.loads(row.state)["stage"],
+                              "waited_seconds": round(waited, 1), "deadline_pending": row.visit_id in pending})
+    return found
+
+
+def _deadlines_pending(engine: Engine) -> set[str]:
+    """The visits with a deadline waiting in the outbox."""
+    with engine.connect() as conn:
+        rows = conn.execute(select(outbox.c.headers).where(outbox.c.routing_key == Deadline.route)).scalars()
+        return {json.loads(headers).get("correlation_id") for headers in rows}
 
 
 def _first_report(engine: Engine, query) -> dict[str, Any] | None:

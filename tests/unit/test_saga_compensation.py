@@ -161,3 +161,10 @@ def test_a_cancellation_once_the_client_is_being_thanked_does_not_fit():
     visit = run(visit, [PizzaDone("v1-1"), waiter.PizzasServed(), waiter.BillPaid(850)])[0]
     assert visit.stage == saga.Stage.AWAITING_THANKS
     assert not saga.fits(visit, CancelVisit("too late"), TIMING)
+
+
+def test_the_last_pizza_failing_serves_at_once_what_was_baked():
+    visit = baking((OrderLine("margherita", 1), OrderLine("diavola", 1)))
+    visit, sent = run(visit, [PizzaDone("v1-1"), PizzaFailed("v1-2", "the kitchen is out of diavola")])
+    assert sent == [waiter.ServePizzas(("margherita",))]
+    assert (visit.stage, visit.cancelling) == (saga.Stage.AWAITING_SERVED, True)

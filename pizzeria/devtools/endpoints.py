@@ -1,0 +1,60 @@
+"""`pizzeria endpoints`: each endpoint (queue) with the messages it takes and sends to others
+(a worker its events; the process manager, which takes events, the workers' commands), their
+routing keys and handlers, and, on the broker, its consumers and depth."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kombu import Connection
+
+from pizzeria import modules
+from pizzeria.messaging import Event
+
+
+def describe(app: Any) -> list[dict[str, Any]]:
+    """Every endpoint of the application, as plain data."""
+    contracts = {module.name: module.contract for module in modules.declarations()}
+    depths = _depths(app)
+    found = []
+    for name, endpoint in app.endpoints.items():
+        takes_events = any(issubclass(kind, Event) for kind in endpoint.handlers)
+        sends = ([kind for other, contract in contracts.items() if other != name for kind in contract.commands.values()]
+                 if takes_events else [])
+        sends += list(contracts[name].events.values())
+        found.append({
+            "endpoint": name, "queue": app.broker.topology.queues[name].name, "bindings": endpoint.routes,
+            "takes": [{"type": kind.__name__, "routing_key": kind.route, "handler": _name(handler)}
+                      for kind, handler in endpoint.handlers.items()],
+            "sends": sorted({kind.__name__: kind.route for kind in sends}.items()),
+            **depths.get(name, {}),
+        })
+    return found
+
+
+def lines(endpoints: list[dict[str, Any]]) -> list[str]:
+    """The endpoints as readable lines."""
+    out = []
+    for endpoint in endpoints:
+        on_broker = (f", {endpoint['messages']} waiting, {endpoint['consumers']} consumers"
+                     if "messages" in endpoint else "")
+        out.append(f"{endpoint['endpoint']} (queue {endpoint['queue']}, bound to {', '.join(endpoint['bindings'])}{on_broker})")
+        out += [f"  takes {taken['type']:<20} {taken['routing_key']:<40} {taken['handler']}" for taken in endpoint["takes"]]
+        out += [f"  sends {kind:<20} {route}" for kind, route in endpoint["sends"]]
+    return out
+
+
+def _depths(app: Any) -> dict[str, dict[str, int]]:
+    """Each queue's waiting messages and consumers, as the broker counts them."""
+    depths = {}
+    with Connection(app.broker.url) as connection:
+        channel = connection.default_channel
+        for name, queue in app.broker.topology.queues.items():
+            declared = queue(channel).queue_declare(passive=True)
+            depths[name] = {"messages": declared.message_count, "consumers": declared.consumer_count}
+    return depths
+
+
+def _name(handler: Any) -> str:
+    function = getattr(handler, "func", handler)  # a partial: its function
+    return f"{function.__module__}.{function.__qualname__}"
