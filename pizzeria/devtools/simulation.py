@@ -4,7 +4,6 @@ with random wishes, faults that force retries, and the invariants of a pizza hou
 from __future__ import annotations
 
 import dataclasses
-import json
 import random
 from collections import Counter
 from collections.abc import Sequence
@@ -14,14 +13,14 @@ from sqlalchemy import func, select
 from pizzeria import bootstrap, modules
 from pizzeria.config import Settings
 from pizzeria.kitchen.domain import bakes
-from pizzeria.messaging import Envelope, Outgoing, VirtualClock, derived_id, from_payload
+from pizzeria.messaging import Envelope, Outgoing, VirtualClock, derived_id
 from pizzeria.messaging.failed import failed_messages
 from pizzeria.messaging.simulation import System, World
 from pizzeria.messaging.unit import answer
 from pizzeria.process_manager import saga
 from pizzeria.process_manager.handlers import HANDLERS
 from pizzeria.process_manager.messages import OrderLine, StartTableService
-from pizzeria.process_manager.repository import history, visits
+from pizzeria.process_manager.repository import history, load, visits
 
 # Some wishes are on the menu, one is empty and one is not: every way a visit can end.
 WISHES: tuple[tuple[OrderLine, ...] | None, ...] = (
@@ -97,7 +96,7 @@ def histories_replay(world: World) -> list[str]:
     """Each visit's history, replayed through the saga, gives its saved state and the
     commands it sent, in order."""
     with world.engine.connect() as conn:
-        saved = {row.visit_id: from_payload(saga.Visit, json.loads(row.state)) for row in conn.execute(select(visits))}
+        saved = {row.visit_id: load(row.state) for row in conn.execute(select(visits))}
         rows = conn.execute(select(history).order_by(history.c.id)).all()
     return [problem for visit_id, visit in saved.items()
             if (problem := _replayed(visit, [row for row in rows if row.visit_id == visit_id], world))]

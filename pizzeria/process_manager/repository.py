@@ -138,7 +138,7 @@ class VisitRepository:
     def _read(self, visit_ids: set[str]) -> None:
         self.known.update(dict.fromkeys(visit_ids))
         for row in self.conn.execute(READ, {"visit_ids": list(visit_ids)}):
-            self.known[row.visit_id] = (from_payload(Visit, json.loads(row.state)), row.version)
+            self.known[row.visit_id] = (load(row.state), row.version)
 
 
 def history_row(visit_id: str, direction: str, envelope: Envelope, at: float, note: str | None = None) -> dict:
@@ -155,5 +155,26 @@ def sent_before(conn: Connection, visit_id: str, message_ids: list[str]) -> set[
     return set(conn.execute(query).scalars()) if message_ids else set()
 
 
+# The shape a visit's state is written in, kept in it: 1 before deadlines and compensation.
+SHAPE = 2
+
+
+def load(state: str) -> Visit:
+    """A visit from its saved state, upgraded from the shape it was written in."""
+    data = json.loads(state)
+    for upgrade in UPGRADES[data.pop("shape", 1) - 1:]:
+        data = upgrade(data)
+    return from_payload(Visit, data)
+
+
+def _from_shape_1(data: dict) -> dict:
+    """Shape 1 had no re-sends, no compensation, no cancelled pizzas."""
+    return {**data, "resends": 0, "cancelling": False,
+            "pizzas": [{**pizza, "cancelled": False} for pizza in data["pizzas"]]}
+
+
+UPGRADES = [_from_shape_1]  # UPGRADES[n - 1] takes shape n to n + 1
+
+
 def _dump(visit: Visit) -> str:
-    return json.dumps(to_payload(visit), separators=(",", ":"))
+    return json.dumps({"shape": SHAPE, **to_payload(visit)}, separators=(",", ":"))

@@ -3,10 +3,13 @@ compare-and-set."""
 
 from __future__ import annotations
 
+import json
 import threading
 
 import pytest
+from sqlalchemy import select
 
+from pizzeria.kitchen.messages import PizzaDone
 from pizzeria.menu.messages import MenuGot, MenuItem
 from pizzeria.messaging import Conflict
 from pizzeria.process_manager import saga
@@ -115,3 +118,44 @@ def test_a_table_whose_visit_ended_takes_a_new_visit(engine):
     started(engine, visit_id="v2")
     with engine.begin() as conn:
         assert VisitRepository(conn).visit_in_progress(visit.table_id) == "v2"
+
+
+def test_a_visit_written_in_the_first_shape_is_upgraded_when_it_is_loaded(engine):
+    """A row as the version before deadlines and compensation wrote it, by hand."""
+    from sqlalchemy import insert
+
+    from pizzeria.process_manager.repository import visits
+    old = {"visit_id": "v1", "table_id": "T1", "stage": "baking", "status": "in_progress", "reason": None,
+           "wish": None, "menu": [{"name": "margherita", "price_cents": 850}],
+           "order": [{"pizza": "margherita", "quantity": 1}],
+           "pizzas": [{"kitchen_order_id": "v1-1", "pizza": "margherita", "done": False}],
+           "bill_cents": None, "paid": False}
+    with engine.begin() as conn:
+        conn.execute(insert(visits).values(visit_id="v1", table_id="T1", status="in_progress", version=7,
+                                           state=json.dumps(old), started_at=0.0, updated_at=0.0))
+    with engine.begin() as conn:
+        repository = VisitRepository(conn)
+        visit, version = repository.get("v1")
+        assert (visit.stage, visit.resends, visit.cancelling, visit.pizzas[0].cancelled, version) == (
+            saga.Stage.BAKING, 0, False, False, 7)
+        repository.save(saga.decide(visit, PizzaDone("v1-1"))[0], version)
+        repository.flush()
+    with engine.connect() as conn:
+        saved = json.loads(conn.execute(select(visits.c.state)).scalar_one())
+    assert (saved["shape"], saved["stage"]) == (2, "awaiting_served")
+
+
+def test_creating_the_tables_adds_the_columns_a_table_gained_since_it_was_made(sqlite_url):
+    from sqlalchemy import inspect, text
+
+    from pizzeria.bootstrap import create_tables
+    from pizzeria.messaging import make_engine
+    engine = make_engine(sqlite_url)
+    with engine.begin() as conn:  # the history as it was made before notes
+        conn.execute(text("CREATE TABLE visit_history (id INTEGER PRIMARY KEY, visit_id VARCHAR(64) NOT NULL, "
+                          "direction VARCHAR(8) NOT NULL, type VARCHAR(64) NOT NULL, "
+                          "message_id VARCHAR(64) NOT NULL, at FLOAT NOT NULL)"))
+    create_tables(engine)
+    with engine.connect() as conn:
+        assert "note" in {column["name"] for column in inspect(conn).get_columns("visit_history")}
+    engine.dispose()
