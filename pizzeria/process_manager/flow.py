@@ -1,9 +1,11 @@
-"""`pizzeria flow`: the saga's stages and transitions, drawn from its own step table, with
-compensation and deadlines."""
+"""`pizzeria flow`: the saga's stages and transitions, drawn from its own step table; where a
+cancellation and a deadline lead is found by asking the saga itself, at every stage."""
 
 from __future__ import annotations
 
-from .saga import GIVING_UP, STEPS, Stage
+from .messages import CancelVisit, Deadline
+from .saga import STEPS, TIMING, Pizza, Stage, Status, decide
+from .visit import Visit
 
 FINAL = (Stage.FINISHED, Stage.REJECTED, Stage.CANCELLED)
 
@@ -11,8 +13,15 @@ FINAL = (Stage.FINISHED, Stage.REJECTED, Stage.CANCELLED)
 def transitions() -> list[tuple[Stage, str, Stage]]:
     """(from, message, to) for every move the saga can make."""
     moves = [(stage, kind.__name__, to) for (stage, kind), step in STEPS.items() for to in step.to]
-    moves += [(stage, "CancelVisit or last Deadline", to) for stage, to in GIVING_UP.items()]
-    moves += [(stage, "Deadline (sends the step again)", stage) for stage in GIVING_UP]
+    for stage in Stage:
+        if stage in FINAL:
+            continue
+        moves.append((stage, "Deadline (the step goes again)", stage))
+        for label, message, resends in (("last Deadline", Deadline(stage, TIMING.resends), TIMING.resends),
+                                         ("CancelVisit", CancelVisit("why"), 0)):
+            after, _ = decide(_at(stage, resends), message)
+            if after.stage != stage or after.cancelling:
+                moves.append((stage, label, after.stage))
     return moves
 
 
@@ -28,3 +37,9 @@ def as_mermaid() -> str:
     lines += [f"    {stage} --> {to}: {message}" for stage, message, to in transitions()]
     lines += [f"    {stage} --> [*]" for stage in FINAL]
     return "\n".join(lines)
+
+
+def _at(stage: Stage, resends: int) -> Visit:
+    """A visit in progress at `stage`, with a pizza to bake, after `resends` re-sends."""
+    return Visit("v", "T", stage=stage, status=Status.IN_PROGRESS, pizzas=(Pizza("v-1", "margherita"),),
+                 resends=resends)

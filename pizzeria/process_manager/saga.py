@@ -184,10 +184,3 @@ STEPS: dict[tuple[Stage, type], Transition] = {
     (Stage.AWAITING_THANKS, waiter.ClientThanked): Transition(_client_thanked, (Stage.FINISHED,)),
     (Stage.APOLOGISING, waiter.ClientApologisedTo): Transition(_client_apologised_to, (Stage.CANCELLED,)),
 }
-# Where giving up on a stage leads: a cancellation, or a deadline with no re-send left.
-GIVING_UP: dict[Stage, Stage] = {
-    Stage.AWAITING_MENU: Stage.APOLOGISING, Stage.AWAITING_MENU_SHOWN: Stage.APOLOGISING,
-    Stage.AWAITING_ORDER: Stage.APOLOGISING, Stage.BAKING: Stage.BAKING,
-    Stage.AWAITING_SERVED: Stage.APOLOGISING, Stage.AWAITING_PAYMENT: Stage.APOLOGISING,
-    Stage.AWAITING_THANKS: Stage.FINISHED, Stage.APOLOGISING: Stage.CANCELLED,
-}
