@@ -26,6 +26,8 @@ def one_line_error(result) -> str:
     (["consume", "oven"], "'oven' is not one of 'process_manager', 'menu', 'waiter', 'kitchen'"),
     (["consume"], "Missing argument 'QUEUE...'"),
     (["demo", "--tables", "0"], "--tables"),
+    (["visit", "cancel", "TBL 1"], "use 1 to 32 of A-Z a-z 0-9 _ -"),
+    (["visit", "retry"], "Missing argument 'TABLE_ID'"),
 ])
 def test_bad_arguments_exit_2_naming_the_problem(embedded, args, complaint):
     result = embedded.run(*args)
@@ -50,6 +52,11 @@ def test_an_embedded_broker_url_that_cannot_work_exits_1_with_one_line(embedded,
     result = embedded.run("consume", "kitchen")
     assert result.returncode == 1
     assert complaint in one_line_error(result)
+
+
+def test_acting_on_a_table_with_no_visit_in_progress_exits_1_with_one_line(embedded):
+    result = embedded.run("visit", "cancel", "TBL9")
+    assert (result.returncode, one_line_error(result)) == (1, "error: table TBL9 has had no visit")
 
 
 def test_status_of_a_table_that_never_had_a_visit_exits_1(embedded):

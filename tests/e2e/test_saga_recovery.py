@@ -105,3 +105,27 @@ def test_a_visit_whose_only_message_was_deleted_from_the_failed_store_is_listed_
     assert [(visit["table_id"], visit["stage"], visit["deadline_pending"]) for visit in stuck] == [
         ("TBL1", "awaiting_menu_shown", False)]
     assert "TBL1" in on_rabbitmq.run("status", "--stuck").stdout
+
+
+def test_visit_retry_sends_the_current_step_again_at_once(on_rabbitmq):
+    on_rabbitmq.env.update(PIZZERIA_STEP_DEADLINE_SECONDS="3600")  # no deadline will help
+    for queue in ("process_manager", "menu", "kitchen"):
+        on_rabbitmq.consume(queue)
+    assert on_rabbitmq.run("serve", "TBL1", "--order", "margherita:1", "--no-wait").returncode == 0
+    wait_until(lambda: queue_depth(on_rabbitmq, "waiter") == 1, what="ShowMenu to wait in the waiter's queue")
+    purge(on_rabbitmq, "waiter")
+    on_rabbitmq.consume("waiter")
+    result = on_rabbitmq.run("visit", "retry", "TBL1")
+    assert result.returncode == 0 and "retrying" in result.stdout
+    assert wait_until(lambda: ended(on_rabbitmq), timeout=30, what="the visit to end")["status"] == "finished"
+
+
+def test_endpoints_lists_what_each_queue_takes_with_its_consumers_on_the_broker(on_rabbitmq):
+    on_rabbitmq.consume("kitchen")
+    wait_until(lambda: "consuming" in on_rabbitmq.consumers[0].log_path.read_text(), what="the kitchen to consume")
+    endpoints = {e["endpoint"]: e for e in json.loads(on_rabbitmq.run("endpoints", "--json").stdout)}
+    kitchen = endpoints["kitchen"]
+    assert (kitchen["queue"], kitchen["consumers"], kitchen["messages"]) == ("pizzeria.kitchen", 1, 0)
+    assert {taken["type"] for taken in kitchen["takes"]} == {"DoPizza", "CancelPizza"}
+    assert ["PizzaCancelled", "kitchen.event.PizzaCancelled"] in kitchen["sends"]
+    assert endpoints["process_manager"]["consumers"] == 0
