@@ -5,6 +5,7 @@ compensated, a visit can be cancelled mid-bake, and a visit nothing will move is
 from __future__ import annotations
 
 import json
+import os
 import time
 
 from kombu import Connection
@@ -12,7 +13,8 @@ from polling import wait_until
 
 from pizzeria import bootstrap
 
-DEADLINE = {"PIZZERIA_STEP_DEADLINE_SECONDS": "1"}
+# Short deadlines, so that a test waits seconds; PIZZERIA_E2E_STEP_DEADLINE=30 measures the default.
+DEADLINE = {"PIZZERIA_STEP_DEADLINE_SECONDS": os.environ.get("PIZZERIA_E2E_STEP_DEADLINE", "1")}
 
 
 def broker_url(pizzeria) -> str:
@@ -51,7 +53,7 @@ def test_a_message_lost_from_a_workers_queue_goes_again_after_its_deadline(pizze
     report = wait_until(lambda: ended(pizzeria), timeout=60, what="the visit to end")
     with capsys.disabled():
         print(f"\nlost ShowMenu recovered, visit finished {time.monotonic() - lost_at:.1f}s after the loss "
-              f"(deadline 1 s, a waiter starting meanwhile)")
+              f"(deadline {DEADLINE['PIZZERIA_STEP_DEADLINE_SECONDS']} s, a waiter starting meanwhile)")
     assert report["status"] == "finished"
     received = [entry for entry in report["history"] if entry["type"] == "Deadline" and entry["note"]]
     assert "ShowMenu" in received[0]["note"]
