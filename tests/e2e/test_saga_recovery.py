@@ -131,3 +131,9 @@ def test_endpoints_lists_what_each_queue_takes_with_its_consumers_on_the_broker(
     assert {taken["type"] for taken in kitchen["takes"]} == {"DoPizza", "CancelPizza"}
     assert ["PizzaCancelled", "kitchen.event.PizzaCancelled"] in kitchen["sends"]
     assert endpoints["process_manager"]["consumers"] == 0
+
+
+def test_the_demo_shows_a_compensation_when_asked(embedded):
+    result = embedded.run("demo", "--out-of", "diavola")
+    assert result.returncode == 1  # the visit was cancelled, not finished
+    assert "→ Apologise" in result.stdout and "(the kitchen is out of diavola)" in result.stdout

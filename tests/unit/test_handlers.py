@@ -12,8 +12,8 @@ from sqlalchemy import Engine, select
 
 from pizzeria import bootstrap
 from pizzeria.kitchen.domain import bakes, bakes_per_order
-from pizzeria.kitchen.handlers import do_pizza
-from pizzeria.kitchen.messages import DoPizza, PizzaDone
+from pizzeria.kitchen.handlers import cancel_pizza, do_pizza
+from pizzeria.kitchen.messages import CancelPizza, DoPizza, PizzaCancelled, PizzaDone, PizzaFailed
 from pizzeria.menu.domain import MENU
 from pizzeria.menu.handlers import get_menu
 from pizzeria.menu.messages import GetMenu, MenuGot
@@ -129,6 +129,34 @@ def test_the_kitchen_bakes_answers_pizza_done_and_records_the_bake_at_the_commit
     with engine.connect() as conn:
         assert [tuple(row) for row in conn.execute(select(bakes.c.kitchen_order_id, bakes.c.pizza))] == [
             ("visit-1-1", "diavola")]
+
+
+def committed(handler: Any, message: Any, engine: Engine) -> list[Any]:
+    context = handle(handler, message, engine=engine)
+    context.commit()
+    return context.messages
+
+
+def test_a_pizza_cancelled_before_it_is_baked_is_never_baked(engine):
+    bake = functools.partial(do_pizza, oven=CountingOven(), stock={})
+    assert committed(cancel_pizza, CancelPizza("visit-1-1"), engine) == [PizzaCancelled("visit-1-1")]
+    assert committed(bake, DoPizza("visit-1-1", "diavola"), engine) == []
+    assert bakes_per_order(engine) == {}
+
+
+def test_a_pizza_baked_before_its_cancellation_came_is_done(engine):
+    bake = functools.partial(do_pizza, oven=CountingOven(), stock={})
+    assert committed(bake, DoPizza("visit-1-1", "diavola"), engine) == [PizzaDone("visit-1-1")]
+    assert committed(cancel_pizza, CancelPizza("visit-1-1"), engine) == [PizzaDone("visit-1-1")]
+    assert bakes_per_order(engine) == {"visit-1-1": 1}
+
+
+def test_a_pizza_out_of_stock_fails_and_the_stock_is_shared_in_the_database(engine):
+    bake = functools.partial(do_pizza, oven=CountingOven(), stock={"diavola": 1})
+    assert committed(bake, DoPizza("visit-1-1", "diavola"), engine) == [PizzaDone("visit-1-1")]
+    assert committed(bake, DoPizza("visit-1-2", "diavola"), engine) == [
+        PizzaFailed("visit-1-2", "the kitchen is out of diavola")]
+    assert committed(bake, DoPizza("visit-1-3", "margherita"), engine) == [PizzaDone("visit-1-3")]
 
 
 def test_pizzas_handled_in_one_transaction_share_one_firing_of_the_oven(engine):
