@@ -75,6 +75,11 @@ def add_later(conn: Connection, messages: list[tuple[Envelope, str, float]], now
             for envelope, routing_key, delay in messages])
 
 
+def withdraw(conn: Connection, message_id: str) -> None:
+    """Delete the row of a delayed message that no relay has claimed yet, in the caller's transaction."""
+    conn.execute(delete(outbox).where(outbox.c.message_id == message_id, outbox.c.claimed_until.is_(None)))
+
+
 def add_raw(conn: Connection, message: Outgoing, message_id: str, not_before: float) -> None:
     """Save a JSON message as it will go on the wire, headers of any AMQP type included, for
     any relay to send from the time `not_before` on."""

@@ -56,6 +56,7 @@ class FakeContext:
         self.sent: list[Envelope] = []
         self.messages: list[Any] = []
         self.later: list[tuple[Any, float]] = []
+        self.withdrawn: list[Any] = []
         self.inserted: dict[Table, list[dict[str, Any]]] = {}
         self._engine = engine
         self._conn: Connection | None = None
@@ -86,6 +87,10 @@ class FakeContext:
         self.sent.append(envelope)
         self.messages.append(message)
         return envelope
+
+    def withdraw(self, message: Any) -> None:
+        """Record a delayed message taken back."""
+        self.withdrawn.append(message)
 
     def insert_later(self, table: Table, row: dict[str, Any]) -> None:
         """Record a row to insert at the commit."""

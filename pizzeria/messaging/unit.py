@@ -157,6 +157,12 @@ class Context:
         self._unit.sent_ids.add(envelope.message_id)
         return envelope
 
+    def withdraw(self, message: Any) -> None:
+        """Take back a message this correlation sent with a delay, if it has not gone yet (a
+        timeout whose step was answered): it will not come at all."""
+        envelope = answer(self.envelope, message, self._unit.clock.time())
+        outbox.withdraw(self._unit.connection(), envelope.message_id)
+
     def insert_later(self, table: Table, row: dict[str, Any]) -> None:
         """Insert `row` into `table` at the commit, in one statement with the others (and with
         those of the other messages handled in the same transaction)."""

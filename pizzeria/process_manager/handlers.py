@@ -71,8 +71,14 @@ def _record(context: Context, visit_id: str, commands: list, resending: bool = F
 
 
 def _ask_deadline(context: Context, visit: saga.Visit, before: saga.Visit | None, timing: saga.Timing) -> None:
-    """Send the stage's deadline to the process manager itself, to come back in due time."""
+    """Once the visit moved on (or ended), take back the deadline of the step it left, if it has
+    not gone yet, and send the new step's to the process manager itself, to come back in time."""
     deadline = saga.deadline(visit, before)
+    if deadline is None and visit.status == saga.IN_PROGRESS:
+        return  # the same step still waits: its deadline stands
+    previous = None if before is None else saga.deadline(before)
+    if previous is not None:
+        context.withdraw(previous)
     if deadline is not None:
         context.send(deadline, delay=timing.deadline_seconds)
 

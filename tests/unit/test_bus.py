@@ -66,6 +66,13 @@ def test_a_whole_visit_runs_in_one_process_until_the_bill_is_paid_and_the_client
     assert bakes_per_order(app.engine) == {"visit-1-1": 1, "visit-1-2": 1}
 
 
+def test_the_deadline_of_each_step_answered_in_time_is_taken_back_and_never_comes(app, bus):
+    bus.send(StartTableService("t1", order=(OrderLine("margherita", 1),)), correlation_id="visit-1")
+    bus.run()
+    assert views.visit(app.engine, "visit-1")["status"] == "finished"
+    assert [envelope.type for envelope in bus.seen if envelope.type == "Deadline"] == []
+
+
 def test_a_visit_where_the_waiter_chooses_finishes_too(app, bus):
     bus.send(StartTableService("t1"), correlation_id="visit-1")
     bus.run()
