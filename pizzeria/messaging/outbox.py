@@ -35,7 +35,7 @@ from .transport import Outgoing
 outbox = Table(
     "outbox", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("message_id", String(64), nullable=False),
+    Column("message_id", String(64), nullable=False, index=True),  # a delayed message is taken back by it
     Column("exchange", String(255), nullable=True),  # None: the topology's exchange
     Column("routing_key", String(255), nullable=False),
     Column("headers", Text, nullable=False),
