@@ -9,6 +9,7 @@ import structlog
 from structlog.typing import Processor
 
 from pizzeria.messaging.redact import hide_password
+from pizzeria.messaging.tracing import add_trace_ids
 
 
 class _Redacting(logging.Formatter):
@@ -26,8 +27,8 @@ def configure(json_lines: bool) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_Redacting("%(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=logging.WARNING, handlers=[handler], force=True)
-    shared: list[Processor] = [structlog.contextvars.merge_contextvars, structlog.processors.add_log_level,
-                               structlog.processors.TimeStamper(fmt="iso", utc=True)]
+    shared: list[Processor] = [structlog.contextvars.merge_contextvars, add_trace_ids,
+                               structlog.processors.add_log_level, structlog.processors.TimeStamper(fmt="iso", utc=True)]
     ending: list[Processor]
     if json_lines:
         ending = [structlog.processors.format_exc_info, _redacted(structlog.processors.JSONRenderer())]

@@ -56,7 +56,12 @@ def consume_command(queues: tuple[str, ...]) -> None:
     from pizzeria.bootstrap import worker
     for name in STOP_SIGNALS:  # nothing in hand while starting: stop at once, cleanly
         signal.signal(getattr(signal, name), lambda _signum, _frame: sys.exit(0))
+    from pizzeria.messaging import tracing
+    from pizzeria.telemetry import tracer_provider as traces_for
     app = build_app(wait=True)
+    tracer_provider = traces_for(f"pizzeria-{'+'.join(queues)}")
+    if tracer_provider is not None:
+        tracing.use(tracer_provider)
     consumer = worker(app, list(dict.fromkeys(queues)))
     structlog.contextvars.bind_contextvars(consumer="+".join(queues))
 
@@ -67,6 +72,8 @@ def consume_command(queues: tuple[str, ...]) -> None:
         signal.signal(getattr(signal, name), stop)
     consumer.run()
     consumer.close()
+    if tracer_provider is not None:
+        tracer_provider.shutdown()  # exports what is left
     structlog.get_logger().info("stopped")
 
 

@@ -146,7 +146,7 @@ def build_worker(broker: Broker, engine: Engine, endpoints: list[Endpoint], poli
     """A worker for the endpoints, with its own publisher, relay and pipeline."""
     hooks = hooks or Hooks()
     publisher = Publisher(broker, hooks)
-    relay = Relay(engine, publisher.publish_many, clock=clock, hooks=hooks)
+    relay = Relay(engine, publisher.publish_many, clock=clock, hooks=hooks, exchange=broker.topology.exchange.name)
     pipeline = Pipeline(engine, relay, broker.topology.names, policy, max_body_bytes, hooks, clock)
     return Worker(broker, endpoints, pipeline, publisher, inbox_retention)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -25,6 +25,7 @@ from sqlalchemy import (
     update,
 )
 
+from . import tracing
 from .clock import SYSTEM, Clock
 from .db import metadata
 from .envelope import Envelope
@@ -53,25 +54,30 @@ LEASE_SECONDS = 10.0
 COLUMNS = (outbox.c.id, outbox.c.exchange, outbox.c.routing_key, outbox.c.headers, outbox.c.body)
 
 
-def add(conn: Connection, messages: list[tuple[Envelope, str]], now: float) -> Sequence[Row[Any]]:
+def add(conn: Connection, messages: list[tuple[Envelope, str]], now: float,
+        traced: Mapping[str, Mapping[str, str]] = {}) -> Sequence[Row[Any]]:
     """Save `(envelope, routing_key)` pairs for sending at `now`, in the caller's transaction, claimed
     by the caller for a lease, so that it can send them right after its commit; if it dies
-    first, another relay takes them when the lease ends. Return the rows, in order."""
+    first, another relay takes them when the lease ends. `traced` adds headers to a message
+    (by id): the context of the span that created it. Return the rows, in order."""
     if not messages:
         return []
     rows = [{"message_id": envelope.message_id, "exchange": None, "routing_key": routing_key,
-             "headers": json.dumps(envelope.headers()), "body": envelope.encode(),
-             "not_before": now, "claimed_until": now + LEASE_SECONDS} for envelope, routing_key in messages]
+             "headers": json.dumps({**envelope.headers(), **traced.get(envelope.message_id, {})}),
+             "body": envelope.encode(), "not_before": now, "claimed_until": now + LEASE_SECONDS}
+            for envelope, routing_key in messages]
     return conn.execute(insert(outbox).returning(*COLUMNS, sort_by_parameter_order=True), rows).all()
 
 
-def add_later(conn: Connection, messages: list[tuple[Envelope, str, float]], now: float) -> None:
+def add_later(conn: Connection, messages: list[tuple[Envelope, str, float]], now: float,
+              traced: Mapping[str, Mapping[str, str]] = {}) -> None:
     """Save `(envelope, routing_key, delay)` triples, in the caller's transaction, for any relay
-    to send once their delay after `now` has passed."""
+    to send once their delay after `now` has passed; `traced` as for `add`."""
     if messages:
         conn.execute(insert(outbox), [
             {"message_id": envelope.message_id, "exchange": None, "routing_key": routing_key,
-             "headers": json.dumps(envelope.headers()), "body": envelope.encode(), "not_before": now + delay}
+             "headers": json.dumps({**envelope.headers(), **traced.get(envelope.message_id, {})}),
+             "body": envelope.encode(), "not_before": now + delay}
             for envelope, routing_key, delay in messages])
 
 
@@ -99,8 +105,9 @@ class Relay:
     (`send`), and any other row that is due and not claimed by a live relay (`sweep`)."""
 
     def __init__(self, engine: Engine, publish_many: PublishMany, lease: float = LEASE_SECONDS,
-                 batch: int = 100, clock: Clock = SYSTEM, hooks: Hooks | None = None):
+                 batch: int = 100, clock: Clock = SYSTEM, hooks: Hooks | None = None, exchange: str = ""):
         self.engine = engine
+        self.exchange = exchange  # the topology's, for the traces of what goes to it
         self.publish_many = publish_many
         self.clock = clock
         self.hooks = hooks or Hooks()
@@ -112,7 +119,10 @@ class Relay:
         """Publish rows this process holds the claim of, all confirmed at once; they are
         deleted at the next sweep."""
         if rows:
-            self.publish_many([outgoing(row) for row in rows])
+            messages = [outgoing(row) for row in rows]
+            with tracing.sending([(message.exchange or self.exchange, message.routing_key, message.headers)
+                                  for message in messages]):
+                self.publish_many(messages)
             self.published += [row.id for row in rows]
 
     def sweep(self) -> int:

@@ -103,7 +103,8 @@ class Pipeline:
             self.hooks.reach(Step.AFTER_ROUTE)
             batch.settled.append(delivery)
             return None
-        return Item(delivery, envelope, message, batch.endpoint.handlers[type(message)], tries)
+        return Item(delivery, envelope, message, batch.endpoint.handlers[type(message)], tries,
+                    self.names.app, self.names.queue(batch.endpoint.name))
 
     def _fresh(self, batch: _Batch, items: list[Item], suspect_all: bool = False) -> list[Item]:
         """The items less the copies of one message and those the inbox shows handled: unless

@@ -13,7 +13,7 @@ from typing import Any, TypeVar, cast
 from sqlalchemy import Connection, Engine, Row, Table, insert
 from sqlalchemy.exc import IntegrityError
 
-from . import inbox, outbox, replies
+from . import inbox, outbox, replies, tracing
 from .clock import Clock
 from .envelope import Envelope, derived_id
 from .errors import HandlerMisused, MessagingError
@@ -60,7 +60,7 @@ class Unit:
     """One transaction for the messages handled together; private to the core."""
 
     def __init__(self, engine: Engine, consumer: str, envelopes: list[Envelope], clock: Clock,
-                 commands: frozenset[str] = frozenset()):
+                 commands: frozenset[str] = frozenset(), exchange: str = ""):
         self.engine = engine
         self.clock = clock
         self.commands = commands  # the ids of the envelopes that are commands, whose answers are kept
@@ -70,6 +70,8 @@ class Unit:
         self.deferred: dict[Table, list[dict[str, Any]]] = {}
         self.sent: list[tuple[Envelope, str]] = []
         self.later: list[tuple[Envelope, str, float]] = []
+        self.traced: dict[str, dict[str, str]] = {}  # message id -> the headers of its `create` span
+        self.exchange = exchange  # the topology's, for the traces
         self.sent_ids: set[str] = set()
         self.before_commit: list[Callable[[], None]] = []
         self.once: dict[Callable[..., Any], Any] = {}
@@ -101,8 +103,8 @@ class Unit:
             if envelope.causation_id in answers:
                 answers[envelope.causation_id].append((envelope, routing_key))
         replies.record(conn, self.consumer, answers, now)
-        outbox.add_later(conn, self.later, now)
-        rows = outbox.add(conn, self.sent, now)
+        outbox.add_later(conn, self.later, now, self.traced)
+        rows = outbox.add(conn, self.sent, now, self.traced)
         conn.commit()
         self.committed = True
         return rows
@@ -150,10 +152,12 @@ class Context:
         if envelope.message_id in self._unit.sent_ids:
             raise HandlerMisused(f"{envelope.type} was sent twice with one id: a command needs a unique_by "
                                  f"that tells the two apart, an event answers its cause once")
+        route = type(message).route
+        self._unit.traced[envelope.message_id] = tracing.created(envelope, self._unit.exchange, route)
         if delay > 0:
-            self._unit.later.append((envelope, type(message).route, delay))
+            self._unit.later.append((envelope, route, delay))
         else:
-            self._unit.sent.append((envelope, type(message).route))
+            self._unit.sent.append((envelope, route))
         self._unit.sent_ids.add(envelope.message_id)
         return envelope
 

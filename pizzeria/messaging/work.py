@@ -15,6 +15,7 @@ import structlog
 from sqlalchemy import Engine, Row
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
+from . import tracing
 from .clock import Clock
 from .endpoint import Handler
 from .envelope import Envelope
@@ -54,6 +55,8 @@ class Item:
     message: Any
     handler: Handler
     tries: Tries
+    exchange: str  # where it came through, for its trace
+    queue: str
     attempt: int = field(init=False)  # runs of its handler, every delivery of it counted
     failures: int = 0  # tries of this delivery that failed through its own handler
 
@@ -85,7 +88,7 @@ def run_unit(engine: Engine, consumer: str, group: list[Item], clock: Clock,
     the item whose handler raised, or none when the commit failed (conflicts ran out, say)."""
     conflicts = CONFLICT_ATTEMPTS if len(group) == 1 else GROUP_CONFLICT_ATTEMPTS
     commands = frozenset(item.envelope.message_id for item in group if isinstance(item.message, Command))
-    unit = partial(Unit, engine, consumer, [item.envelope for item in group], clock, commands)
+    unit = partial(Unit, engine, consumer, [item.envelope for item in group], clock, commands, group[0].exchange)
     for again in itertools.count(1):
         try:
             return _until_no_conflict(lambda: _run_once(unit(), group, hooks), conflicts, clock)
@@ -115,7 +118,8 @@ def _run_once(unit: Unit, group: list[Item], hooks: Hooks) -> tuple[Sequence[Row
     ran = 0
     try:
         for ran, item in enumerate(group, start=1):  # noqa: B007 (read after the loop, on failure)
-            with item.bound():
+            with item.bound(), tracing.processing(item.exchange, type(item.message).route, item.queue,
+                                                  item.envelope, item.delivery.headers):
                 hooks.reach(Step.BEFORE_HANDLER)
                 _call(item, Context(item.envelope, item.attempt, unit))
         hooks.reach(Step.BEFORE_COMMIT)

@@ -1,0 +1,30 @@
+"""Traces exported over OTLP/HTTP when the standard variables ask for it
+(`OTEL_EXPORTER_OTLP_ENDPOINT` or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`; `OTEL_SERVICE_NAME`,
+`OTEL_TRACES_SAMPLER` and the rest as the SDK reads them) and `pizzeria[tracing]` is installed;
+otherwise nothing is set up, and nothing is traced."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+ENDPOINTS = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+
+
+def tracer_provider(service: str, env: Mapping[str, str] = os.environ) -> Any:
+    """An SDK provider exporting the spans of this process as `service` (unless OTEL_SERVICE_NAME
+    names it), to hand to `pizzeria.messaging.tracing.use` and `shutdown()` at the end; None if
+    nothing asks for traces."""
+    if not any(env.get(name) for name in ENDPOINTS):
+        return None
+    try:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+        from opentelemetry.sdk.resources import Resource
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    except ImportError:
+        return None
+    provider = TracerProvider(resource=Resource.create({"service.name": env.get("OTEL_SERVICE_NAME") or service}))
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    return provider

@@ -1,0 +1,122 @@
+"""Traces, with the OpenTelemetry SDK's in-memory exporter: a handler's `process` span, the
+`create` span of what it sends, and the relay's `send` span, all in its visit's one trace; a
+row relayed later by another relay still continues the trace of the handler that wrote it."""
+
+from __future__ import annotations
+
+import pytest
+from fakes import FakeDelivery, FakePublisher
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind, StatusCode
+
+from pizzeria.bootstrap import NAMES
+from pizzeria.kitchen.messages import DoPizza, PizzaDone
+from pizzeria.messaging import Endpoint, Envelope, Pipeline, VirtualClock, tracing
+from pizzeria.messaging.outbox import Relay
+
+
+@pytest.fixture
+def spans():
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracing.use(provider)
+    yield exporter
+    tracing.use(None)
+
+
+def kitchen(engine, handler, clock=None) -> tuple[Pipeline, FakePublisher]:
+    publisher, clock = FakePublisher(), clock or VirtualClock()
+    relay = Relay(engine, publisher.publish_many, clock=clock, exchange="pizzeria")
+    return Pipeline(engine, relay, NAMES, clock=clock), publisher
+
+
+def bake(command: DoPizza, context) -> None:
+    context.send(PizzaDone(command.kitchen_order_id))
+
+
+def by_name(spans) -> dict:
+    return {span.name: span for span in spans.get_finished_spans()}
+
+
+def pizza(correlation_id: str = "visit-1") -> FakeDelivery:
+    return FakeDelivery.of(Envelope.wrap(DoPizza("p1", "margherita"), message_id="m1", correlation_id=correlation_id))
+
+
+def test_a_handled_message_its_answer_and_the_answers_publish_make_one_trace_of_the_visit(engine, spans):
+    consumer, publisher = kitchen(engine, bake)
+    consumer.handle(Endpoint("kitchen", {DoPizza: bake}), [pizza()])
+    found = by_name(spans)
+    process, create, send = found["process pizzeria.kitchen"], found["create pizzeria"], found["send pizzeria"]
+    assert {span.context.trace_id for span in found.values()} == {int(tracing.conversation_trace_id("visit-1"), 16)}
+    assert (process.kind, create.kind, send.kind) == (SpanKind.CONSUMER, SpanKind.PRODUCER, SpanKind.PRODUCER)
+    assert create.parent.span_id == process.context.span_id
+    assert send.parent.span_id == create.context.span_id
+    assert [link.context.span_id for link in send.links] == [create.context.span_id]
+    assert dict(process.attributes) == {
+        "messaging.system": "rabbitmq", "messaging.operation.type": "process",
+        "messaging.destination.name": "pizzeria:kitchen.command.DoPizza:pizzeria.kitchen",
+        "messaging.rabbitmq.destination.routing_key": "kitchen.command.DoPizza",
+        "messaging.message.id": "m1", "messaging.message.conversation_id": "visit-1"}
+    (published,) = publisher.published
+    assert f"{create.context.span_id:016x}" in published.headers["traceparent"]
+
+
+def test_the_handler_of_a_message_continues_the_trace_of_the_span_that_created_it(engine, spans):
+    consumer, publisher = kitchen(engine, bake)
+    consumer.handle(Endpoint("kitchen", {DoPizza: bake}), [pizza()])
+    (answer,) = publisher.published
+    spans.clear()
+    consumer.handle(Endpoint("kitchen", {PizzaDone: lambda _event, _context: None}),
+                    [FakeDelivery(answer.body, headers=answer.headers)])
+    (process,) = spans.get_finished_spans()
+    assert f"{process.parent.span_id:016x}" in answer.headers["traceparent"]
+
+
+def test_a_row_relayed_later_by_another_relay_continues_the_trace_of_the_handler_that_wrote_it(engine, spans):
+    clock = VirtualClock()
+
+    def remind_later(command: DoPizza, context) -> None:
+        context.send(PizzaDone(command.kitchen_order_id), delay=30)
+
+    consumer, _ = kitchen(engine, remind_later, clock)
+    consumer.handle(Endpoint("kitchen", {DoPizza: remind_later}), [pizza()])
+    create = by_name(spans)["create pizzeria"]
+    clock.advance(31)
+    other = Relay(engine, FakePublisher().publish_many, clock=clock, exchange="pizzeria")  # another process
+    assert other.sweep() == 1
+    send = by_name(spans)["send pizzeria"]
+    assert (send.context.trace_id, send.parent.span_id) == (create.context.trace_id, create.context.span_id)
+
+
+def test_a_handler_that_raises_leaves_the_exception_on_its_span(engine, spans):
+    def burns(_command, _context) -> None:
+        raise RuntimeError("the oven is on fire")
+
+    consumer, _ = kitchen(engine, burns)
+    consumer.handle(Endpoint("kitchen", {DoPizza: burns}), [pizza()])
+    failed = [span for span in spans.get_finished_spans() if span.status.status_code == StatusCode.ERROR]
+    assert len(failed) == 3  # three tries
+    assert all("the oven is on fire" in span.events[0].attributes["exception.message"] for span in failed)
+
+
+def test_a_log_line_in_a_span_carries_its_ids(engine, spans):
+    lines = []
+
+    def logs(_command, _context) -> None:
+        lines.append(tracing.add_trace_ids(None, "info", {"event": "baking"}))
+
+    consumer, _ = kitchen(engine, logs)
+    consumer.handle(Endpoint("kitchen", {DoPizza: logs}), [pizza()])
+    (process,) = [span for span in spans.get_finished_spans() if span.name.startswith("process")]
+    assert lines == [{"event": "baking", "trace_id": tracing.conversation_trace_id("visit-1"),
+                      "span_id": f"{process.context.span_id:016x}"}]
+
+
+def test_without_a_provider_nothing_is_traced_and_no_header_is_added(engine):
+    consumer, publisher = kitchen(engine, bake)
+    consumer.handle(Endpoint("kitchen", {DoPizza: bake}), [pizza()])
+    (published,) = publisher.published
+    assert "traceparent" not in published.headers
