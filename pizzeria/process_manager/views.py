@@ -10,6 +10,7 @@ from sqlalchemy import Engine, select
 
 from pizzeria.messaging.failed import failed_messages
 from pizzeria.messaging.outbox import outbox
+from pizzeria.messaging.tracing import conversation_trace_id
 
 from .messages import Deadline
 from .repository import history, visits
@@ -77,7 +78,8 @@ def _report(conn, row) -> dict[str, Any]:
                                   f"{stuck.attempts} attempts: {stuck.error_type}: {stuck.error} "
                                   f"(pizzeria failed show {stuck.id})")
     return {
-        "table_id": row.table_id, "visit_id": row.visit_id, "status": status,
+        "table_id": row.table_id, "visit_id": row.visit_id, "trace_id": conversation_trace_id(row.visit_id),
+        "status": status,
         "reason": reason, "started_at": _iso(row.started_at), "updated_at": _iso(row.updated_at),
         "order": [{"pizza": line["pizza"], "quantity": line["quantity"]} for line in state["order"]],
         "pizzas": [{"kitchen_order_id": pizza["kitchen_order_id"], "pizza": pizza["pizza"],
@@ -119,7 +121,7 @@ def visit_line(report: dict[str, Any]) -> str:
 
 def visit_details(report: dict[str, Any]) -> str:
     """Several lines: the visit's line, its pizzas and its history."""
-    lines = [visit_line(report), f"  visit {report['visit_id']} started {report['started_at']}"]
+    lines = [visit_line(report), f"  visit {report['visit_id']} started {report['started_at']}, trace {report['trace_id']}"]
     lines += [f"  pizza {p['pizza']:<18} {p['status']:<5} {p['kitchen_order_id']}" for p in report["pizzas"]]
     lines += [f"  {e['at']}  {arrow(e['direction'])} {e['type']}" + (f" (ignored {e['note']})" if e["note"] else "")
               for e in report["history"]]

@@ -120,3 +120,15 @@ def test_without_a_provider_nothing_is_traced_and_no_header_is_added(engine):
     consumer.handle(Endpoint("kitchen", {DoPizza: bake}), [pizza()])
     (published,) = publisher.published
     assert "traceparent" not in published.headers
+
+
+def test_a_visits_report_names_its_trace(engine):
+    from pizzeria.process_manager import views
+    from pizzeria.process_manager.messages import StartTableService
+    from pizzeria.process_manager.repository import VisitRepository
+    from pizzeria.process_manager.saga import start
+    with engine.begin() as conn:
+        VisitRepository(conn).add(start("visit-1", StartTableService("T1"))[0])
+    report = views.visit(engine, "visit-1")
+    assert report["trace_id"] == tracing.conversation_trace_id("visit-1")
+    assert f"trace {report['trace_id']}" in views.visit_details(report)

@@ -254,8 +254,17 @@ def test_the_image_runs_as_a_non_root_user():
     assert users[-1].split(":")[0] not in ("root", "0")
 
 
-def test_the_image_installs_the_postgres_extra_and_no_test_tools():
+def test_the_image_installs_the_postgres_and_tracing_extras_and_no_test_tools():
     runs = " ".join(arguments for name, arguments in re.findall(
         r"^(RUN)\s+(.*)$", re.sub(r"\\\n", " ", DOCKERFILE.read_text()), re.MULTILINE))
-    assert "[postgres]" in runs
+    assert "[postgres,tracing]" in runs and "['tracing']" in runs
     assert "[test]" not in runs and "pytest" not in runs
+
+
+@pytest.mark.parametrize("name", sorted(PIZZERIA_SERVICES))
+def test_every_pizzeria_container_exports_its_traces_to_jaeger_over_otlp_http(name):
+    url = urlsplit(environment(SERVICES[name])["OTEL_EXPORTER_OTLP_ENDPOINT"])
+    jaeger = SERVICES[url.hostname]
+    assert jaeger["image"].startswith("jaegertracing/jaeger:2")
+    assert (url.scheme, url.port) == ("http", 4318)
+    assert {"4318:4318", "16686:16686"} <= set(jaeger["ports"])
