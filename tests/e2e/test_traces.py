@@ -1,0 +1,44 @@
+"""Traces end to end: four consumer processes export over real OTLP/HTTP to a receiver the test
+starts; a visit of three pizzas is one trace, with `process` spans from the four services, and
+a message that failed once shows its failed attempt."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from otlp_receiver import Receiver
+from polling import wait_until
+
+from pizzeria.modules import names
+
+
+@pytest.fixture
+def receiver():
+    receiver = Receiver()
+    yield receiver
+    receiver.close()
+
+
+def test_a_visit_is_one_trace_with_the_process_spans_of_every_service(on_rabbitmq, receiver):
+    on_rabbitmq.env.update(OTEL_EXPORTER_OTLP_ENDPOINT=receiver.endpoint, OTEL_BSP_SCHEDULE_DELAY="100",
+                           PIZZERIA_FAULTS="waiter.ShowBill:1")
+    for queue in names():
+        on_rabbitmq.consume(queue)
+    result = on_rabbitmq.run("serve", "TBL1", "--order", "margherita:3", "--timeout", "60")
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads(on_rabbitmq.run("status", "TBL1", "--json").stdout)
+    assert on_rabbitmq.stop_consumers() == [0] * 4  # each exports what it has left as it stops
+    trace = wait_until(lambda: [span for span in receiver.spans if span.trace_id == report["trace_id"]],
+                       what="the visit's spans")
+    process = [span for span in trace if span.name.startswith("process ")]
+    assert {span.service for span in process} == {f"pizzeria-{queue}" for queue in names()}
+    # The history has every message the process manager received and every command it sent,
+    # which a worker handled: each of them was processed once, without an error.
+    handled = sorted(span.attributes["messaging.message.id"] for span in process if not span.error)
+    assert handled == sorted(entry["message_id"] for entry in report["history"])
+    bills = [span for span in process if span.service == "pizzeria-waiter" and span.attributes.get(
+        "messaging.rabbitmq.destination.routing_key") == "waiter.command.ShowBill"]
+    assert [span.error for span in bills] == [True, False]  # the failed attempt, then the one that worked
+    assert all(span.trace_id == report["trace_id"] for span in receiver.spans
+               if span.attributes.get("messaging.message.conversation_id") == report["visit_id"])
