@@ -121,6 +121,7 @@ class Pipeline:
                 continue
             with item.bound():
                 self.log.info("duplicate ignored")
+            item.note("duplicate ignored")
             batch.settled.append(item.delivery)
             if item.envelope.message_id in handled and isinstance(item.message, Command):
                 again.append(item.envelope.message_id)
@@ -180,6 +181,8 @@ class Pipeline:
             return [rest, [culprit]]
         with culprit.bound():
             self.router.route(self.names.queue(batch.endpoint.name), culprit, failure.error)
+        culprit.note("out of tries here", error=f"{type(failure.error).__name__}: {failure.error}",
+                     attempts=culprit.attempt)
         self.hooks.reach(Step.AFTER_ROUTE)
         batch.settled.append(culprit.delivery)
         return [rest]

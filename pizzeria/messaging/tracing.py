@@ -59,6 +59,22 @@ def processing(exchange: str, routing_key: str, queue: str, envelope: Any,
         yield
 
 
+def noted(what: str, exchange: str, routing_key: str, queue: str, envelope: Any, headers: Mapping[str, Any],
+          **attributes: Any) -> None:
+    """What became of a message outside its handler (a duplicate dropped, a retry scheduled,
+    a failure stored): a `process` span of its own, in its trace, with `what` as its event."""
+    if not active():
+        return
+    with processing(exchange, routing_key, queue, envelope, headers):
+        trace.get_current_span().add_event(what, {key: str(value) for key, value in attributes.items()})
+
+
+def annotate(**attributes: Any) -> None:
+    """Put `attributes` on the span in hand (say, a saga's stage before and after a message)."""
+    if active():
+        trace.get_current_span().set_attributes({key: str(value) for key, value in attributes.items()})
+
+
 def created(envelope: Any, exchange: str, routing_key: str) -> dict[str, str]:
     """The `create` span of a message a handler sends, ended at once; return the headers that
     carry its context, for the message's outbox row."""

@@ -63,6 +63,11 @@ class Item:
     def __post_init__(self) -> None:
         self.attempt = self.tries.attempts
 
+    def note(self, what: str, **attributes: Any) -> None:
+        """Put what became of the message outside its handler into its trace."""
+        tracing.noted(what, self.exchange, type(self.message).route, self.queue, self.envelope,
+                      self.delivery.headers, **attributes)
+
     def bound(self) -> AbstractContextManager[None]:
         """Bind the message's ids to every log line logged in the block."""
         return structlog.contextvars.bound_contextvars(

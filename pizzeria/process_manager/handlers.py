@@ -8,7 +8,7 @@ from typing import Any
 
 from pizzeria.kitchen.messages import contract as kitchen
 from pizzeria.menu.messages import contract as menu
-from pizzeria.messaging import Context, Handler
+from pizzeria.messaging import Context, Handler, tracing
 from pizzeria.waiter.messages import contract as waiter
 
 from . import saga
@@ -52,6 +52,7 @@ def on_message(message: Any, context: Context, timing: saga.Timing) -> None:
                                                       context.clock.time(), note=f"at stage {before.stage}"))
         return
     visit, commands = saga.decide(before, message, timing)
+    tracing.annotate(**{"pizzeria.stage.before": before.stage, "pizzeria.stage.after": visit.stage})
     repository.save(visit, version)
     _record(context, visit.visit_id, commands, resending=isinstance(message, (Deadline, RetryStep)))
     _ask_deadline(context, visit, before, timing)

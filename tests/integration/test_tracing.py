@@ -132,3 +132,33 @@ def test_a_visits_report_names_its_trace(engine):
     report = views.visit(engine, "visit-1")
     assert report["trace_id"] == tracing.conversation_trace_id("visit-1")
     assert f"trace {report['trace_id']}" in views.visit_details(report)
+
+
+def test_a_duplicate_dropped_and_a_message_out_of_tries_are_in_the_trace(engine, spans):
+    from pizzeria.messaging import RetryPolicy
+
+    def burns(_command, _context) -> None:
+        raise RuntimeError("the oven is on fire")
+
+    consumer, _ = kitchen(engine, bake)
+    consumer.handle(Endpoint("kitchen", {DoPizza: bake}), [pizza()])
+    consumer.handle(Endpoint("kitchen", {DoPizza: bake}), [pizza()])  # the same message again
+    failing = Pipeline(engine, Relay(engine, FakePublisher().publish_many), NAMES, RetryPolicy(immediate=0, delayed=0))
+    failing.handle(Endpoint("kitchen", {DoPizza: burns}), [pizza("visit-2")])
+    events = {(event.name, span.context.trace_id) for span in spans.get_finished_spans() for event in span.events}
+    assert ("duplicate ignored", int(tracing.conversation_trace_id("visit-1"), 16)) in events
+    assert ("out of tries here", int(tracing.conversation_trace_id("visit-2"), 16)) in events
+
+
+def test_the_process_managers_span_has_the_stage_before_and_after(engine, spans):
+    from pizzeria.menu.domain import MENU
+    from pizzeria.menu.messages import MenuGot
+    from pizzeria.process_manager.handlers import HANDLERS
+    from pizzeria.process_manager.messages import StartTableService
+    consumer, _ = kitchen(engine, bake)
+    manager = Endpoint("process_manager", HANDLERS)
+    for message_id, message in (("s1", StartTableService("T1")), ("e1", MenuGot(MENU))):
+        consumer.handle(manager, [FakeDelivery.of(Envelope.wrap(message, message_id=message_id, correlation_id="visit-1"))])
+    (menu_got,) = [span for span in spans.get_finished_spans() if span.attributes.get("messaging.message.id") == "e1"]
+    assert (menu_got.attributes["pizzeria.stage.before"], menu_got.attributes["pizzeria.stage.after"]) == (
+        "awaiting_menu", "awaiting_menu_shown")
