@@ -15,6 +15,7 @@ import time
 import uuid
 from pathlib import Path
 
+from pizzeria.devtools.otlp import Receiver
 from pizzeria.devtools.servers import PostgreSQL, RabbitMQ
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,8 +32,15 @@ def main() -> None:
         embedded = lambda: (f"sqlite:///{directory}/b{uuid.uuid4().hex[:8]}.sqlite",  # noqa: E731
                             fresh()[1])
         rounds = [throughput_round(fresh, embedded) for _ in range(ROUNDS)]
+        receiver = Receiver(keep=False)
+        try:
+            traced = [traced_round(fresh, receiver.endpoint) for _ in range(ROUNDS)]
+        finally:
+            receiver.close()
         results = {
             "rounds": rounds,
+            "traced": traced,
+            "spans_received": receiver.count,
             "bare_latency": bare(fresh()[0], chains=1, hops=15, repeat=LATENCY_RUNS),
             "pizzeria_latency": median_of(lambda: pizzeria(*fresh(), "--tables", 1, "--pizzas", 1)),
             "embedded_latency": median_of(lambda: pizzeria(*embedded(), "--tables", 1, "--pizzas", 1)),
@@ -46,6 +54,13 @@ def main() -> None:
 HARNESS = ("import json, logging, structlog; "
            "structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING)); "
            "from pizzeria.devtools.bench import harness_visit_ms; print(json.dumps({'ms': harness_visit_ms()}))")
+
+
+def traced_round(fresh, endpoint: str) -> dict:
+    """pizzeria on RabbitMQ without traces, then exporting them over OTLP/HTTP, back to back."""
+    args = ("--tables", VISITS, "--pizzas", PIZZAS)
+    return {"untraced": pizzeria(*fresh(), *args),
+            "traced": pizzeria(*fresh(), *args, env={"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint})}
 
 
 def throughput_round(fresh, embedded) -> dict:
@@ -89,8 +104,8 @@ def bare(url: str, chains: int, hops: int, repeat: int = 1) -> dict:
                   "--chains", str(chains), "--hops", str(hops), "--repeat", str(repeat)])
 
 
-def pizzeria(broker_url: str, database_url: str, *args) -> dict:
-    env = {**os.environ, "PIZZERIA_BROKER_URL": broker_url, "PIZZERIA_DATABASE_URL": database_url}
+def pizzeria(broker_url: str, database_url: str, *args, env: dict | None = None) -> dict:
+    env = {**os.environ, "PIZZERIA_BROKER_URL": broker_url, "PIZZERIA_DATABASE_URL": database_url, **(env or {})}
     return _json([sys.executable, "-m", "pizzeria", "bench", "--json", *map(str, args)], env)
 
 
@@ -126,6 +141,8 @@ def report(r: dict) -> None:
                                              for run in ("bare", "pizzeria", "pizzeria_2pm", "embedded"))
     speed, pair, local = ratios(one_pm, bare_rates), ratios(two_pms, one_pm), ratios(embedded, one_pm)
     embedded_latency = r["embedded_latency"]["latency_ms"]["p50"]
+    untraced, traced = ([one[run]["messages_per_second"] for one in r["traced"]] for run in ("untraced", "traced"))
+    tracing_cost = ratios(traced, untraced)
     rss = max(max(x["peak_rss_mib"].values())
               for one in r["rounds"] for x in (one["pizzeria"], one["pizzeria_2pm"]))
     latency, chain = r["pizzeria_latency"]["latency_ms"]["p50"], r["bare_latency"]["latency_ms"]["p50"]
@@ -140,6 +157,8 @@ def report(r: dict) -> None:
          embedded_latency / latency, "<= 1.50"),
         ("idle consumer on the embedded broker, % of a core", r["idle_cpu_percent"], 2.0,
          r["idle_cpu_percent"] / 2.0, "<= 1.00"),
+        ("messages/s, traced (OTLP/HTTP to a local receiver) vs untraced", median(traced), median(untraced),
+         median(tracing_cost), ">= 0.80"),
         ("peak RSS of any consumer, MiB", rss, 80, rss / 80, "<= 1.00"),
         ("1 visit of 1 pizza on the test harness (memory://, one process), ms", r["harness_ms"], latency,
          r["harness_ms"] / latency, "(unit-test speed)"),
@@ -152,7 +171,8 @@ def report(r: dict) -> None:
         print(f"| {name} | {ours} | {theirs} | {ratio:.2f} | {target} |")
     print("messages/s are medians of the rounds, their ratios the medians of each round's ratio: "
           f"1 PM / bare {' '.join(f'{x:.2f}' for x in speed)}; 2 PMs / 1 PM {' '.join(f'{x:.2f}' for x in pair)}; "
-          f"embedded / RabbitMQ {' '.join(f'{x:.2f}' for x in local)}")
+          f"embedded / RabbitMQ {' '.join(f'{x:.2f}' for x in local)}; "
+          f"traced / untraced {' '.join(f'{x:.2f}' for x in tracing_cost)} ({r['spans_received']} spans received)")
     print("raw:", json.dumps(r))
 
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from otlp_receiver import Receiver
 from polling import wait_until
 
+from pizzeria.devtools.otlp import Receiver
 from pizzeria.modules import names
 
 

@@ -1,5 +1,5 @@
-"""A small OTLP/HTTP receiver for the end-to-end tests: it takes the protobuf spans exporters
-post to /v1/traces and keeps them, decoded, for the test to look at."""
+"""A small OTLP/HTTP receiver, for the end-to-end tests and the bench: it takes the protobuf spans
+exporters post to /v1/traces and keeps them, decoded (or only counts them, with `keep=False`)."""
 
 from __future__ import annotations
 
@@ -29,16 +29,20 @@ class ReceivedSpan:
 class Receiver:
     """Listens on 127.0.0.1 on a free port until closed; `spans` is what it got so far."""
 
-    def __init__(self) -> None:
+    def __init__(self, keep: bool = True) -> None:
         self.spans: list[ReceivedSpan] = []
+        self.count = 0
         lock = threading.Lock()
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 (http.server's name)
                 body = self.rfile.read(int(self.headers["Content-Length"]))
+                spans = list(_decode(ExportTraceServiceRequest.FromString(body)))
                 with lock:
-                    receiver.spans += list(_decode(ExportTraceServiceRequest.FromString(body)))
+                    receiver.count += len(spans)
+                    if keep:
+                        receiver.spans += spans
                 answer = ExportTraceServiceResponse().SerializeToString()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/x-protobuf")
