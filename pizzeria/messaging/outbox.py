@@ -62,9 +62,7 @@ def add(conn: Connection, messages: list[tuple[Envelope, str]], now: float,
     (by id): the context of the span that created it. Return the rows, in order."""
     if not messages:
         return []
-    rows = [{"message_id": envelope.message_id, "exchange": None, "routing_key": routing_key,
-             "headers": json.dumps({**envelope.headers(), **traced.get(envelope.message_id, {})}),
-             "body": envelope.encode(), "not_before": now, "claimed_until": now + LEASE_SECONDS}
+    rows = [_row(envelope, routing_key, traced) | {"not_before": now, "claimed_until": now + LEASE_SECONDS}
             for envelope, routing_key in messages]
     return conn.execute(insert(outbox).returning(*COLUMNS, sort_by_parameter_order=True), rows).all()
 
@@ -74,11 +72,15 @@ def add_later(conn: Connection, messages: list[tuple[Envelope, str, float]], now
     """Save `(envelope, routing_key, delay)` triples, in the caller's transaction, for any relay
     to send once their delay after `now` has passed; `traced` as for `add`."""
     if messages:
-        conn.execute(insert(outbox), [
-            {"message_id": envelope.message_id, "exchange": None, "routing_key": routing_key,
-             "headers": json.dumps({**envelope.headers(), **traced.get(envelope.message_id, {})}),
-             "body": envelope.encode(), "not_before": now + delay}
-            for envelope, routing_key, delay in messages])
+        conn.execute(insert(outbox), [_row(envelope, routing_key, traced) | {"not_before": now + delay}
+                                      for envelope, routing_key, delay in messages])
+
+
+def _row(envelope: Envelope, routing_key: str, traced: Mapping[str, Mapping[str, str]]) -> dict[str, Any]:
+    """The outbox row of a message sent to the topology's exchange, its span's headers added."""
+    return {"message_id": envelope.message_id, "exchange": None, "routing_key": routing_key,
+            "headers": json.dumps({**envelope.headers(), **traced.get(envelope.message_id, {})}),
+            "body": envelope.encode()}
 
 
 def withdraw(conn: Connection, message_id: str) -> None:

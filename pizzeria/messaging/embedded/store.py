@@ -23,12 +23,11 @@ CREATE TABLE IF NOT EXISTS messages (
 CREATE INDEX IF NOT EXISTS messages_by_queue ON messages (queue, id);
 """
 BUSY_TIMEOUT_MS = 30_000
-# One statement leases up to :count ready messages of a queue, oldest first: never leased, or
-# their lease over.
-CLAIM = """
+READY = "queue = :queue AND (leased_until IS NULL OR leased_until < :now)"  # never leased, or its lease over
+# One statement leases up to :count ready messages of a queue, oldest first.
+CLAIM = f"""
 UPDATE messages SET leased_until = :until, token = :token, deliveries = deliveries + 1
-WHERE id IN (SELECT id FROM messages WHERE queue = :queue AND (leased_until IS NULL OR leased_until < :now)
-             ORDER BY id LIMIT :count)
+WHERE id IN (SELECT id FROM messages WHERE {READY} ORDER BY id LIMIT :count)
 RETURNING id, payload, deliveries
 """
 
@@ -103,13 +102,12 @@ class Store:
 
     def size(self, queue: str, now: float) -> int:
         """How many messages of `queue` are ready."""
-        query = "SELECT count(*) FROM messages WHERE queue = ? AND (leased_until IS NULL OR leased_until < ?)"
-        return int(self.conn.execute(query, (queue, now)).fetchone()[0])
+        query = f"SELECT count(*) FROM messages WHERE {READY}"
+        return int(self.conn.execute(query, {"queue": queue, "now": now}).fetchone()[0])
 
     def purge(self, queue: str, now: float) -> int:
         """Delete the ready messages of `queue`; return how many."""
-        query = "DELETE FROM messages WHERE queue = ? AND (leased_until IS NULL OR leased_until < ?)"
-        return self.conn.execute(query, (queue, now)).rowcount
+        return self.conn.execute(f"DELETE FROM messages WHERE {READY}", {"queue": queue, "now": now}).rowcount
 
     def delete(self, queue: str) -> None:
         """Delete `queue` and every message in it."""

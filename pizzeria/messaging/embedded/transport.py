@@ -54,9 +54,7 @@ class Channel(virtual.Channel):
         """One message of `queue`, or None; with `no_ack`, deleted as it is fetched."""
         message = super().basic_get(queue, no_ack=no_ack, **kwargs)
         if message is not None and no_ack:
-            lease = Lease(*message.delivery_info["lease"])
-            self.renewer.let_go(lease)
-            self.store.ack(lease)
+            self.store.ack(self._let_go(message))
         return message
 
     def basic_ack(self, delivery_tag: Any, multiple: bool = False) -> None:
@@ -75,9 +73,7 @@ class Channel(virtual.Channel):
 
     def _restore(self, message: Any) -> None:
         """Give back a message held at close: release its lease, the same row."""
-        lease = Lease(*message.delivery_info["lease"])
-        self.renewer.let_go(lease)
-        self.store.release(lease)
+        self.store.release(self._let_go(message))
 
     def _restore_at_beginning(self, message: Any) -> None:
         self._restore(message)
@@ -118,6 +114,10 @@ class Channel(virtual.Channel):
             message = self.qos.get(delivery_tag)
         except KeyError:
             return None
+        return self._let_go(message)
+
+    def _let_go(self, message: Any) -> Lease:
+        """The lease a message was delivered under, no longer renewed."""
         lease = Lease(*message.delivery_info["lease"])
         self.renewer.let_go(lease)
         return lease
