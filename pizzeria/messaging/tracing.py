@@ -26,6 +26,7 @@ except ImportError:  # pragma: no cover (the tracing extra is not installed)
 TRACEPARENT = "traceparent"
 SYSTEM = "rabbitmq"
 NAMESPACE = uuid.UUID("0b5c5f0e-7f0a-4b57-9d8e-2f6a1a7f3c11")
+_PROPAGATOR = TraceContextTextMapPropagator() if trace is not None else None
 _provider: Any = None  # a provider of its own (a test's), else the global one
 
 
@@ -53,7 +54,8 @@ def processing(exchange: str, routing_key: str, queue: str, envelope: Any,
     if not active():
         yield
         return
-    attributes = _attributes(envelope, exchange, routing_key, queue) | {"messaging.operation.type": "process"}
+    attributes = _attributes(envelope.message_id, envelope.correlation_id, exchange, routing_key, queue) | {
+        "messaging.operation.type": "process"}
     with _tracer().start_as_current_span(f"process {queue}", context=_parent(headers, envelope.correlation_id),
                                          kind=SpanKind.CONSUMER, attributes=attributes):
         yield
@@ -81,9 +83,10 @@ def created(envelope: Any, exchange: str, routing_key: str) -> dict[str, str]:
     if not active():
         return {}
     span = _tracer().start_span(f"create {exchange}", kind=SpanKind.PRODUCER,
-                                attributes=_attributes(envelope, exchange, routing_key) | {"messaging.operation.type": "create"})
+                                attributes=_attributes(envelope.message_id, envelope.correlation_id, exchange,
+                                                       routing_key) | {"messaging.operation.type": "create"})
     carrier: dict[str, str] = {}
-    TraceContextTextMapPropagator().inject(carrier, context=trace.set_span_in_context(span))
+    _PROPAGATOR.inject(carrier, context=trace.set_span_in_context(span))
     span.end()
     return carrier
 
@@ -101,13 +104,10 @@ def sending(messages: list[tuple[str, str, Mapping[str, Any]]]) -> Iterator[None
 
 
 def _send_span(exchange: str, routing_key: str, headers: Mapping[str, Any]) -> Any:
-    parent = TraceContextTextMapPropagator().extract({TRACEPARENT: str(headers[TRACEPARENT])})
+    parent = _PROPAGATOR.extract({TRACEPARENT: str(headers[TRACEPARENT])})
     created_span = trace.get_current_span(parent).get_span_context()
-    attributes = {"messaging.system": SYSTEM, "messaging.operation.type": "send",
-                  "messaging.destination.name": f"{exchange}:{routing_key}",
-                  "messaging.rabbitmq.destination.routing_key": routing_key,
-                  "messaging.message.id": str(headers.get("message_id", "")),
-                  "messaging.message.conversation_id": str(headers.get("correlation_id", ""))}
+    attributes = _attributes(str(headers.get("message_id", "")), str(headers.get("correlation_id", "")),
+                             exchange, routing_key) | {"messaging.operation.type": "send"}
     return _tracer().start_span(f"send {exchange}", context=parent, kind=SpanKind.PRODUCER,
                                 links=[Link(created_span)], attributes=attributes)
 
@@ -129,16 +129,16 @@ def _tracer() -> Any:
 def _parent(headers: Mapping[str, Any], correlation_id: str) -> Any:
     """The context a message's processing continues: its traceparent, else its conversation's root."""
     if TRACEPARENT in headers:
-        return TraceContextTextMapPropagator().extract({TRACEPARENT: str(headers[TRACEPARENT])})
+        return _PROPAGATOR.extract({TRACEPARENT: str(headers[TRACEPARENT])})
     trace_id = int(conversation_trace_id(correlation_id), 16)
     root = SpanContext(trace_id=trace_id, span_id=trace_id & 0xFFFFFFFFFFFFFFFF or 1, is_remote=True,
                        trace_flags=TraceFlags(TraceFlags.SAMPLED))
     return trace.set_span_in_context(NonRecordingSpan(root))
 
 
-def _attributes(envelope: Any, exchange: str, routing_key: str, queue: str | None = None) -> dict[str, Any]:
+def _attributes(message_id: str, conversation_id: str, exchange: str, routing_key: str,
+                queue: str | None = None) -> dict[str, Any]:
     destination = f"{exchange}:{routing_key}" + (f":{queue}" if queue else "")
     return {"messaging.system": SYSTEM, "messaging.destination.name": destination,
             "messaging.rabbitmq.destination.routing_key": routing_key,
-            "messaging.message.id": envelope.message_id,
-            "messaging.message.conversation_id": envelope.correlation_id}
+            "messaging.message.id": message_id, "messaging.message.conversation_id": conversation_id}

@@ -31,10 +31,7 @@ def start_visit(engine: Engine, publisher: Publisher, command: StartTableService
         raise TableBusy(f"table {command.table_id} already has a visit in progress "
                         f"({current['visit_id']}); see `pizzeria status {command.table_id}`")
     visit_id = new_id()
-    envelope = Envelope.wrap(command, message_id=derived_id(visit_id, "StartTableService"),
-                             correlation_id=visit_id)
-    publisher.publish(Outgoing(StartTableService.route, envelope.encode(), envelope.headers()))
-    return visit_id
+    return _publish(publisher, command, visit_id, derived_id(visit_id, "StartTableService"))
 
 
 class NotInProgress(LookupError):
@@ -48,9 +45,14 @@ def tell_visit(engine: Engine, publisher: Publisher, table_id: str, command: Any
         raise NotInProgress(f"table {table_id} has had no visit")
     if current["status"] not in (IN_PROGRESS, views.FAILED):
         raise NotInProgress(f"the visit at table {table_id} is {current['status']}, not in progress")
-    envelope = Envelope.wrap(command, message_id=new_id(), correlation_id=current["visit_id"])
+    return _publish(publisher, command, str(current["visit_id"]), new_id())
+
+
+def _publish(publisher: Publisher, command: Any, visit_id: str, message_id: str) -> str:
+    """Send `command` to the process manager, in the visit's conversation; return the visit's id."""
+    envelope = Envelope.wrap(command, message_id=message_id, correlation_id=visit_id)
     publisher.publish(Outgoing(type(command).route, envelope.encode(), envelope.headers()))
-    return str(current["visit_id"])
+    return visit_id
 
 
 def follow(engine: Engine, visit_ids: list[str], timeout: float,
