@@ -4,6 +4,7 @@ the endpoints drawn from the code itself."""
 from __future__ import annotations
 
 import json
+import sys
 
 import click
 
@@ -59,3 +60,25 @@ def endpoints_command(as_json: bool) -> None:
     app = build_app()
     endpoints = describe(app)
     click.echo(json.dumps(endpoints, indent=2) if as_json else "\n".join(lines(endpoints)))
+
+
+@command(main)
+@click.argument("table_id", callback=_table_id)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--mermaid", is_flag=True, help="A Mermaid sequenceDiagram of the messages.")
+def story_command(table_id: str, as_json: bool, mermaid: bool) -> None:
+    """TABLE_ID's latest visit, message by message: who handled each, when, how long, the stage
+    before and after, the retries, failures, replays and duplicates it met."""
+    from pizzeria.process_manager import storyboard
+    from pizzeria.process_manager.story import story
+    from pizzeria.process_manager.views import latest_visit
+    if as_json and mermaid:
+        raise click.UsageError("choose one of --json and --mermaid")
+    app = build_app()
+    report = latest_visit(app.engine, table_id)
+    told = report and story(app.engine, report["visit_id"])
+    if not told:
+        click.echo(f"error: table {table_id} has had no visit", err=True)
+        sys.exit(1)
+    click.echo(json.dumps(storyboard.as_data(told), indent=2) if as_json else
+               storyboard.as_mermaid(told) if mermaid else storyboard.as_text(told))

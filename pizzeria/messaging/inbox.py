@@ -1,10 +1,30 @@
-"""The inbox: which messages each consumer has already handled."""
+"""The inbox: which messages each consumer has already handled, and how it went (which
+process, when its handler started, at which attempt, after which error, how many copies were
+dropped), for a conversation's story."""
 
 from __future__ import annotations
 
+import os
+import socket
+from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass
 
-from sqlalchemy import Column, Connection, Engine, Float, String, Table, delete, insert, select
+from sqlalchemy import (
+    Column,
+    Connection,
+    Engine,
+    Float,
+    Integer,
+    String,
+    Table,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 
 from .db import metadata
 
@@ -12,10 +32,31 @@ inbox = Table(
     "inbox", metadata,
     Column("consumer", String(64), primary_key=True),
     Column("message_id", String(64), primary_key=True),
-    Column("handled_at", Float, nullable=False, index=True),
+    Column("handled_at", Float, nullable=False, index=True),  # when its handling committed
+    Column("started_at", Float, nullable=True),  # when the handler of the try that committed started
+    Column("process", String(128), nullable=True),
+    Column("attempt", Integer, nullable=True),
+    Column("last_error", String(255), nullable=True),  # of the try before, if one failed
+    Column("duplicates", Integer, nullable=True),
 )
 
 RETENTION_SECONDS = 7 * 24 * 3600.0  # far longer than any lease, retry or redelivery
+
+
+def this_process() -> str:
+    """How the inbox names the process that handled a message: host:pid."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+@dataclass(frozen=True)
+class Handling:
+    """How one message's handling went, to keep with its inbox row."""
+
+    message_id: str
+    started_at: float
+    attempt: int
+    last_error: str | None = None
+    duplicates: int = 0
 
 
 def handled(engine: Engine, consumer: str, message_ids: Iterable[str]) -> set[str]:
@@ -28,10 +69,26 @@ def handled(engine: Engine, consumer: str, message_ids: Iterable[str]) -> set[st
         return set(conn.execute(query).scalars())
 
 
-def record(conn: Connection, consumer: str, message_ids: list[str], now: float) -> None:
-    """Mark the messages handled by `consumer` at `now`; a duplicate raises IntegrityError."""
-    conn.execute(insert(inbox), [{"consumer": consumer, "message_id": message_id, "handled_at": now}
-                                 for message_id in message_ids])
+def record(conn: Connection, consumer: str, process: str, handlings: list[Handling], now: float) -> None:
+    """Mark the messages handled by `consumer` in `process` at `now`; a duplicate raises IntegrityError."""
+    conn.execute(insert(inbox), [
+        {"consumer": consumer, "message_id": handling.message_id, "handled_at": now,
+         "started_at": handling.started_at, "process": process, "attempt": handling.attempt,
+         "last_error": handling.last_error and handling.last_error[:255], "duplicates": handling.duplicates}
+        for handling in handlings])
+
+
+COUNT_DUPLICATES = (update(inbox)
+                    .where(inbox.c.consumer == bindparam("b_consumer"), inbox.c.message_id == bindparam("b_id"))
+                    .values(duplicates=func.coalesce(inbox.c.duplicates, 0) + bindparam("b_copies")))
+
+
+def count_duplicates(engine: Engine, consumer: str, message_ids: list[str]) -> None:
+    """Count a copy dropped for each of `message_ids` (a message may come several times)."""
+    if message_ids:
+        with engine.begin() as conn:
+            conn.execute(COUNT_DUPLICATES, [{"b_consumer": consumer, "b_id": message_id, "b_copies": copies}
+                                            for message_id, copies in Counter(message_ids).items()])
 
 
 def prune(engine: Engine, before: float) -> int:

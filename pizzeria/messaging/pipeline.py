@@ -40,7 +40,8 @@ class Pipeline:
     """Takes the deliveries of one endpoint, a batch, to their end; see the module's docstring."""
 
     def __init__(self, engine: Engine, relay: Relay, names: Names, policy: RetryPolicy = RetryPolicy(),
-                 max_body_bytes: int = MAX_BODY_BYTES, hooks: Hooks | None = None, clock: Clock = SYSTEM):
+                 max_body_bytes: int = MAX_BODY_BYTES, hooks: Hooks | None = None, clock: Clock = SYSTEM,
+                 process: str | None = None):
         self.engine = engine
         self.relay = relay
         self.names = names
@@ -48,6 +49,7 @@ class Pipeline:
         self.max_body_bytes = max_body_bytes
         self.hooks = hooks or Hooks()
         self.clock = clock
+        self.process = process or inbox.this_process()  # the name the inbox gives it
         self.log = names.logger("consumer")
         self.router = Router(engine, names, policy, self.log, clock)
 
@@ -114,18 +116,22 @@ class Pipeline:
         suspects = [item.envelope.message_id for item in unique.values()
                     if suspect_all or item.delivery.redelivered or _ours(item.delivery, self.names)]
         handled = inbox.handled(self.engine, batch.endpoint.name, suspects)
-        fresh, again = [], []
+        fresh, known = [], []
         for item in items:
-            if unique[item.envelope.message_id] is item and item.envelope.message_id not in handled:
+            message_id = item.envelope.message_id
+            if unique[message_id] is item and message_id not in handled:
                 fresh.append(item)
                 continue
             with item.bound():
                 self.log.info("duplicate ignored")
             item.note("duplicate ignored")
             batch.settled.append(item.delivery)
-            if item.envelope.message_id in handled and isinstance(item.message, Command):
-                again.append(item.envelope.message_id)
-        self._answer_again(batch, again)
+            if message_id in handled:
+                known.append(item)
+            else:
+                unique[message_id].duplicates += 1
+        inbox.count_duplicates(self.engine, batch.endpoint.name, [item.envelope.message_id for item in known])
+        self._answer_again(batch, [item.envelope.message_id for item in known if isinstance(item.message, Command)])
         return fresh
 
     def _answer_again(self, batch: _Batch, command_ids: list[str]) -> None:
@@ -142,7 +148,8 @@ class Pipeline:
     def _attempt(self, batch: _Batch, group: list[Item]) -> list[list[Item]]:
         """Handle the group once; return the groups to try again."""
         try:
-            rows, unit = run_unit(self.engine, batch.endpoint.name, group, self.clock, self.hooks)
+            rows, unit = run_unit(self.engine, batch.endpoint.name, group, self.clock, self.hooks,
+                                  self.process)
         except Duplicates as duplicates:
             fresh = self._fresh(batch, group, suspect_all=True)
             return [fresh] if len(fresh) < len(group) else self._failed(batch, group, Failure(None, duplicates))
@@ -176,13 +183,13 @@ class Pipeline:
         if culprit is None:
             return [[item] for item in group]
         culprit.failures += 1
+        culprit.last_error = error
         rest = [item for item in group if item is not culprit]
         if culprit.failures <= self.policy.immediate and not isinstance(failure.error, BadMessage):
             return [rest, [culprit]]
         with culprit.bound():
             self.router.route(self.names.queue(batch.endpoint.name), culprit, failure.error)
-        culprit.note("out of tries here", error=f"{type(failure.error).__name__}: {failure.error}",
-                     attempts=culprit.attempt)
+        culprit.note("out of tries here", error=error, attempts=culprit.attempt)
         self.hooks.reach(Step.AFTER_ROUTE)
         batch.settled.append(culprit.delivery)
         return [rest]

@@ -32,24 +32,28 @@ class Tries:
     attempts: int = 0
     rounds: int = 0
     first_failed_at: float | None = None
+    last_error: str | None = None
 
     @classmethod
     def of(cls, headers: Mapping[str, Any], names: Names) -> Tries:
         """Read the headers; missing or garbled values count as none."""
+        last_error = headers.get(names.header("last-error"))
         return cls(_number(headers.get(names.header("attempts")), int) or 0,
                    _number(headers.get(names.header("retry-round")), int) or 0,
-                   _number(headers.get(names.header("first-failed-at")), float))
+                   _number(headers.get(names.header("first-failed-at")), float),
+                   str(last_error) if last_error is not None else None)
 
-    def next_round(self, headers: Mapping[str, Any], names: Names, attempts: int,
-                   failed_at: float) -> dict[str, Any]:
-        """The headers of the copy that comes back for the next delayed round."""
+    def next_round(self, headers: Mapping[str, Any], names: Names, attempts: int, failed_at: float,
+                   error: str) -> dict[str, Any]:
+        """The headers of the copy that comes back for the next delayed round, after `error`."""
         return {**headers, names.header("attempts"): attempts, names.header("retry-round"): self.rounds + 1,
-                names.header("first-failed-at"): self.first_failed_at or failed_at}
+                names.header("first-failed-at"): self.first_failed_at or failed_at,
+                names.header("last-error"): error[:255]}
 
     @staticmethod
     def forgotten(headers: Mapping[str, Any], names: Names) -> dict[str, Any]:
         """`headers` without the tries they carry."""
-        ours = {names.header(what) for what in ("attempts", "retry-round", "first-failed-at")}
+        ours = {names.header(what) for what in ("attempts", "retry-round", "first-failed-at", "last-error")}
         return {key: value for key, value in headers.items() if key not in ours}
 
 

@@ -56,7 +56,7 @@ class Router:
     def _retry_later(self, queue: str, item: Item) -> None:
         delay = self.policy.delay(item.tries.rounds)
         now = self.clock.time()
-        headers = item.tries.next_round(item.delivery.headers, self.names, item.attempt, now)
+        headers = item.tries.next_round(item.delivery.headers, self.names, item.attempt, now, item.last_error or "")
         with self.engine.begin() as conn:
             outbox.add_raw(conn, Outgoing(queue, item.delivery.body, headers, exchange=""), item.envelope.message_id,
                            now + delay)

@@ -2,7 +2,7 @@
 
 Every message handled together shares one unit: one transaction, begun on first use; the
 rows the handlers asked to insert at the commit; what they sent, written to the outbox; and
-the inbox rows that mark the messages handled. It commits once, or not at all.
+the inbox rows that mark the messages handled, with how their handling went. It commits once, or not at all.
 """
 
 from __future__ import annotations
@@ -60,12 +60,14 @@ class Unit:
     """One transaction for the messages handled together; private to the core."""
 
     def __init__(self, engine: Engine, consumer: str, envelopes: list[Envelope], clock: Clock,
-                 commands: frozenset[str] = frozenset(), exchange: str = ""):
+                 commands: frozenset[str] = frozenset(), exchange: str = "", process: str = ""):
         self.engine = engine
         self.clock = clock
         self.commands = commands  # the ids of the envelopes that are commands, whose answers are kept
         self.consumer = consumer
         self.envelopes = envelopes
+        self.process = process  # host:pid, for the inbox
+        self.handlings: list[inbox.Handling] = []  # one per message whose handler ran, for the inbox
         self.conn: Connection | None = None
         self.deferred: dict[Table, list[dict[str, Any]]] = {}
         self.sent: list[tuple[Envelope, str]] = []
@@ -93,7 +95,7 @@ class Unit:
         conn = self.connection()
         now = self.clock.time()
         try:
-            inbox.record(conn, self.consumer, [envelope.message_id for envelope in self.envelopes], now)
+            inbox.record(conn, self.consumer, self.process, self.handlings, now)
         except IntegrityError:
             raise Duplicates(f"a message of {len(self.envelopes)} was handled before") from None
         for table, values in self.deferred.items():

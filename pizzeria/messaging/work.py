@@ -21,6 +21,7 @@ from .endpoint import Handler
 from .envelope import Envelope
 from .errors import Conflict
 from .hooks import Hooks, Step
+from .inbox import Handling
 from .message import Command
 from .retry import Tries
 from .transport import Delivery
@@ -59,9 +60,12 @@ class Item:
     queue: str
     attempt: int = field(init=False)  # runs of its handler, every delivery of it counted
     failures: int = 0  # tries of this delivery that failed through its own handler
+    last_error: str | None = field(init=False)  # of its last try that failed, this delivery's or before
+    duplicates: int = 0  # copies of it dropped from its batch
 
     def __post_init__(self) -> None:
         self.attempt = self.tries.attempts
+        self.last_error = self.tries.last_error
 
     def note(self, what: str, **attributes: Any) -> None:
         """Put what became of the message outside its handler into its trace."""
@@ -86,14 +90,16 @@ def raise_if_outage(error: BaseException) -> None:
         raise Outage(str(error)) from error
 
 
-def run_unit(engine: Engine, consumer: str, group: list[Item], clock: Clock,
-             hooks: Hooks) -> tuple[Sequence[Row[Any]], Unit]:
+def run_unit(engine: Engine, consumer: str, group: list[Item], clock: Clock, hooks: Hooks,
+             process: str) -> tuple[Sequence[Row[Any]], Unit]:
     """Run the group's handlers in one unit of work and commit it; return the outbox rows and
     the unit. Raises Duplicates; Outage once quick retries of an outage ran out; Failure naming
-    the item whose handler raised, or none when the commit failed (conflicts ran out, say)."""
+    the item whose handler raised, or none when the commit failed (conflicts ran out, say). The
+inbox names `process` as the one that handled them."""
     conflicts = CONFLICT_ATTEMPTS if len(group) == 1 else GROUP_CONFLICT_ATTEMPTS
     commands = frozenset(item.envelope.message_id for item in group if isinstance(item.message, Command))
-    unit = partial(Unit, engine, consumer, [item.envelope for item in group], clock, commands, group[0].exchange)
+    unit = partial(Unit, engine, consumer, [item.envelope for item in group], clock, commands, group[0].exchange,
+                   process)
     for again in itertools.count(1):
         try:
             return _until_no_conflict(lambda: _run_once(unit(), group, hooks), conflicts, clock)
@@ -125,6 +131,8 @@ def _run_once(unit: Unit, group: list[Item], hooks: Hooks) -> tuple[Sequence[Row
         for ran, item in enumerate(group, start=1):  # noqa: B007 (read after the loop, on failure)
             with item.bound(), tracing.processing(item.exchange, type(item.message).route, item.queue,
                                                   item.envelope, item.delivery.headers):
+                unit.handlings.append(Handling(item.envelope.message_id, unit.clock.time(), item.attempt,
+                                               item.last_error, item.duplicates))
                 hooks.reach(Step.BEFORE_HANDLER)
                 _call(item, Context(item.envelope, item.attempt, unit))
         hooks.reach(Step.BEFORE_COMMIT)

@@ -33,7 +33,7 @@ def start_table_service(command: StartTableService, context: Context, timing: sa
         reason = f"table {command.table_id} already has a visit in progress ({busy})"
         visit, commands = saga.refuse(visit_id, command, reason)
     repository.add(visit)
-    _record(context, visit.visit_id, commands)
+    _record(context, visit, commands)
     _ask_deadline(context, visit, None, timing)
 
 
@@ -49,23 +49,25 @@ def on_message(message: Any, context: Context, timing: saga.Timing) -> None:
     if not saga.fits(before, message, timing):
         if not isinstance(message, Deadline):  # a deadline of a step answered since is no news
             context.insert_later(history, history_row(before.visit_id, "ignored", context.envelope,
-                                                      context.clock.time(), note=f"at stage {before.stage}"))
+                                                      context.clock.time(), f"at stage {before.stage}",
+                                                      before.stage))
         return
     visit, commands = saga.decide(before, message, timing)
     tracing.annotate(**{"pizzeria.stage.before": before.stage, "pizzeria.stage.after": visit.stage})
     repository.save(visit, version)
-    _record(context, visit.visit_id, commands, resending=isinstance(message, (Deadline, RetryStep)))
+    _record(context, visit, commands, resending=isinstance(message, (Deadline, RetryStep)))
     _ask_deadline(context, visit, before, timing)
 
 
-def _record(context: Context, visit_id: str, commands: list, resending: bool = False) -> None:
-    """Send the commands; the history gets the message received and each command sent, once: a
-    command sent again (after a deadline, on a retry) is noted on the message that made it go."""
-    now = context.clock.time()
+def _record(context: Context, visit: saga.Visit, commands: list, resending: bool = False) -> None:
+    """Send the commands; the history gets the message received (with the stage it took the
+    visit to) and each command sent, once: a command sent again (after a deadline, on a retry)
+    is noted on the message that made it go."""
+    now, visit_id = context.clock.time(), visit.visit_id
     sent = [context.send(command) for command in commands]
     again = sent_before(context.db, visit_id, [envelope.message_id for envelope in sent]) if resending else set()
     note = f"sent again: {', '.join(e.type for e in sent if e.message_id in again)}" if again else None
-    context.insert_later(history, history_row(visit_id, "received", context.envelope, now, note))
+    context.insert_later(history, history_row(visit_id, "received", context.envelope, now, note, visit.stage))
     for envelope in sent:
         if envelope.message_id not in again:
             context.insert_later(history, history_row(visit_id, "sent", envelope, now))

@@ -54,6 +54,8 @@ history = Table(
     Column("message_id", String(64), nullable=False),
     Column("at", Float, nullable=False),
     Column("note", String(255), nullable=True),  # why a message was ignored: the stage it met
+    Column("stage", String(32), nullable=True),  # the visit's, after a message received or ignored
+    Column("causation_id", String(64), nullable=True),  # the message that made this one go
     UniqueConstraint("visit_id", "message_id", "direction"),
 )
 
@@ -141,11 +143,13 @@ class VisitRepository:
             self.known[row.visit_id] = (load(row.state), row.version)
 
 
-def history_row(visit_id: str, direction: str, envelope: Envelope, at: float, note: str | None = None) -> dict:
-    """A row of the visit's history: a message it received, sent or ignored, when, and a note
-    (the stage that ignored it, the commands it made go again)."""
+def history_row(visit_id: str, direction: str, envelope: Envelope, at: float, note: str | None = None,
+                stage: str | None = None) -> dict:
+    """A row of the visit's history: a message it received, sent or ignored, when, a note (the
+    stage that ignored it, the commands it made go again) and the visit's stage after it."""
     return {"visit_id": visit_id, "direction": direction, "type": envelope.type,
-            "message_id": envelope.message_id, "at": at, "note": note}
+            "message_id": envelope.message_id, "at": at, "note": note, "stage": stage,
+            "causation_id": envelope.causation_id}
 
 
 def sent_before(conn: Connection, visit_id: str, message_ids: list[str]) -> set[str]:

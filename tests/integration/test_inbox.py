@@ -15,11 +15,15 @@ def handled_ids(engine) -> list[str]:
         return sorted(conn.execute(select(inbox.inbox.c.message_id)).scalars())
 
 
+def mark(conn, consumer: str, message_id: str, at: float) -> None:
+    inbox.record(conn, consumer, "host:1", [inbox.Handling(message_id, at, attempt=1)], at)
+
+
 def test_pruning_forgets_only_what_was_handled_before_the_cut(engine):
     with engine.begin() as conn:
-        inbox.record(conn, "kitchen", ["old"], 1_000.0)
-        inbox.record(conn, "waiter", ["older"], 500.0)
-        inbox.record(conn, "kitchen", ["new"], 2_000.0)
+        mark(conn, "kitchen", "old", 1_000.0)
+        mark(conn, "waiter", "older", 500.0)
+        mark(conn, "kitchen", "new", 2_000.0)
     assert inbox.prune(engine, before=1_500.0) == 2
     assert handled_ids(engine) == ["new"]
 
@@ -27,8 +31,8 @@ def test_pruning_forgets_only_what_was_handled_before_the_cut(engine):
 def test_a_worker_prunes_the_inbox_past_its_retention_on_its_clock(engine):
     clock = VirtualClock(start=30 * DAY)
     with engine.begin() as conn:
-        inbox.record(conn, "kitchen", ["eight days ago"], clock.time() - 8 * DAY)
-        inbox.record(conn, "kitchen", ["six days ago"], clock.time() - 6 * DAY)
+        mark(conn, "kitchen", "eight days ago", clock.time() - 8 * DAY)
+        mark(conn, "kitchen", "six days ago", clock.time() - 6 * DAY)
     broker = Broker("memory://", Topology(Names("shop"), {"kitchen": ["kitchen.command.*"]}), clock)
     worker = build_worker(broker, engine, [], clock=clock, inbox_retention=7 * DAY)
     worker.on_iteration()

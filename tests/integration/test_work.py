@@ -181,6 +181,7 @@ def test_a_handler_may_use_the_lent_connection_for_anything_but_ending_the_trans
 def test_a_unit_of_work_commits_once(db):
     unit = Unit(db, "kitchen", [Envelope.wrap(DoPizza("p", "margherita"), message_id="m-p", correlation_id="v")],
                 SYSTEM)
+    unit.handlings.append(inbox.Handling("m-p", started_at=time.time(), attempt=1))
     try:
         unit.commit()
         with pytest.raises(HandlerMisused, match="commits once"):
@@ -192,7 +193,8 @@ def test_a_unit_of_work_commits_once(db):
 
 def test_the_inbox_answers_for_one_consumer_and_nothing_for_no_ids(db):
     with db.begin() as conn:
-        inbox.record(conn, "kitchen", ["m1", "m2"], time.time())
+        inbox.record(conn, "kitchen", "host:1", [inbox.Handling(m, time.time(), 1) for m in ("m1", "m2")],
+                     time.time())
     assert inbox.handled(db, "kitchen", ["m1", "m3"]) == {"m1"}
     assert inbox.handled(db, "waiter", ["m1"]) == set()
     assert inbox.handled(db, "kitchen", []) == set()

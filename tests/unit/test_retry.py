@@ -12,6 +12,7 @@ from pizzeria.messaging.retry import RetryPolicy, Tries
 
 NAMES = Names("shop")
 ATTEMPTS, ROUND, FIRST = "x-shop-attempts", "x-shop-retry-round", "x-shop-first-failed-at"
+LAST_ERROR = "x-shop-last-error"
 
 
 def test_the_tries_are_read_from_the_applications_own_headers():
@@ -34,19 +35,25 @@ def test_a_garbled_first_failure_time_counts_as_unknown(garbled):
 
 
 def test_the_next_round_keeps_the_other_headers_counts_the_round_and_keeps_the_first_failure_time():
-    tries = Tries(3, 1, 1000.0)
-    headers = tries.next_round({"message_id": "m1", ATTEMPTS: 3}, NAMES, attempts=6, failed_at=2000.0)
-    assert headers == {"message_id": "m1", ATTEMPTS: 6, ROUND: 2, FIRST: 1000.0}
-    assert Tries.of(headers, NAMES) == Tries(6, 2, 1000.0)
+    tries = Tries(3, 1, 1000.0, "ValueError: before")
+    headers = tries.next_round({"message_id": "m1", ATTEMPTS: 3}, NAMES, attempts=6, failed_at=2000.0,
+                               error="KeyError: now")
+    assert headers == {"message_id": "m1", ATTEMPTS: 6, ROUND: 2, FIRST: 1000.0, LAST_ERROR: "KeyError: now"}
+    assert Tries.of(headers, NAMES) == Tries(6, 2, 1000.0, "KeyError: now")
 
 
 def test_the_first_round_records_when_the_message_first_failed():
-    headers = Tries().next_round({}, NAMES, attempts=3, failed_at=2000.0)
+    headers = Tries().next_round({}, NAMES, attempts=3, failed_at=2000.0, error="E")
     assert headers[FIRST] == 2000.0 and headers[ROUND] == 1
 
 
+def test_the_error_carried_is_cut_to_what_the_inbox_keeps():
+    headers = Tries().next_round({}, NAMES, attempts=3, failed_at=2000.0, error="E" * 1000)
+    assert Tries.of(headers, NAMES).last_error == "E" * 255
+
+
 def test_forgetting_the_tries_removes_only_the_headers_that_carry_them():
-    headers = {"message_id": "m1", ATTEMPTS: 6, ROUND: 2, FIRST: 1000.0, "x-shop-replayed": 4}
+    headers = {"message_id": "m1", ATTEMPTS: 6, ROUND: 2, FIRST: 1000.0, LAST_ERROR: "E", "x-shop-replayed": 4}
     assert Tries.forgotten(headers, NAMES) == {"message_id": "m1", "x-shop-replayed": 4}
     assert Tries.of(Tries.forgotten(headers, NAMES), NAMES) == Tries()
 

@@ -42,7 +42,7 @@ class Process:
         event.listen(self.engine, "before_cursor_execute", self._refuse_the_dead)
         self.hooks = Hooks(handled=[handled], reached=[partial(reached, self)])
         relay = Relay(self.engine, self._publish_many, clock=clock, hooks=self.hooks)
-        self.pipeline = Pipeline(self.engine, relay, names, policy, hooks=self.hooks, clock=clock)
+        self.pipeline = Pipeline(self.engine, relay, names, policy, hooks=self.hooks, clock=clock, process=name)
 
     def handle(self, deliveries: Sequence[Any]) -> None:
         """Hand a batch of deliveries to the pipeline."""
