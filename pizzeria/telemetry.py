@@ -6,8 +6,11 @@ otherwise nothing is set up, and nothing is traced."""
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
+
+from pizzeria.messaging import tracing
 
 ENDPOINTS = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
 
@@ -26,5 +29,27 @@ def tracer_provider(service: str, env: Mapping[str, str] = os.environ) -> Any:
     except ImportError:
         return None
     provider = TracerProvider(resource=Resource.create({"service.name": env.get("OTEL_SERVICE_NAME") or service}))
-    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=_traces_endpoint(env))))
     return provider
+
+
+def _traces_endpoint(env: Mapping[str, str]) -> str:
+    """Where traces go, read as the SDK would, from `env`: the traces' own endpoint, else the
+    general one's /v1/traces."""
+    return env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or f"{env['OTEL_EXPORTER_OTLP_ENDPOINT'].rstrip('/')}/v1/traces"
+
+
+@contextmanager
+def exporting(service: str, env: Mapping[str, str] = os.environ) -> Iterator[None]:
+    """Trace this process as `service` in the block, if anything asks for traces; what is
+    left is exported at its end."""
+    provider = tracer_provider(service, env)
+    if provider is None:
+        yield
+        return
+    tracing.use(provider)
+    try:
+        yield
+    finally:
+        provider.shutdown()
+        tracing.use(None)

@@ -74,12 +74,14 @@ def replay_command(ids: tuple[int, ...], every: bool) -> None:
     from pizzeria.bootstrap import NAMES
     from pizzeria.messaging import failed as store
     _ids(ids, every)
+    from pizzeria.telemetry import exporting
     app = build_app()
     publisher = app.publisher()
     try:
-        for entry in _chosen(app, ids, every, status=None if ids else "failed"):
-            store.replay(app.engine, publisher.publish, entry, NAMES, time.time())
-            click.echo(f"replayed {entry.id} ({entry.type or 'unknown type'}) to {entry.queue}")
+        with exporting("pizzeria-cli"):
+            for entry in _chosen(app, ids, every, status=None if ids else "failed"):
+                store.replay(app.engine, publisher.publish, entry, NAMES, time.time())
+                click.echo(f"replayed {entry.id} ({entry.type or 'unknown type'}) to {entry.queue}")
     finally:
         publisher.close()
 

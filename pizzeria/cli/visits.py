@@ -56,24 +56,19 @@ def consume_command(queues: tuple[str, ...]) -> None:
     from pizzeria.bootstrap import worker
     for name in STOP_SIGNALS:  # nothing in hand while starting: stop at once, cleanly
         signal.signal(getattr(signal, name), lambda _signum, _frame: sys.exit(0))
-    from pizzeria.messaging import tracing
-    from pizzeria.telemetry import tracer_provider as traces_for
+    from pizzeria.telemetry import exporting
     app = build_app(wait=True)
-    tracer_provider = traces_for(f"pizzeria-{'+'.join(queues)}")
-    if tracer_provider is not None:
-        tracing.use(tracer_provider)
-    consumer = worker(app, list(dict.fromkeys(queues)))
-    structlog.contextvars.bind_contextvars(consumer="+".join(queues))
+    with exporting(f"pizzeria-{'+'.join(queues)}"):
+        consumer = worker(app, list(dict.fromkeys(queues)))
+        structlog.contextvars.bind_contextvars(consumer="+".join(queues))
 
-    def stop(signum, _frame):
-        structlog.get_logger().info("stopping", signal=signal.Signals(signum).name)
-        consumer.should_stop = True
-    for name in STOP_SIGNALS:
-        signal.signal(getattr(signal, name), stop)
-    consumer.run()
-    consumer.close()
-    if tracer_provider is not None:
-        tracer_provider.shutdown()  # exports what is left
+        def stop(signum, _frame):
+            structlog.get_logger().info("stopping", signal=signal.Signals(signum).name)
+            consumer.should_stop = True
+        for name in STOP_SIGNALS:
+            signal.signal(getattr(signal, name), stop)
+        consumer.run()
+        consumer.close()
     structlog.get_logger().info("stopped")
 
 

@@ -27,6 +27,7 @@ from sqlalchemy import (
     update,
 )
 
+from . import tracing
 from .db import metadata
 from .headers import from_json_safe, to_json_safe
 from .naming import Names
@@ -125,10 +126,11 @@ def headers_of(entry: Row[Any]) -> dict[str, Any]:
 
 def replay(engine: Engine, publish: Callable[[Outgoing], None], entry: Row[Any], names: Names, now: float) -> None:
     """Send the entry's message to its queue again, as it was, its earlier tries forgotten and
-    marked as a replay of it; the inbox lets it through if it never succeeded, and drops it if
-    it did. The entry is marked replayed at `now` first, so that a replay failing again at
-    once unmarks it."""
+    marked as a replay of it (and traced as one); the inbox lets it through if it never
+    succeeded, and drops it if it did. The entry is marked replayed at `now` first, so that a
+    replay failing again at once unmarks it."""
     headers = {**Tries.forgotten(headers_of(entry), names), names.header("replayed"): entry.id}
+    headers |= tracing.replayed(entry.queue, headers, entry.id)
     _mark(engine, entry.id, now)
     try:
         publish(Outgoing(entry.queue, entry.body, headers, exchange="",

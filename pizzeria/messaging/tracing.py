@@ -91,6 +91,25 @@ def created(envelope: Any, exchange: str, routing_key: str) -> dict[str, str]:
     return carrier
 
 
+def replayed(queue: str, headers: Mapping[str, Any], failed_id: int) -> dict[str, str]:
+    """The `send` span of a message replayed from the failed store, ended at once: in its
+    conversation's trace, linked to the span that sent it first; return the headers that carry
+    its context, for the copy replayed, whose `process` span then continues it."""
+    if not active():
+        return {}
+    message_id, correlation_id = str(headers.get("message_id", "")), str(headers.get("correlation_id", ""))
+    first = [Link(_span_context(headers))] if TRACEPARENT in headers else []
+    attributes = _attributes(message_id, correlation_id, "", queue) | {
+        "messaging.operation.type": "send", "pizzeria.failed.id": failed_id}
+    span = _tracer().start_span(f"send {queue}", context=_parent({}, correlation_id), kind=SpanKind.PRODUCER,
+                                links=first, attributes=attributes)
+    span.add_event("replayed from the failed store", {"failed_id": failed_id})
+    carrier: dict[str, str] = {}
+    _PROPAGATOR.inject(carrier, context=trace.set_span_in_context(span))
+    span.end()
+    return carrier
+
+
 @contextmanager
 def sending(messages: list[tuple[str, str, Mapping[str, Any]]]) -> Iterator[None]:
     """A relay's `send` span for each `(exchange, routing_key, headers)` it publishes at once,
@@ -103,8 +122,18 @@ def sending(messages: list[tuple[str, str, Mapping[str, Any]]]) -> Iterator[None
             span.end()
 
 
+def _carried(headers: Mapping[str, Any]) -> Any:
+    """The context whose traceparent the headers carry."""
+    return _PROPAGATOR.extract({TRACEPARENT: str(headers[TRACEPARENT])})
+
+
+def _span_context(headers: Mapping[str, Any]) -> Any:
+    """The span context whose traceparent the headers carry."""
+    return trace.get_current_span(_carried(headers)).get_span_context()
+
+
 def _send_span(exchange: str, routing_key: str, headers: Mapping[str, Any]) -> Any:
-    parent = _PROPAGATOR.extract({TRACEPARENT: str(headers[TRACEPARENT])})
+    parent = _carried(headers)
     created_span = trace.get_current_span(parent).get_span_context()
     attributes = _attributes(str(headers.get("message_id", "")), str(headers.get("correlation_id", "")),
                              exchange, routing_key) | {"messaging.operation.type": "send"}
@@ -129,7 +158,7 @@ def _tracer() -> Any:
 def _parent(headers: Mapping[str, Any], correlation_id: str) -> Any:
     """The context a message's processing continues: its traceparent, else its conversation's root."""
     if TRACEPARENT in headers:
-        return _PROPAGATOR.extract({TRACEPARENT: str(headers[TRACEPARENT])})
+        return _carried(headers)
     trace_id = int(conversation_trace_id(correlation_id), 16)
     root = SpanContext(trace_id=trace_id, span_id=trace_id & 0xFFFFFFFFFFFFFFFF or 1, is_remote=True,
                        trace_flags=TraceFlags(TraceFlags.SAMPLED))

@@ -162,3 +162,30 @@ def test_the_process_managers_span_has_the_stage_before_and_after(engine, spans)
     (menu_got,) = [span for span in spans.get_finished_spans() if span.attributes.get("messaging.message.id") == "e1"]
     assert (menu_got.attributes["pizzeria.stage.before"], menu_got.attributes["pizzeria.stage.after"]) == (
         "awaiting_menu", "awaiting_menu_shown")
+
+
+def test_a_replay_is_a_send_span_in_the_visits_trace_linked_to_the_first_and_its_handling_continues_it(
+        engine, spans):
+    from pizzeria.messaging import RetryPolicy, failed
+
+    def burns(_command, _context) -> None:
+        raise RuntimeError("the oven is on fire")
+
+    first = pizza()  # as a relay of ours sends it: with the traceparent of its `create` span
+    first.headers |= tracing.created(Envelope.decode(first.body), "pizzeria", DoPizza.route)
+    (created,) = spans.get_finished_spans()
+    failing = Pipeline(engine, Relay(engine, FakePublisher().publish_many), NAMES, RetryPolicy(immediate=0, delayed=0))
+    failing.handle(Endpoint("kitchen", {DoPizza: burns}), [first])
+    (entry,) = failed.entries(engine)
+    replays = FakePublisher()
+    failed.replay(engine, lambda message: replays.publish_many([message]), entry, NAMES, 1.0)
+    (copy,) = replays.published
+    consumer, _ = kitchen(engine, bake)
+    consumer.handle(Endpoint("kitchen", {DoPizza: bake}), [FakeDelivery(copy.body, headers=copy.headers)])
+    (replay,) = [span for span in spans.get_finished_spans() if span.name == "send pizzeria.kitchen"]
+    handled = [span for span in spans.get_finished_spans() if span.name == "process pizzeria.kitchen"][-1]
+    assert replay.context.trace_id == int(tracing.conversation_trace_id("visit-1"), 16) == handled.context.trace_id
+    assert [link.context.span_id for link in replay.links] == [created.context.span_id]
+    assert [event.name for event in replay.events] == ["replayed from the failed store"]
+    assert replay.attributes["pizzeria.failed.id"] == entry.id
+    assert handled.parent.span_id == replay.context.span_id

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from pizzeria.telemetry import tracer_provider
+from pizzeria.devtools.otlp import Receiver
+from pizzeria.menu.messages import GetMenu
+from pizzeria.messaging import Envelope, tracing
+from pizzeria.telemetry import exporting, tracer_provider
 
 
 def test_without_an_otlp_endpoint_nothing_is_set_up():
@@ -15,3 +18,21 @@ def test_an_otlp_endpoint_sets_up_an_exporting_provider_named_after_the_service(
         assert provider.resource.attributes["service.name"] == "pizzeria-kitchen"
     finally:
         provider.shutdown()
+
+
+def test_exporting_traces_in_the_block_only_and_sends_what_is_left_at_its_end():
+    receiver = Receiver()
+    try:
+        with exporting("pizzeria-cli", env={"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint}):
+            assert tracing.active()
+            tracing.created(Envelope.wrap(GetMenu(), message_id="m1", correlation_id="visit-1"), "pizzeria",
+                            GetMenu.route)
+        assert not tracing.active()
+        assert [(span.name, span.service) for span in receiver.spans] == [("create pizzeria", "pizzeria-cli")]
+    finally:
+        receiver.close()
+
+
+def test_exporting_without_an_endpoint_traces_nothing():
+    with exporting("pizzeria-cli", env={}):
+        assert not tracing.active()
