@@ -37,12 +37,11 @@ class Receiver:
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 (http.server's name)
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                spans = list(_decode(ExportTraceServiceRequest.FromString(body)))
+                request = ExportTraceServiceRequest.FromString(self.rfile.read(int(self.headers["Content-Length"])))
+                spans = list(_decode(request)) if keep else []
                 with lock:
-                    receiver.count += len(spans)
-                    if keep:
-                        receiver.spans += spans
+                    receiver.count += len(spans) if keep else _count(request)
+                    receiver.spans += spans
                 answer = ExportTraceServiceResponse().SerializeToString()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/x-protobuf")
@@ -64,6 +63,11 @@ class Receiver:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def _count(request: ExportTraceServiceRequest) -> int:
+    return sum(len(scope_spans.spans) for resource_spans in request.resource_spans
+               for scope_spans in resource_spans.scope_spans)
 
 
 def _decode(request: ExportTraceServiceRequest):

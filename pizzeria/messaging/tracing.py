@@ -11,23 +11,33 @@ or a delay, its `send` span and the `process` span of whoever handles it continu
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
 from typing import Any
 
 try:
-    from opentelemetry import trace
-    from opentelemetry.trace import Link, NonRecordingSpan, ProxyTracerProvider, SpanContext, SpanKind, TraceFlags
-    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+    from opentelemetry import context, trace
+    from opentelemetry.trace import (
+        Link,
+        NonRecordingSpan,
+        ProxyTracerProvider,
+        SpanContext,
+        SpanKind,
+        Status,
+        StatusCode,
+        TraceFlags,
+    )
 except ImportError:  # pragma: no cover (the tracing extra is not installed)
     trace = None  # type: ignore[assignment]
 
 TRACEPARENT = "traceparent"
 SYSTEM = "rabbitmq"
 NAMESPACE = uuid.UUID("0b5c5f0e-7f0a-4b57-9d8e-2f6a1a7f3c11")
-_PROPAGATOR = TraceContextTextMapPropagator() if trace is not None else None
+_TRACEPARENT = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
 _provider: Any = None  # a provider of its own (a test's), else the global one
+_cached: tuple[Any, Any] = (None, None)  # a provider and its tracer
 
 
 def use(provider: Any) -> None:
@@ -54,11 +64,19 @@ def processing(exchange: str, routing_key: str, queue: str, envelope: Any,
     if not active():
         yield
         return
-    attributes = _attributes(envelope.message_id, envelope.correlation_id, exchange, routing_key, queue) | {
-        "messaging.operation.type": "process"}
-    with _tracer().start_as_current_span(f"process {queue}", context=_parent(headers, envelope.correlation_id),
-                                         kind=SpanKind.CONSUMER, attributes=attributes):
+    attributes = _attributes("process", envelope.message_id, envelope.correlation_id, exchange, routing_key, queue)
+    span = _tracer().start_span(f"process {queue}", context=_parent(headers, envelope.correlation_id),
+                                kind=SpanKind.CONSUMER, attributes=attributes)
+    token = context.attach(trace.set_span_in_context(span))
+    try:
         yield
+    except BaseException as error:
+        span.record_exception(error)
+        span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"))
+        raise
+    finally:
+        context.detach(token)
+        span.end()
 
 
 def noted(what: str, exchange: str, routing_key: str, queue: str, envelope: Any, headers: Mapping[str, Any],
@@ -82,13 +100,10 @@ def created(envelope: Any, exchange: str, routing_key: str) -> dict[str, str]:
     carry its context, for the message's outbox row."""
     if not active():
         return {}
-    span = _tracer().start_span(f"create {exchange}", kind=SpanKind.PRODUCER,
-                                attributes=_attributes(envelope.message_id, envelope.correlation_id, exchange,
-                                                       routing_key) | {"messaging.operation.type": "create"})
-    carrier: dict[str, str] = {}
-    _PROPAGATOR.inject(carrier, context=trace.set_span_in_context(span))
+    span = _tracer().start_span(f"create {exchange}", kind=SpanKind.PRODUCER, attributes=_attributes(
+        "create", envelope.message_id, envelope.correlation_id, exchange, routing_key))
     span.end()
-    return carrier
+    return _carrier(span)
 
 
 def replayed(queue: str, headers: Mapping[str, Any], failed_id: int) -> dict[str, str]:
@@ -98,16 +113,13 @@ def replayed(queue: str, headers: Mapping[str, Any], failed_id: int) -> dict[str
     if not active():
         return {}
     message_id, correlation_id = str(headers.get("message_id", "")), str(headers.get("correlation_id", ""))
-    first = [Link(_span_context(headers))] if TRACEPARENT in headers else []
-    attributes = _attributes(message_id, correlation_id, "", queue) | {
-        "messaging.operation.type": "send", "pizzeria.failed.id": failed_id}
+    first = _carried(headers)
+    attributes = _attributes("send", message_id, correlation_id, "", queue) | {"pizzeria.failed.id": failed_id}
     span = _tracer().start_span(f"send {queue}", context=_parent({}, correlation_id), kind=SpanKind.PRODUCER,
-                                links=first, attributes=attributes)
+                                links=[Link(first)] if first else [], attributes=attributes)
     span.add_event("replayed from the failed store", {"failed_id": failed_id})
-    carrier: dict[str, str] = {}
-    _PROPAGATOR.inject(carrier, context=trace.set_span_in_context(span))
     span.end()
-    return carrier
+    return _carrier(span)
 
 
 @contextmanager
@@ -119,26 +131,35 @@ def sending(messages: list[tuple[str, str, Mapping[str, Any]]]) -> Iterator[None
         yield
     finally:
         for span in spans:
-            span.end()
-
-
-def _carried(headers: Mapping[str, Any]) -> Any:
-    """The context whose traceparent the headers carry."""
-    return _PROPAGATOR.extract({TRACEPARENT: str(headers[TRACEPARENT])})
-
-
-def _span_context(headers: Mapping[str, Any]) -> Any:
-    """The span context whose traceparent the headers carry."""
-    return trace.get_current_span(_carried(headers)).get_span_context()
+            if span is not None:
+                span.end()
 
 
 def _send_span(exchange: str, routing_key: str, headers: Mapping[str, Any]) -> Any:
-    parent = _carried(headers)
-    created_span = trace.get_current_span(parent).get_span_context()
-    attributes = _attributes(str(headers.get("message_id", "")), str(headers.get("correlation_id", "")),
-                             exchange, routing_key) | {"messaging.operation.type": "send"}
-    return _tracer().start_span(f"send {exchange}", context=parent, kind=SpanKind.PRODUCER,
-                                links=[Link(created_span)], attributes=attributes)
+    created_span = _carried(headers)
+    if created_span is None:
+        return None
+    attributes = _attributes("send", str(headers.get("message_id", "")), str(headers.get("correlation_id", "")),
+                             exchange, routing_key)
+    return _tracer().start_span(f"send {exchange}", context=trace.set_span_in_context(NonRecordingSpan(created_span)),
+                                kind=SpanKind.PRODUCER, links=[Link(created_span)], attributes=attributes)
+
+
+def _carried(headers: Mapping[str, Any]) -> Any:
+    """The span context of a W3C `traceparent` in the headers, or None if there is none valid."""
+    found = _TRACEPARENT.fullmatch(str(headers.get(TRACEPARENT, "")))
+    if found is None:
+        return None
+    trace_id, span_id = int(found[1], 16), int(found[2], 16)
+    if not trace_id or not span_id:
+        return None
+    return SpanContext(trace_id, span_id, is_remote=True, trace_flags=TraceFlags(int(found[3], 16)))
+
+
+def _carrier(span: Any) -> dict[str, str]:
+    """The headers that carry `span`'s context: its W3C `traceparent`."""
+    context = span.get_span_context()
+    return {TRACEPARENT: f"00-{context.trace_id:032x}-{context.span_id:016x}-{context.trace_flags:02x}"}
 
 
 def add_trace_ids(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
@@ -152,22 +173,27 @@ def add_trace_ids(_logger: Any, _method: str, event: MutableMapping[str, Any]) -
 
 
 def _tracer() -> Any:
-    return (_provider or trace.get_tracer_provider()).get_tracer("pizzeria.messaging")
+    """The tracer of the provider in use, made once per provider (making one costs as much as a span)."""
+    global _cached
+    provider = _provider or trace.get_tracer_provider()
+    if _cached[0] is not provider:
+        _cached = (provider, provider.get_tracer("pizzeria.messaging"))
+    return _cached[1]
 
 
 def _parent(headers: Mapping[str, Any], correlation_id: str) -> Any:
     """The context a message's processing continues: its traceparent, else its conversation's root."""
-    if TRACEPARENT in headers:
-        return _carried(headers)
-    trace_id = int(conversation_trace_id(correlation_id), 16)
-    root = SpanContext(trace_id=trace_id, span_id=trace_id & 0xFFFFFFFFFFFFFFFF or 1, is_remote=True,
-                       trace_flags=TraceFlags(TraceFlags.SAMPLED))
-    return trace.set_span_in_context(NonRecordingSpan(root))
+    carried = _carried(headers)
+    if carried is None:
+        trace_id = int(conversation_trace_id(correlation_id), 16)
+        carried = SpanContext(trace_id=trace_id, span_id=trace_id & 0xFFFFFFFFFFFFFFFF or 1, is_remote=True,
+                              trace_flags=TraceFlags(TraceFlags.SAMPLED))
+    return trace.set_span_in_context(NonRecordingSpan(carried))
 
 
-def _attributes(message_id: str, conversation_id: str, exchange: str, routing_key: str,
+def _attributes(operation: str, message_id: str, conversation_id: str, exchange: str, routing_key: str,
                 queue: str | None = None) -> dict[str, Any]:
-    destination = f"{exchange}:{routing_key}" + (f":{queue}" if queue else "")
-    return {"messaging.system": SYSTEM, "messaging.destination.name": destination,
-            "messaging.rabbitmq.destination.routing_key": routing_key,
+    destination = f"{exchange}:{routing_key}:{queue}" if queue else f"{exchange}:{routing_key}"
+    return {"messaging.system": SYSTEM, "messaging.operation.type": operation,
+            "messaging.destination.name": destination, "messaging.rabbitmq.destination.routing_key": routing_key,
             "messaging.message.id": message_id, "messaging.message.conversation_id": conversation_id}
