@@ -33,6 +33,7 @@ except ImportError:  # pragma: no cover (the tracing extra is not installed)
     trace = None  # type: ignore[assignment]
 
 TRACEPARENT = "traceparent"
+SCHEDULED_BY = "traceparent-scheduled-by"  # of a delayed message's outbox row, never on the wire
 SYSTEM = "rabbitmq"
 NAMESPACE = uuid.UUID("0b5c5f0e-7f0a-4b57-9d8e-2f6a1a7f3c11")
 _TRACEPARENT = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
@@ -106,6 +107,16 @@ def created(envelope: Any, exchange: str, routing_key: str) -> dict[str, str]:
     return _carrier(span)
 
 
+def scheduled() -> dict[str, str]:
+    """The headers of a message a handler sends with a delay: the context of the handler's span.
+    Its `create` span is made only when it goes (`sending`), the child of that span: a message
+    taken back before (a timeout whose step was answered) leaves no span at all."""
+    if not active():
+        return {}
+    span_context = trace.get_current_span().get_span_context()
+    return {SCHEDULED_BY: _traceparent(span_context)} if span_context.is_valid else {}
+
+
 def replayed(queue: str, headers: Mapping[str, Any], failed_id: int) -> dict[str, str]:
     """The `send` span of a message replayed from the failed store, ended at once: in its
     conversation's trace, linked to the span that sent it first; return the headers that carry
@@ -123,9 +134,13 @@ def replayed(queue: str, headers: Mapping[str, Any], failed_id: int) -> dict[str
 
 
 @contextmanager
-def sending(messages: list[tuple[str, str, Mapping[str, Any]]]) -> Iterator[None]:
+def sending(messages: list[tuple[str, str, MutableMapping[str, Any]]]) -> Iterator[None]:
     """A relay's `send` span for each `(exchange, routing_key, headers)` it publishes at once,
-    continuing (and linked to) the message's `create` span."""
+    continuing (and linked to) the message's `create` span; a message sent with a delay gets its
+    `create` span now, its context in place of the one it was `scheduled` from, in `headers`."""
+    for exchange, routing_key, headers in messages:
+        if SCHEDULED_BY in headers:
+            headers.update(_created_now(exchange, routing_key, headers))
     spans = [_send_span(*message) for message in messages if TRACEPARENT in message[2]] if active() else []
     try:
         yield
@@ -133,6 +148,19 @@ def sending(messages: list[tuple[str, str, Mapping[str, Any]]]) -> Iterator[None
         for span in spans:
             if span is not None:
                 span.end()
+
+
+def _created_now(exchange: str, routing_key: str, headers: MutableMapping[str, Any]) -> dict[str, str]:
+    """The `create` span of a delayed message as it goes, the child of the span that sent it."""
+    scheduler = _carried({TRACEPARENT: headers.pop(SCHEDULED_BY)})
+    if scheduler is None or not active():
+        return {}
+    span = _tracer().start_span(f"create {exchange}", context=trace.set_span_in_context(NonRecordingSpan(scheduler)),
+                                kind=SpanKind.PRODUCER, attributes=_attributes(
+                                    "create", str(headers.get("message_id", "")),
+                                    str(headers.get("correlation_id", "")), exchange, routing_key))
+    span.end()
+    return _carrier(span)
 
 
 def _send_span(exchange: str, routing_key: str, headers: Mapping[str, Any]) -> Any:
@@ -158,8 +186,11 @@ def _carried(headers: Mapping[str, Any]) -> Any:
 
 def _carrier(span: Any) -> dict[str, str]:
     """The headers that carry `span`'s context: its W3C `traceparent`."""
-    context = span.get_span_context()
-    return {TRACEPARENT: f"00-{context.trace_id:032x}-{context.span_id:016x}-{context.trace_flags:02x}"}
+    return {TRACEPARENT: _traceparent(span.get_span_context())}
+
+
+def _traceparent(span_context: Any) -> str:
+    return f"00-{span_context.trace_id:032x}-{span_context.span_id:016x}-{span_context.trace_flags:02x}"
 
 
 def add_trace_ids(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:

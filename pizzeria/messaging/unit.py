@@ -155,10 +155,11 @@ class Context:
             raise HandlerMisused(f"{envelope.type} was sent twice with one id: a command needs a unique_by "
                                  f"that tells the two apart, an event answers its cause once")
         route = type(message).route
-        self._unit.traced[envelope.message_id] = tracing.created(envelope, self._unit.exchange, route)
         if delay > 0:
+            self._unit.traced[envelope.message_id] = tracing.scheduled()
             self._unit.later.append((envelope, route, delay))
         else:
+            self._unit.traced[envelope.message_id] = tracing.created(envelope, self._unit.exchange, route)
             self._unit.sent.append((envelope, route))
         self._unit.sent_ids.add(envelope.message_id)
         return envelope

@@ -83,12 +83,37 @@ def test_a_row_relayed_later_by_another_relay_continues_the_trace_of_the_handler
 
     consumer, _ = kitchen(engine, remind_later, clock)
     consumer.handle(Endpoint("kitchen", {DoPizza: remind_later}), [pizza()])
-    create = by_name(spans)["create pizzeria"]
+    process = by_name(spans)["process pizzeria.kitchen"]
+    assert "create pizzeria" not in by_name(spans)  # not before it goes: it may be taken back
     clock.advance(31)
-    other = Relay(engine, FakePublisher().publish_many, clock=clock, exchange="pizzeria")  # another process
+    publisher = FakePublisher()
+    other = Relay(engine, publisher.publish_many, clock=clock, exchange="pizzeria")  # another process
     assert other.sweep() == 1
-    send = by_name(spans)["send pizzeria"]
+    create, send = by_name(spans)["create pizzeria"], by_name(spans)["send pizzeria"]
+    assert create.parent.span_id == process.context.span_id
     assert (send.context.trace_id, send.parent.span_id) == (create.context.trace_id, create.context.span_id)
+    (message,) = publisher.published
+    assert f"{create.context.span_id:016x}" in message.headers["traceparent"]
+    assert tracing.SCHEDULED_BY not in message.headers
+
+
+def test_a_delayed_message_taken_back_before_it_goes_leaves_no_span(engine, spans):
+    clock = VirtualClock()
+    reminder = DoPizza("p9", "margherita")  # a command: its id is the same whoever sends it in the visit
+
+    def remind_later(_command: DoPizza, context) -> None:
+        context.send(reminder, delay=30)
+
+    def forget(_event: PizzaDone, context) -> None:
+        context.withdraw(reminder)
+
+    consumer, _ = kitchen(engine, remind_later, clock)
+    consumer.handle(Endpoint("kitchen", {DoPizza: remind_later}), [pizza()])
+    consumer.handle(Endpoint("kitchen", {PizzaDone: forget}), [
+        FakeDelivery.of(Envelope.wrap(PizzaDone("p1"), message_id="m2", correlation_id="visit-1"))])
+    clock.advance(31)
+    assert consumer.relay.sweep() == 0
+    assert [span.name for span in spans.get_finished_spans()] == ["process pizzeria.kitchen"] * 2
 
 
 def test_a_handler_that_raises_leaves_the_exception_on_its_span(engine, spans):
