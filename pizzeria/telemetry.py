@@ -13,6 +13,10 @@ from typing import Any
 from pizzeria.messaging import tracing
 
 ENDPOINTS = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+# A consumer makes thousands of spans a second: fewer, larger exports cost less than the SDK's
+# 512 a request (measured by make bench). The standard variables still have the last word.
+BATCHING = {"OTEL_BSP_MAX_EXPORT_BATCH_SIZE": ("max_export_batch_size", 2048),
+            "OTEL_BSP_MAX_QUEUE_SIZE": ("max_queue_size", 8192)}
 
 
 def tracer_provider(service: str, env: Mapping[str, str] = os.environ) -> Any:
@@ -29,8 +33,17 @@ def tracer_provider(service: str, env: Mapping[str, str] = os.environ) -> Any:
     except ImportError:
         return None
     provider = TracerProvider(resource=Resource.create({"service.name": env.get("OTEL_SERVICE_NAME") or service}))
-    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=_traces_endpoint(env))))
+    sizes = batching(env)
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=_traces_endpoint(env)),
+                                                   max_queue_size=sizes["max_queue_size"],
+                                                   max_export_batch_size=sizes["max_export_batch_size"]))
     return provider
+
+
+def batching(env: Mapping[str, str]) -> dict[str, int]:
+    """The batch span processor's sizes: a standard variable's if it holds a positive number, else ours."""
+    return {option: int(value) if (value := env.get(name, "")).isdigit() and int(value) > 0 else default
+            for name, (option, default) in BATCHING.items()}
 
 
 def _traces_endpoint(env: Mapping[str, str]) -> str:

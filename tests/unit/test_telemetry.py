@@ -5,7 +5,7 @@ from __future__ import annotations
 from pizzeria.devtools.otlp import Receiver
 from pizzeria.menu.messages import GetMenu
 from pizzeria.messaging import Envelope, tracing
-from pizzeria.telemetry import exporting, tracer_provider
+from pizzeria.telemetry import batching, exporting, tracer_provider
 
 
 def test_without_an_otlp_endpoint_nothing_is_set_up():
@@ -36,3 +36,9 @@ def test_exporting_traces_in_the_block_only_and_sends_what_is_left_at_its_end():
 def test_exporting_without_an_endpoint_traces_nothing():
     with exporting("pizzeria-cli", env={}):
         assert not tracing.active()
+
+
+def test_spans_are_exported_in_large_batches_unless_the_standard_variables_say_otherwise():
+    assert batching({}) == {"max_export_batch_size": 2048, "max_queue_size": 8192}
+    assert batching({"OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "100", "OTEL_BSP_MAX_QUEUE_SIZE": "lots"}) == {
+        "max_export_batch_size": 100, "max_queue_size": 8192}
