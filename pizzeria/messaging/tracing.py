@@ -87,6 +87,12 @@ def noted(what: str, exchange: str, routing_key: str, queue: str, envelope: Any,
     if not active():
         return
     with processing(exchange, routing_key, queue, envelope, headers):
+        event(what, **attributes)
+
+
+def event(what: str, **attributes: Any) -> None:
+    """Put an event on the span in hand (say, a saga's timeout passing, its compensation beginning)."""
+    if active():
         trace.get_current_span().add_event(what, {key: str(value) for key, value in attributes.items()})
 
 

@@ -53,10 +53,20 @@ def on_message(message: Any, context: Context, timing: saga.Timing) -> None:
                                                       before.stage))
         return
     visit, commands = saga.decide(before, message, timing)
-    tracing.annotate(**{"pizzeria.stage.before": before.stage, "pizzeria.stage.after": visit.stage})
+    _trace_decision(before, visit, message)
     repository.save(visit, version)
     _record(context, visit, commands, resending=isinstance(message, (Deadline, RetryStep)))
     _ask_deadline(context, visit, before, timing)
+
+
+def _trace_decision(before: saga.Visit, visit: saga.Visit, message: Any) -> None:
+    """The stage before and after on the message's span; a timeout and a compensation as events."""
+    tracing.annotate(**{"pizzeria.stage.before": before.stage, "pizzeria.stage.after": visit.stage})
+    if isinstance(message, Deadline):
+        tracing.event("deadline passed", stage=message.stage, resends=message.round,
+                      then="compensating" if visit.cancelling else "sent again")
+    if visit.cancelling and not before.cancelling:
+        tracing.event("compensation began", reason=visit.reason)
 
 
 def _record(context: Context, visit: saga.Visit, commands: list, resending: bool = False) -> None:

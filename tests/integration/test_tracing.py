@@ -214,3 +214,17 @@ def test_a_replay_is_a_send_span_in_the_visits_trace_linked_to_the_first_and_its
     assert [event.name for event in replay.events] == ["replayed from the failed store"]
     assert replay.attributes["pizzeria.failed.id"] == entry.id
     assert handled.parent.span_id == replay.context.span_id
+
+
+def test_a_deadline_passing_and_a_compensation_beginning_are_events_of_the_process_managers_span(engine, spans):
+    from pizzeria.process_manager.handlers import HANDLERS
+    from pizzeria.process_manager.messages import CancelVisit, Deadline, StartTableService
+    consumer, _ = kitchen(engine, bake)
+    manager = Endpoint("process_manager", HANDLERS)
+    for message_id, message in (("s1", StartTableService("T1")), ("d1", Deadline("awaiting_menu", 0)),
+                                ("c1", CancelVisit("closing time"))):
+        consumer.handle(manager, [FakeDelivery.of(Envelope.wrap(message, message_id=message_id, correlation_id="visit-1"))])
+    events = {span.attributes["messaging.message.id"]: [(event.name, dict(event.attributes)) for event in span.events]
+              for span in spans.get_finished_spans() if span.name == "process pizzeria.process_manager"}
+    assert events["d1"] == [("deadline passed", {"stage": "awaiting_menu", "resends": "0", "then": "sent again"})]
+    assert events["c1"] == [("compensation began", {"reason": "closing time"})]
