@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterator, Mapping, MutableMapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 try:
@@ -39,6 +39,7 @@ NAMESPACE = uuid.UUID("0b5c5f0e-7f0a-4b57-9d8e-2f6a1a7f3c11")
 _TRACEPARENT = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
 _provider: Any = None  # a provider of its own (a test's), else the global one
 _cached: tuple[Any, Any] = (None, None)  # a provider and its tracer
+_UNTRACED = nullcontext()
 
 
 def use(provider: Any) -> None:
@@ -57,14 +58,16 @@ def conversation_trace_id(correlation_id: str) -> str:
     return uuid.uuid5(NAMESPACE, correlation_id).hex
 
 
-@contextmanager
 def processing(exchange: str, routing_key: str, queue: str, envelope: Any,
-               headers: Mapping[str, Any]) -> Iterator[None]:
+               headers: Mapping[str, Any]) -> AbstractContextManager[None]:
     """A `process` span around a handler: the child of its message's `create` span, else the
     start of its conversation's trace. An exception out of the handler is recorded on it."""
-    if not active():
-        yield
-        return
+    return _processing(exchange, routing_key, queue, envelope, headers) if active() else _UNTRACED
+
+
+@contextmanager
+def _processing(exchange: str, routing_key: str, queue: str, envelope: Any,
+                headers: Mapping[str, Any]) -> Iterator[None]:
     attributes = _attributes("process", envelope.message_id, envelope.correlation_id, exchange, routing_key, queue)
     span = _tracer().start_span(f"process {queue}", context=_parent(headers, envelope.correlation_id),
                                 kind=SpanKind.CONSUMER, attributes=attributes)
