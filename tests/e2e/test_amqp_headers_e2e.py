@@ -143,8 +143,10 @@ def test_headers_of_every_amqp_type_survive_retries_the_failed_store_and_a_repla
     stored = store.headers_of(row)
     tries = {key: stored.pop(key) for key in list(stored) if key.startswith("x-pizzeria-")}
     assert typed(stored) == typed(DECODED), "the stored headers are not the ones that came"
-    assert set(tries) == {"x-pizzeria-attempts", "x-pizzeria-retry-round", "x-pizzeria-first-failed-at"}
+    assert set(tries) == {"x-pizzeria-attempts", "x-pizzeria-retry-round", "x-pizzeria-first-failed-at",
+                          "x-pizzeria-last-error"}
     assert (tries["x-pizzeria-attempts"], tries["x-pizzeria-retry-round"]) == (2, 1)
+    assert tries["x-pizzeria-last-error"].startswith("InjectedFault: ShowBill fails")
 
     shown = on_rabbitmq.run("failed", "show", str(entry["id"]), "--json")
     assert shown.returncode == 0, shown.stderr
