@@ -11,8 +11,8 @@ or a delay, its `send` span and the `process` span of whoever handles it continu
 
 from __future__ import annotations
 
+import hashlib
 import re
-import uuid
 from collections.abc import Iterator, Mapping, MutableMapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
@@ -35,7 +35,7 @@ except ImportError:  # pragma: no cover (the tracing extra is not installed)
 TRACEPARENT = "traceparent"
 SCHEDULED_BY = "traceparent-scheduled-by"  # of a delayed message's outbox row, never on the wire
 SYSTEM = "rabbitmq"
-NAMESPACE = uuid.UUID("0b5c5f0e-7f0a-4b57-9d8e-2f6a1a7f3c11")
+TRACE_SALT = "pizzeria trace of "
 _TRACEPARENT = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
 _provider: Any = None  # a provider of its own (a test's), else the global one
 _cached: tuple[Any, Any] = (None, None)  # a provider and its tracer
@@ -54,8 +54,10 @@ def active() -> bool:
 
 
 def conversation_trace_id(correlation_id: str) -> str:
-    """The trace id (32 hex digits) of every span of one conversation (a visit)."""
-    return uuid.uuid5(NAMESPACE, correlation_id).hex
+    """The trace id (32 hex digits) of every span of one conversation (a visit): a hash of it,
+    every bit as random as a hash's, so that a sampler by trace id ratio (which reads the low
+    64 bits, where a UUID keeps its fixed variant bits) keeps or drops whole conversations."""
+    return hashlib.sha256(f"{TRACE_SALT}{correlation_id}".encode()).hexdigest()[:32]
 
 
 def processing(exchange: str, routing_key: str, queue: str, envelope: Any,

@@ -228,3 +228,24 @@ def test_a_deadline_passing_and_a_compensation_beginning_are_events_of_the_proce
               for span in spans.get_finished_spans() if span.name == "process pizzeria.process_manager"}
     assert events["d1"] == [("deadline passed", {"stage": "awaiting_menu", "resends": "0", "then": "sent again"})]
     assert events["c1"] == [("compensation began", {"reason": "closing time"})]
+
+
+def test_a_sampler_by_trace_id_ratio_keeps_or_drops_whole_visits_at_about_its_ratio(engine, monkeypatch):
+    from opentelemetry.sdk.trace.sampling import TraceIdRatioBased
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(sampler=TraceIdRatioBased(0.25))
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracing.use(provider)
+    try:
+        consumer, _ = kitchen(engine, bake)
+        for visit in range(200):
+            consumer.handle(Endpoint("kitchen", {DoPizza: bake}), [FakeDelivery.of(Envelope.wrap(
+                DoPizza("p1", "margherita"), message_id=f"m-{visit}", correlation_id=f"visit-{visit}"))])
+    finally:
+        tracing.use(None)
+    kept = {}
+    for span in exporter.get_finished_spans():
+        kept.setdefault(span.attributes["messaging.message.conversation_id"], []).append(span.name)
+    assert all(sorted(names) == ["create pizzeria", "process pizzeria.kitchen", "send pizzeria"]
+               for names in kept.values()), kept
+    assert 30 <= len(kept) <= 70  # 200 visits at 0.25: 50, give or take
