@@ -10,17 +10,17 @@ ENV PIP_NO_CACHE_DIR=1 \
 RUN python -m venv /opt/venv
 WORKDIR /src
 
-# Dependencies first, read from pyproject.toml alone (runtime + the postgres and tracing extras,
-# no test tools), so that editing the code does not reinstall them.
+# Dependencies first, read from pyproject.toml alone (runtime + the postgres, tracing and web
+# extras, no test tools), so that editing the code does not reinstall them.
 COPY pyproject.toml ./
-RUN python -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; print('\n'.join(p['dependencies'] + p['optional-dependencies']['postgres'] + p['optional-dependencies']['tracing']))" \
+RUN python -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; print('\n'.join(p['dependencies'] + p['optional-dependencies']['postgres'] + p['optional-dependencies']['tracing'] + p['optional-dependencies']['web']))" \
         > /tmp/requirements.txt \
     && pip install -r /tmp/requirements.txt
 
 # Then the package itself (README.md* : pyproject.toml names it, but the build does not need it).
 COPY README.md* ./
 COPY pizzeria ./pizzeria
-RUN pip install '.[postgres,tracing]'
+RUN pip install '.[postgres,tracing,web]'
 
 
 FROM python:3.11-slim

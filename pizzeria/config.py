@@ -39,6 +39,7 @@ class Settings:
     step_deadline_seconds: float = 30.0
     step_resends: int = 3
     stock: Mapping[str, int] = field(default_factory=dict)  # pizzas the kitchen can still bake; others unlimited
+    web_token: str | None = field(default=None, repr=False)  # what the web's changing requests must carry
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
@@ -62,6 +63,7 @@ class Settings:
             step_deadline_seconds=read("STEP_DEADLINE_SECONDS", 30, 0.1, 86400),
             step_resends=int(read("STEP_RESENDS", 3, 0, 100)),
             stock=_stock(env.get("PIZZERIA_STOCK", "")),
+            web_token=env.get("PIZZERIA_WEB_TOKEN") or None,
         )
 
 

@@ -26,11 +26,22 @@ def start_visit(engine: Engine, publisher: Publisher, command: StartTableService
                 check_table: bool = True) -> str:
     """Publish StartTableService for a new visit and return the visit's id; unless told not to,
     refuse first if the table has a visit going on (the saga refuses it anyway)."""
-    current = views.latest_visit(engine, command.table_id) if check_table else None
+    if check_table:
+        refuse_if_busy(engine, command.table_id)
+    return publish_start(publisher, command, new_id())
+
+
+def refuse_if_busy(engine: Engine, table_id: str) -> None:
+    """Raise TableBusy if the table has a visit going on."""
+    current = views.latest_visit(engine, table_id)
     if current is not None and current["status"] in (IN_PROGRESS, views.FAILED):
-        raise TableBusy(f"table {command.table_id} already has a visit in progress "
-                        f"({current['visit_id']}); see `pizzeria status {command.table_id}`")
-    visit_id = new_id()
+        raise TableBusy(f"table {table_id} already has a visit in progress "
+                        f"({current['visit_id']}); see `pizzeria status {table_id}`")
+
+
+def publish_start(publisher: Publisher, command: StartTableService, visit_id: str) -> str:
+    """Publish the StartTableService of visit `visit_id`: published again, it is the same
+    message, which the process manager's inbox drops."""
     return _publish(publisher, command, visit_id, derived_id(visit_id, "StartTableService"))
 
 
@@ -43,8 +54,20 @@ def tell_visit(engine: Engine, publisher: Publisher, table_id: str, command: Any
     current = views.latest_visit(engine, table_id)
     if current is None:
         raise NotInProgress(f"table {table_id} has had no visit")
+    return _tell(publisher, current, command, f"the visit at table {table_id}")
+
+
+def tell(engine: Engine, publisher: Publisher, visit_id: str, command: Any) -> str:
+    """Send `command` to the visit `visit_id`, if it is in progress; LookupError if there is none."""
+    current = views.visit(engine, visit_id)
+    if current is None:
+        raise LookupError(f"no visit {visit_id}")
+    return _tell(publisher, current, command, f"visit {visit_id}")
+
+
+def _tell(publisher: Publisher, current: Report, command: Any, which: str) -> str:
     if current["status"] not in (IN_PROGRESS, views.FAILED):
-        raise NotInProgress(f"the visit at table {table_id} is {current['status']}, not in progress")
+        raise NotInProgress(f"{which} is {current['status']}, not in progress")
     return _publish(publisher, command, str(current["visit_id"]), new_id())
 
 

@@ -38,6 +38,20 @@ def every_table(engine: Engine) -> list[dict[str, Any]]:
     return [report for table_id in tables if (report := latest_visit(engine, table_id)) is not None]
 
 
+def latest_visits(engine: Engine, table_id: str | None = None, status: str | None = None,
+                  limit: int = 100) -> list[dict[str, Any]]:
+    """The reports of the latest visits, newest first, of one table or all, of one status or any
+    (`failed` included: a visit held up by a failed message), without their history."""
+    query = select(visits).order_by(visits.c.started_at.desc(), visits.c.visit_id)
+    if table_id is not None:
+        query = query.where(visits.c.table_id == table_id)
+    if status is not None and status != FAILED:
+        query = query.where(visits.c.status == status)
+    with engine.connect() as conn:
+        reports = (_report(conn, row, with_history=False) for row in conn.execute(query))
+        return [report for report in reports if status is None or report["status"] == status][:limit]
+
+
 def stuck(engine: Engine, now: float, deadline_seconds: float, grace: float = 1.0) -> list[dict[str, Any]]:
     """The visits in progress that have not moved for longer than a step's deadline, or that
     have no deadline pending (for longer than `grace`): their reports, with their stage, how
@@ -66,10 +80,10 @@ def _first_report(engine: Engine, query) -> dict[str, Any] | None:
         return None if row is None else _report(conn, row)
 
 
-def _report(conn, row) -> dict[str, Any]:
+def _report(conn, row, with_history: bool = True) -> dict[str, Any]:
     state = json.loads(row.state)
     entries = conn.execute(select(history).where(history.c.visit_id == row.visit_id)
-                           .order_by(history.c.id)).all()
+                           .order_by(history.c.id)).all() if with_history else []
     bill = state["bill_cents"]
     status, reason = row.status, state["reason"]
     stuck = _failed_message(conn, row.visit_id) if status == IN_PROGRESS else None
@@ -85,8 +99,8 @@ def _report(conn, row) -> dict[str, Any]:
         "pizzas": [{"kitchen_order_id": pizza["kitchen_order_id"], "pizza": pizza["pizza"],
                     "status": _pizza_status(pizza)} for pizza in state["pizzas"]],
         "bill": None if bill is None else {"amount": f"{bill / 100:.2f}", "paid": state["paid"]},
-        "history": [{"type": entry.type, "direction": entry.direction, "message_id": entry.message_id,
-                     "at": _iso(entry.at), "note": entry.note} for entry in entries],
+        **({"history": [{"type": entry.type, "direction": entry.direction, "message_id": entry.message_id,
+                         "at": _iso(entry.at), "note": entry.note} for entry in entries]} if with_history else {}),
     }
 
 

@@ -254,10 +254,10 @@ def test_the_image_runs_as_a_non_root_user():
     assert users[-1].split(":")[0] not in ("root", "0")
 
 
-def test_the_image_installs_the_postgres_and_tracing_extras_and_no_test_tools():
+def test_the_image_installs_the_postgres_tracing_and_web_extras_and_no_test_tools():
     runs = " ".join(arguments for name, arguments in re.findall(
         r"^(RUN)\s+(.*)$", re.sub(r"\\\n", " ", DOCKERFILE.read_text()), re.MULTILINE))
-    assert "[postgres,tracing]" in runs and "['tracing']" in runs
+    assert "[postgres,tracing,web]" in runs and "['tracing']" in runs and "['web']" in runs
     assert "[test]" not in runs and "pytest" not in runs
 
 
@@ -268,3 +268,10 @@ def test_every_pizzeria_container_exports_its_traces_to_jaeger_over_otlp_http(na
     assert jaeger["image"].startswith("jaegertracing/jaeger:2")
     assert (url.scheme, url.port) == ("http", 4318)
     assert {"4318:4318", "16686:16686"} <= set(jaeger["ports"])
+
+
+def test_the_web_service_listens_in_its_container_with_a_token_and_is_published_on_loopback_only():
+    web = SERVICES["web"]
+    assert web["command"][:3] == ["web", "--host", "0.0.0.0"]
+    assert environment(web)["PIZZERIA_WEB_TOKEN"]
+    assert [port.split(":")[0] for port in web["ports"]] == ["127.0.0.1"]

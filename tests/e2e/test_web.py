@@ -1,0 +1,53 @@
+"""`pizzeria web` as its own process, over real HTTP: a visit started with a POST runs to its
+end in the consumers; SIGTERM stops it gracefully; it refuses to listen beyond this machine
+without a token."""
+
+from __future__ import annotations
+
+import signal
+import socket
+
+import httpx
+from polling import wait_until
+
+from pizzeria.modules import names
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def answering(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+def test_a_visit_posted_to_the_web_process_finishes_and_the_process_stops_on_sigterm(embedded):
+    for queue in names():
+        embedded.consume(queue)
+    port = free_port()
+    web = embedded.start("web", "--port", str(port))
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: answering(f"{base}/api/visits"), what="the web process to answer")
+        started = httpx.post(f"{base}/api/visits", json={"table_id": "TBL1", "order": [
+            {"pizza": "margherita", "quantity": 1}]}, headers={"Idempotency-Key": "first"})
+        assert started.status_code == 202, started.text
+        visit = wait_until(lambda: (v := httpx.get(base + started.headers["location"]).json())["status"] == "finished"
+                           and v, what="the visit to finish")
+        assert visit["bill"] == {"amount": "8.50", "paid": True}
+    finally:
+        web.send_signal(signal.SIGTERM)
+        # uvicorn finishes the requests in hand, then ends by the signal it caught, as it was sent
+        assert web.wait(timeout=30) == -signal.SIGTERM
+        assert "Traceback" not in web.stderr.read()
+
+
+def test_the_web_refuses_to_listen_beyond_this_machine_without_a_token(embedded):
+    refused = embedded.run("web", "--host", "0.0.0.0")
+    assert refused.returncode == 2
+    assert refused.stderr.startswith("error: --host 0.0.0.0 listens beyond this machine: set PIZZERIA_WEB_TOKEN")
