@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sys
 import time
-from datetime import UTC, datetime
 
 import click
 
@@ -30,7 +29,8 @@ def _chosen(app, ids: tuple[int, ...], every: bool, status: str | None = None) -
     if missing:
         click.echo(f"error: no failed message with id {', '.join(map(str, missing))}", err=True)
         sys.exit(1)
-    return [entry for entry in entries if status is None or _status(entry) == status]
+    from pizzeria.messaging.failures import status as status_of
+    return [entry for entry in entries if status is None or status_of(entry) == status]
 
 
 @command(failed)
@@ -38,7 +38,8 @@ def _chosen(app, ids: tuple[int, ...], every: bool, status: str | None = None) -
 def list_command(as_json: bool) -> None:
     """List the failed messages, oldest first."""
     from pizzeria.messaging import failed as store
-    summaries = [_summary(entry) for entry in store.entries(build_app().engine)]
+    from pizzeria.messaging.failures import summary
+    summaries = [summary(entry) for entry in store.entries(build_app().engine)]
     if as_json:
         click.echo(json.dumps(summaries, indent=2))
         return
@@ -55,9 +56,8 @@ def list_command(as_json: bool) -> None:
 def show_command(entry_id: int, as_json: bool) -> None:
     """Show one failed message whole: headers, body, error and traceback."""
     (entry,) = _chosen(build_app(), (entry_id,), every=False)
-    details = {**_summary(entry), "message_id": entry.message_id, "content_type": entry.content_type,
-               "headers": json.loads(entry.headers), "body": entry.body.decode("utf-8", "backslashreplace"),
-               "traceback": entry.traceback}
+    from pizzeria.messaging.failures import details as details_of
+    details = details_of(entry)
     if as_json:
         click.echo(json.dumps(details, indent=2))
         return
@@ -97,19 +97,3 @@ def delete_command(ids: tuple[int, ...], every: bool) -> None:
     entries = _chosen(app, ids, every)
     store.remove(app.engine, [entry.id for entry in entries])
     click.echo(f"deleted {len(entries)} failed message(s)")
-
-
-def _status(entry) -> str:
-    return "replayed" if entry.replayed_at else "failed"
-
-
-def _summary(entry) -> dict:
-    return {"id": entry.id, "status": _status(entry), "queue": entry.queue, "type": entry.type,
-            "visit_id": entry.correlation_id, "error": f"{entry.error_type}: {entry.error}",
-            "attempts": entry.attempts, "first_failed_at": _iso(entry.first_failed_at),
-            "last_failed_at": _iso(entry.last_failed_at),
-            "replayed_at": _iso(entry.replayed_at) if entry.replayed_at else None}
-
-
-def _iso(timestamp: float) -> str:
-    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds")

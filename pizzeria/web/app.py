@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request, Response
 
-from . import problems, requests, visits
+from . import failed, problems, requests, visits
 
 CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -23,6 +23,7 @@ def create_app(pizzeria: Any, token: str | None = None) -> FastAPI:
     web.state.pizzeria = pizzeria
     problems.install(web)
     web.include_router(visits.router)
+    web.include_router(failed.router)
 
     @web.middleware("http")
     async def guard(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

@@ -1,0 +1,104 @@
+"""The failed store over HTTP: list and filter it, its groups, one message whole (and whether
+the inbox shows it took effect already), replay or delete a selection or a whole group."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field, model_validator
+
+from pizzeria.bootstrap import NAMES
+from pizzeria.messaging import failed as store
+from pizzeria.messaging import failures, inbox
+
+from .problems import Problem
+
+router = APIRouter(prefix="/api/failed", tags=["failed messages"])
+
+
+class Group(BaseModel):
+    """The failed messages of one queue, type and error class."""
+
+    queue: str
+    type: str | None
+    error_type: str
+
+
+class Chosen(BaseModel):
+    """Failed messages by id, or a whole group (those of it not replayed yet)."""
+
+    ids: list[int] | None = Field(default=None, min_length=1)
+    group: Group | None = None
+
+    @model_validator(mode="after")
+    def one_of_them(self) -> Chosen:
+        if (self.ids is None) == (self.group is None):
+            raise ValueError("give ids or a group, not both")
+        return self
+
+
+@router.get("")
+def listed(request: Request, queue: str | None = None, type: str | None = None, error_type: str | None = None,
+           visit_id: str | None = None, status: str | None = None) -> list[dict[str, Any]]:
+    """The failed messages, oldest first, filtered by queue, type, error class, visit and status."""
+    entries = store.entries(request.app.state.pizzeria.engine)
+    return [failures.summary(entry) for entry in failures.matching(
+        entries, queue=queue, type=type, error_type=error_type, visit_id=visit_id, status=status)]
+
+
+@router.get("/groups")
+def grouped(request: Request) -> list[dict[str, Any]]:
+    """The messages not replayed, counted by queue, type and error class, the largest group first."""
+    return failures.groups(store.entries(request.app.state.pizzeria.engine))
+
+
+@router.get("/{entry_id}")
+def one(entry_id: int, request: Request) -> dict[str, Any]:
+    """One failed message whole; `took_effect` says whether its consumer's inbox shows it handled
+    (a replay would then do nothing)."""
+    engine = request.app.state.pizzeria.engine
+    (entry,) = _entries(engine, [entry_id])
+    consumer = entry.queue.removeprefix(NAMES.queue(""))
+    handled = bool(entry.message_id) and bool(inbox.handled(engine, consumer, [entry.message_id]))
+    return {**failures.details(entry), "took_effect": handled}
+
+
+@router.post("/replay")
+def replay(chosen: Chosen, request: Request) -> dict[str, list[int]]:
+    """Send the chosen messages to their queue again, as they were."""
+    app = request.app.state.pizzeria
+    entries = _chosen(app.engine, chosen)
+    publisher = app.publisher()
+    try:
+        for entry in entries:
+            store.replay(app.engine, publisher.publish, entry, NAMES, time.time())
+    finally:
+        publisher.close()
+    return {"replayed": [entry.id for entry in entries]}
+
+
+@router.post("/delete")
+def delete(chosen: Chosen, request: Request) -> dict[str, list[int]]:
+    """Delete the chosen messages from the store."""
+    engine = request.app.state.pizzeria.engine
+    ids = [entry.id for entry in _chosen(engine, chosen)]
+    store.remove(engine, ids)
+    return {"deleted": ids}
+
+
+def _chosen(engine: Any, chosen: Chosen) -> list[Any]:
+    if chosen.ids is not None:
+        return _entries(engine, chosen.ids)
+    assert chosen.group is not None  # the validator lets nothing else through
+    return failures.matching(store.entries(engine), status=failures.FAILED, **chosen.group.model_dump())
+
+
+def _entries(engine: Any, ids: list[int]) -> list[Any]:
+    """The entries with these ids; 404 naming those the store does not hold."""
+    entries = store.entries(engine, ids)
+    missing = sorted(set(ids) - {entry.id for entry in entries})
+    if missing:
+        raise Problem(404, "No such failed message", f"no failed message with id {', '.join(map(str, missing))}")
+    return entries

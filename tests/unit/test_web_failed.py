@@ -1,0 +1,69 @@
+"""The failed store over HTTP: listing and filtering, groups, one message whole with whether it
+took effect, replaying a group until its visit finishes, deleting, and ids it does not hold."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+from test_bus import app_in, bus_of
+
+from pizzeria.messaging import failed
+from pizzeria.web.app import create_app
+
+PIZZA = {"table_id": "T1", "order": [{"pizza": "margherita", "quantity": 1}]}
+
+
+@pytest.fixture
+def stored(tmp_path):
+    """A visit whose pizza failed for good (the kitchen fails every attempt); the web app on a
+    kitchen mended since, and a bus to run the consumers of the mended app."""
+    broken = app_in(tmp_path, faults={"kitchen.DoPizza": 1000}, step_deadline_seconds=3600)
+    with bus_of(broken) as bus:  # first: a bus empties its queues as it starts
+        visit_id = TestClient(create_app(broken)).post("/api/visits", json=PIZZA).json()["visit_id"]
+        bus.run(until=lambda: bool(failed.entries(broken.engine)))
+    mended = app_in(tmp_path, step_deadline_seconds=3600)
+    with bus_of(mended) as bus:
+        yield TestClient(create_app(mended)), bus, visit_id
+    broken.engine.dispose()
+    mended.engine.dispose()
+
+
+def test_the_failed_messages_are_listed_filtered_and_grouped(stored):
+    client, _bus, visit_id = stored
+    (entry,) = client.get("/api/failed").json()
+    assert (entry["queue"], entry["type"], entry["error_type"], entry["visit_id"], entry["status"]) == (
+        "pizzeria.kitchen", "DoPizza", "InjectedFault", visit_id, "failed")
+    assert len(client.get("/api/failed", params={"queue": "pizzeria.kitchen", "visit_id": visit_id}).json()) == 1
+    assert client.get("/api/failed", params={"error_type": "KeyError"}).json() == []
+    assert client.get("/api/failed/groups").json() == [
+        {"queue": "pizzeria.kitchen", "type": "DoPizza", "error_type": "InjectedFault", "count": 1}]
+
+
+def test_replaying_a_group_finishes_the_visit_and_the_message_then_shows_it_took_effect(stored):
+    client, bus, visit_id = stored
+    (entry,) = client.get("/api/failed").json()
+    whole = client.get(f"/api/failed/{entry['id']}").json()
+    assert whole["took_effect"] is False and '"kitchen_order_id"' in whole["body"] and whole["traceback"]
+    group = {"queue": "pizzeria.kitchen", "type": "DoPizza", "error_type": "InjectedFault"}
+    assert client.post("/api/failed/replay", json={"group": group}).json() == {"replayed": [entry["id"]]}
+    bus.run()
+    assert client.get(f"/api/visits/{visit_id}").json()["status"] == "finished"
+    assert client.get(f"/api/failed/{entry['id']}").json()["took_effect"] is True
+    assert client.get("/api/failed/groups").json() == []
+
+
+def test_deleting_by_id_empties_the_store_and_an_id_it_does_not_hold_is_a_404(stored):
+    client, _bus, _visit_id = stored
+    (entry,) = client.get("/api/failed").json()
+    missing = client.post("/api/failed/delete", json={"ids": [entry["id"], 999]})
+    assert (missing.status_code, missing.json()["detail"]) == (404, "no failed message with id 999")
+    assert client.post("/api/failed/delete", json={"ids": [entry["id"]]}).json() == {"deleted": [entry["id"]]}
+    assert client.get("/api/failed").json() == []
+    assert client.get(f"/api/failed/{entry['id']}").status_code == 404
+
+
+@pytest.mark.parametrize("body", [{}, {"ids": []}, {"ids": [1], "group": {"queue": "q", "type": None,
+                                                                        "error_type": "E"}}])
+def test_a_choice_is_ids_or_a_group(stored, body):
+    client, _bus, _visit_id = stored
+    assert client.post("/api/failed/replay", json=body).status_code == 422
