@@ -12,7 +12,7 @@ from kombu.message import Message as KombuMessage
 from kombu.mixins import ConsumerMixin
 from sqlalchemy import Engine
 
-from . import inbox, replies
+from . import heartbeats, inbox, replies
 from .broker import Broker, Publisher
 from .clock import SYSTEM, Clock
 from .endpoint import Endpoint
@@ -49,6 +49,10 @@ class Worker(ConsumerMixin):
         self._sweep_due = 0.0
         self.inbox_retention = inbox_retention
         self._prune_due = 0.0
+        self._beat_due = 0.0
+        self.started_at = self.clock.time()
+        self.handled = 0  # messages handled, for the heartbeat
+        pipeline.hooks.handled.append(self._count_handled)
 
     def create_connection(self) -> Connection:
         return self.broker.connection()
@@ -76,6 +80,21 @@ class Worker(ConsumerMixin):
             self.sweep_outbox()
         if self.clock.monotonic() >= self._prune_due:
             self.prune_inbox()
+        if self.clock.monotonic() >= self._beat_due:
+            self.beat()
+
+    def beat(self) -> None:
+        """Write this process's heartbeat; a database hiccup is logged and it beats next time."""
+        self._beat_due = self.clock.monotonic() + heartbeats.INTERVAL_SECONDS
+        queues = [self.broker.topology.queues[endpoint.name].name for endpoint in self.endpoints]
+        try:
+            heartbeats.beat(self.pipeline.engine, self.pipeline.process, queues, self.started_at, self.handled,
+                            self.clock.time())
+        except Exception as error:
+            self.log.warning("heartbeat failed, will retry", error=str(error).splitlines()[0])
+
+    def _count_handled(self, _consumer: str, _envelope: Any, _sent: Any) -> None:
+        self.handled += 1
 
     def sweep_outbox(self) -> None:
         """Delete what was published, publish what is due; a broker hiccup is logged and the
@@ -93,7 +112,8 @@ class Worker(ConsumerMixin):
         self._prune_due = self.clock.monotonic() + PRUNE_SECONDS
         try:
             before = self.clock.time() - self.inbox_retention
-            pruned = inbox.prune(self.pipeline.engine, before) + replies.prune(self.pipeline.engine, before)
+            pruned = (inbox.prune(self.pipeline.engine, before) + replies.prune(self.pipeline.engine, before)
+                      + heartbeats.prune(self.pipeline.engine, before))
         except Exception as error:
             self.log.warning("inbox pruning failed, will retry", error=str(error).splitlines()[0])
             return
@@ -101,9 +121,13 @@ class Worker(ConsumerMixin):
             self.log.info("inbox pruned", rows=pruned, retention_seconds=self.inbox_retention)
 
     def close(self) -> None:
-        """Publish what is left in the outbox and close the publisher."""
+        """Publish what is left in the outbox, close the publisher, and say this process stopped."""
         self.sweep_outbox()
         self.publisher.close()
+        try:
+            heartbeats.stop(self.pipeline.engine, self.pipeline.process, self.handled, self.clock.time())
+        except Exception as error:
+            self.log.warning("could not record the stop", error=str(error).splitlines()[0])
 
     def consume(self, limit: Any = None, timeout: Any = None, safety_interval: float = 1,
                 **kwargs: Any) -> Iterator[None]:

@@ -128,3 +128,17 @@ def test_the_api_is_described_by_openapi(client):
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/api/visits", "/api/visits/{visit_id}", "/api/visits/{visit_id}/story",
             "/api/visits/{visit_id}/cancel", "/api/visits/{visit_id}/retry"} <= set(paths)
+
+
+def test_the_endpoints_show_their_queues_counts_consumer_processes_and_the_outbox(client, bus, app):
+    from pizzeria.messaging import heartbeats
+    bus.worker.beat()
+    client.post("/api/visits", json=ORDER)
+    bus.run()
+    health = client.get("/api/endpoints").json()
+    by_name = {endpoint["endpoint"]: endpoint for endpoint in health["endpoints"]}
+    assert set(by_name) == {"process_manager", "menu", "waiter", "kitchen"}
+    assert (by_name["kitchen"]["handled"], by_name["kitchen"]["failed"], by_name["kitchen"]["messages"]) == (2, 0, 0)
+    assert [process["status"] for process in by_name["kitchen"]["processes"]] == [heartbeats.ALIVE]
+    assert health["outbox"] == {"pending": 0, "oldest_seconds": None, "delayed": 0}
+    assert health["stuck_visits"] == []
