@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request, Response
 
-from . import endpoints, failed, problems, requests, visits
+from . import endpoints, events, failed, problems, requests, visits
 
 CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -25,6 +25,7 @@ def create_app(pizzeria: Any, token: str | None = None) -> FastAPI:
     web.include_router(visits.router)
     web.include_router(failed.router)
     web.include_router(endpoints.router)
+    web.include_router(events.router)
 
     @web.middleware("http")
     async def guard(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

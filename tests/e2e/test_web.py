@@ -1,11 +1,13 @@
-"""`pizzeria web` as its own process, over real HTTP: a visit started with a POST runs to its
-end in the consumers; SIGTERM stops it gracefully; it refuses to listen beyond this machine
+"""`pizzeria web` as its own process, over real HTTP: a visit started with a POST is followed
+over server-sent events to its end in the consumers; SIGTERM stops it gracefully; it refuses to listen beyond this machine
 without a token."""
 
 from __future__ import annotations
 
+import json
 import signal
 import socket
+from collections.abc import Iterator
 
 import httpx
 from polling import wait_until
@@ -26,7 +28,19 @@ def answering(url: str) -> bool:
         return False
 
 
-def test_a_visit_posted_to_the_web_process_finishes_and_the_process_stops_on_sigterm(embedded):
+def events_of(url: str) -> Iterator[tuple[str, dict]]:
+    """The server-sent events of `url`, as (event, data) pairs, until the stream ends."""
+    event = None
+    with httpx.stream("GET", url, timeout=30) as stream:
+        assert stream.headers["content-type"].startswith("text/event-stream")
+        for line in stream.iter_lines():
+            if line.startswith("event: "):
+                event = line.removeprefix("event: ")
+            elif line.startswith("data: ") and event is not None:
+                yield event, json.loads(line.removeprefix("data: "))
+
+
+def test_a_visit_posted_to_the_web_process_is_followed_live_to_its_end_and_sigterm_stops_it(embedded):
     for queue in names():
         embedded.consume(queue)
     port = free_port()
@@ -37,9 +51,13 @@ def test_a_visit_posted_to_the_web_process_finishes_and_the_process_stops_on_sig
         started = httpx.post(f"{base}/api/visits", json={"table_id": "TBL1", "order": [
             {"pizza": "margherita", "quantity": 1}]}, headers={"Idempotency-Key": "first"})
         assert started.status_code == 202, started.text
-        visit = wait_until(lambda: (v := httpx.get(base + started.headers["location"]).json())["status"] == "finished"
-                           and v, what="the visit to finish")
-        assert visit["bill"] == {"amount": "8.50", "paid": True}
+        seen = list(events_of(f"{base}{started.headers['location']}/events"))
+        steps = [data["type"] for event, data in seen if event == "step"]
+        assert steps[0] == "StartTableService" and steps[-1] == "ClientThanked"
+        (end,) = [data for event, data in seen if event == "end"]
+        assert (end["status"], end["bill"]) == ("finished", {"amount": "8.50", "paid": True})
+        assert [event for event, _ in seen][-1] == "end"
+        assert httpx.get(f"{base}/api/visits/nobody/events").status_code == 404
     finally:
         web.send_signal(signal.SIGTERM)
         # uvicorn finishes the requests in hand, then ends by the signal it caught, as it was sent
