@@ -54,13 +54,14 @@ simulate: venv ## Simulate the pizza house for BUDGET seconds (120); SEED=n [VIS
 bench: venv servers ## Benchmark pizzeria beside bare kombu on a private RabbitMQ (see BENCHMARKS.md)
 	$(VENV)/bin/python benchmarks/run.py
 
-servers: ## Install rabbitmq-server and postgresql with apt-get if they are missing
+servers: ## Install rabbitmq-server, postgresql and chromium (for the browser tests) with apt-get if missing
 	@missing=""; \
 	command -v rabbitmq-server >/dev/null || test -x /usr/lib/rabbitmq/bin/rabbitmq-server \
 		|| missing="$$missing rabbitmq-server"; \
 	ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || command -v pg_ctl >/dev/null \
 		|| missing="$$missing postgresql"; \
-	if [ -z "$$missing" ]; then echo "servers: rabbitmq-server and postgresql are installed"; exit 0; fi; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	if [ -z "$$missing" ]; then echo "servers: rabbitmq-server, postgresql and chromium are installed"; exit 0; fi; \
 	echo "servers: installing$$missing"; \
 	set -x; $(APT_GET) update && $(APT_GET) install -y --no-install-recommends $$missing
 

@@ -23,19 +23,13 @@ def _table_id(_ctx, _param, value: str | None) -> str | None:
 
 
 def _order(_ctx, _param, spec: str | None):
-    from pizzeria.process_manager.messages import OrderLine
+    from pizzeria.process_manager.messages import parse_order
     if spec is None:
         return None
-    lines = []
-    for part in filter(None, (p.strip() for p in spec.split(","))):
-        name, sep, quantity = part.partition(":")
-        if not sep or not quantity.strip().isdigit():
-            raise click.BadParameter(f"{part!r}: write PIZZA:QUANTITY, e.g. margherita:2,diavola:1")
-        try:
-            lines.append(OrderLine(name.strip(), int(quantity)))
-        except ValueError as error:
-            raise click.BadParameter(str(error)) from None
-    return tuple(lines)
+    try:
+        return parse_order(spec)
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
 
 
 @command(main)

@@ -8,6 +8,8 @@ import click
 
 from pizzeria.cli.app import build_app, command, main
 
+GRACE_SECONDS = 3  # to finish the requests in hand on SIGTERM; live streams are cut after it
+
 
 @command(main)
 @click.option("--host", default="127.0.0.1", show_default=True, help="The address to listen on.")
@@ -27,7 +29,8 @@ def web_command(host: str, port: int) -> None:
         raise click.ClickException(f"pizzeria web needs the web extra ({missing.name} is missing): "
                                    f"pip install 'pizzeria[web]'") from None
     click.echo(f"serving on http://{host}:{port} (the API's description: http://{host}:{port}/docs)")
-    uvicorn.run(create_app(app, app.settings.web_token), host=host, port=port, log_level="warning")
+    uvicorn.run(create_app(app, app.settings.web_token), host=host, port=port, log_level="warning",
+                timeout_graceful_shutdown=GRACE_SECONDS)
 
 
 def _loopback(host: str) -> bool:

@@ -11,7 +11,20 @@ from pizzeria.waiter.messages import OrderLine
 contract = Contract("process_manager")
 TABLE_ID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 
-__all__ = ["CancelVisit", "Deadline", "OrderLine", "RetryStep", "StartTableService", "TABLE_ID", "contract"]
+__all__ = ["CancelVisit", "Deadline", "OrderLine", "RetryStep", "StartTableService", "TABLE_ID", "contract",
+           "parse_order"]
+
+
+def parse_order(spec: str) -> tuple[OrderLine, ...]:
+    """An order written `PIZZA:QUANTITY,...` (e.g. `margherita:2,diavola:1`); ValueError saying
+    what is wrong with it."""
+    lines = []
+    for part in filter(None, (p.strip() for p in spec.split(","))):
+        name, sep, quantity = part.partition(":")
+        if not sep or not quantity.strip().isdigit():
+            raise ValueError(f"{part!r}: write PIZZA:QUANTITY, e.g. margherita:2,diavola:1")
+        lines.append(OrderLine(name.strip(), int(quantity)))
+    return tuple(lines)
 
 
 @contract.command

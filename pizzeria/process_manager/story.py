@@ -174,8 +174,10 @@ def _add_failures(conn: Connection, visit_id: str, steps: dict[str, Step]) -> No
 
 
 def _waiting(conn: Connection, visit_id: str) -> list[Waiting]:
-    """The visit's messages in the outbox, soonest first."""
-    query = (select(outbox.c.headers, outbox.c.not_before).where(outbox.c.headers.contains(visit_id))
+    """The visit's messages in the outbox that no relay has taken yet (a deadline, a retry; not
+    one published and waiting only to be deleted), soonest first."""
+    query = (select(outbox.c.headers, outbox.c.not_before)
+             .where(outbox.c.headers.contains(visit_id), outbox.c.claimed_until.is_(None))
              .order_by(outbox.c.not_before))
     found = []
     for headers, due_at in conn.execute(query):

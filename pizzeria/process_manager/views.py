@@ -93,7 +93,7 @@ def _report(conn, row, with_history: bool = True) -> dict[str, Any]:
                                   f"(pizzeria failed show {stuck.id})")
     return {
         "table_id": row.table_id, "visit_id": row.visit_id, "trace_id": conversation_trace_id(row.visit_id),
-        "status": status,
+        "status": status, "stage": state["stage"],
         "reason": reason, "started_at": _iso(row.started_at), "updated_at": _iso(row.updated_at),
         "order": [{"pizza": line["pizza"], "quantity": line["quantity"]} for line in state["order"]],
         "pizzas": [{"kitchen_order_id": pizza["kitchen_order_id"], "pizza": pizza["pizza"],

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request, Response
+from fastapi.staticfiles import StaticFiles
 
-from . import endpoints, events, failed, problems, requests, visits
+from . import endpoints, events, failed, pages, problems, requests, visits
 
 CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -26,6 +28,8 @@ def create_app(pizzeria: Any, token: str | None = None) -> FastAPI:
     web.include_router(failed.router)
     web.include_router(endpoints.router)
     web.include_router(events.router)
+    web.include_router(pages.router)
+    web.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
 
     @web.middleware("http")
     async def guard(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

@@ -49,7 +49,14 @@ class Cancel(BaseModel):
 def start(visit: NewVisit, request: Request,
           idempotency_key: Annotated[str | None, Header(max_length=255)] = None) -> JSONResponse:
     """Start a visit; 202 with its Location. The same Idempotency-Key gives the same visit."""
-    app, body = request.app.state.pizzeria, json.dumps(visit.model_dump(), sort_keys=True)
+    visit_id = begin(request.app.state.pizzeria, visit, idempotency_key)
+    return JSONResponse({"visit_id": visit_id, "table_id": visit.table_id, "status": REQUESTED},
+                        status_code=202, headers={"Location": f"/api/visits/{visit_id}"})
+
+
+def begin(app: Any, visit: NewVisit, idempotency_key: str | None = None) -> str:
+    """Start the visit, or find the one started with the same key; return its id. Raises Problem."""
+    body = json.dumps(visit.model_dump(), sort_keys=True)
     command = _command(visit)
     visit_id = _visit_of_key(app, idempotency_key, body) if idempotency_key else None
     if visit_id is None:
@@ -57,9 +64,7 @@ def start(visit: NewVisit, request: Request,
         visit_id = new_id()
         if not requests.keep(app.engine, visit_id, idempotency_key, body, visit.table_id, time.time()):
             visit_id = _visit_of_key(app, idempotency_key or "", body)  # another request took the key first
-    _publish(app, lambda publisher: service.publish_start(publisher, command, str(visit_id)))
-    return JSONResponse({"visit_id": visit_id, "table_id": visit.table_id, "status": REQUESTED},
-                        status_code=202, headers={"Location": f"/api/visits/{visit_id}"})
+    return str(_publish(app, lambda publisher: service.publish_start(publisher, command, str(visit_id))))
 
 
 @router.get("")
@@ -94,13 +99,13 @@ def told(visit_id: str, request: Request) -> dict[str, Any]:
 @router.post("/{visit_id}/cancel", status_code=202)
 def cancel(visit_id: str, request: Request, why: Cancel | None = None) -> dict[str, Any]:
     """Cancel the visit: what can be undone is, what was served is billed, the client is told why."""
-    return _tell(request, visit_id, CancelVisit((why or Cancel()).reason))
+    return tell(request, visit_id, CancelVisit((why or Cancel()).reason))
 
 
 @router.post("/{visit_id}/retry", status_code=202)
 def retry(visit_id: str, request: Request) -> dict[str, Any]:
     """Send the visit's current step again, now."""
-    return _tell(request, visit_id, RetryStep())
+    return tell(request, visit_id, RetryStep())
 
 
 def _command(visit: NewVisit) -> StartTableService:
@@ -128,7 +133,8 @@ def _refuse_if_busy(app: Any, table_id: str) -> None:
         raise Problem(409, "Table busy", str(busy)) from None
 
 
-def _tell(request: Request, visit_id: str, command: Any) -> dict[str, Any]:
+def tell(request: Request, visit_id: str, command: Any) -> dict[str, Any]:
+    """Send `command` to the visit in progress; Problem 404 or 409 if it cannot go."""
     app = request.app.state.pizzeria
     try:
         _publish(app, lambda publisher: service.tell(app.engine, publisher, visit_id, command))

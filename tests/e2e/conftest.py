@@ -2,76 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-from dataclasses import dataclass, field
-from pathlib import Path
-
 import pytest
-from polling import wait_until
-
-
-@dataclass
-class Pizzeria:
-    """Runs `pizzeria` commands in one directory with one environment, as a user would."""
-
-    cwd: Path
-    env: dict[str, str]
-    consumers: list[subprocess.Popen] = field(default_factory=list)
-
-    def run(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-        """Run a command to its end; its output is captured as text."""
-        return subprocess.run([sys.executable, "-m", "pizzeria", *args], cwd=self.cwd, env=self.env,
-                              capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
-
-    def start(self, *args: str) -> subprocess.Popen:
-        """Start a command in the background; read its stdout as text lines."""
-        return subprocess.Popen([sys.executable, "-m", "pizzeria", *args], cwd=self.cwd, env=self.env,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                stdin=subprocess.DEVNULL)
-
-    def consume(self, *queues: str) -> subprocess.Popen:
-        """Start `pizzeria consume QUEUES` in the background, logging to a file in cwd."""
-        log_path = self.cwd / f"consume-{'-'.join(queues)}-{len(self.consumers)}.log"
-        with open(log_path, "wb") as log:
-            process = subprocess.Popen([sys.executable, "-m", "pizzeria", "consume", *queues],
-                                       cwd=self.cwd, env=self.env, stdout=log, stderr=log,
-                                       stdin=subprocess.DEVNULL)
-        process.log_path = log_path
-        self.consumers.append(process)
-        return process
-
-    def baking(self, bake_seconds: float, pizza: str = "margherita") -> subprocess.Popen:
-        """Start every consumer, serve TBL1 one pizza, and return the kitchen once it bakes it."""
-        self.env["PIZZERIA_BAKE_SECONDS"] = str(bake_seconds)
-        kitchen = self.consume("kitchen")
-        for queue in ("process_manager", "menu", "waiter"):
-            self.consume(queue)
-        assert self.run("serve", "TBL1", "--order", f"{pizza}:1", "--no-wait").returncode == 0
-        wait_until(lambda: "baking" in kitchen.log_path.read_text(), what="the kitchen to bake")
-        return kitchen
-
-    def stop_consumers(self) -> list[int]:
-        """SIGTERM every consumer still running and return their exit codes."""
-        running = [process for process in self.consumers if process.poll() is None]
-        for process in running:
-            process.send_signal(signal.SIGTERM)
-        self.consumers.clear()
-        return [process.wait(timeout=30) for process in running]
-
-
-def _environment(tmp_path: Path, **settings: str) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("PIZZERIA_")}
-    env.update(PIZZERIA_BAKE_SECONDS="0.05", **settings)
-    return env
+from processes import Pizzeria, environment
 
 
 @pytest.fixture
 def embedded(tmp_path):
     """pizzeria with nothing configured: the embedded broker and database in ./var."""
-    pizzeria = Pizzeria(tmp_path, _environment(tmp_path))
+    pizzeria = Pizzeria(tmp_path, environment(tmp_path))
     yield pizzeria
     pizzeria.stop_consumers()
 
@@ -79,7 +17,7 @@ def embedded(tmp_path):
 @pytest.fixture
 def on_rabbitmq(tmp_path, amqp_url, postgres_url):
     """pizzeria on the test RabbitMQ and PostgreSQL servers."""
-    pizzeria = Pizzeria(tmp_path, _environment(tmp_path, PIZZERIA_BROKER_URL=amqp_url,
+    pizzeria = Pizzeria(tmp_path, environment(tmp_path, PIZZERIA_BROKER_URL=amqp_url,
                                                PIZZERIA_DATABASE_URL=postgres_url))
     yield pizzeria
     pizzeria.stop_consumers()

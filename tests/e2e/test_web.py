@@ -6,26 +6,11 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
 from collections.abc import Iterator
 
 import httpx
-from polling import wait_until
 
 from pizzeria.modules import names
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def answering(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=1).status_code == 200
-    except httpx.TransportError:
-        return False
 
 
 def events_of(url: str) -> Iterator[tuple[str, dict]]:
@@ -43,11 +28,8 @@ def events_of(url: str) -> Iterator[tuple[str, dict]]:
 def test_a_visit_posted_to_the_web_process_is_followed_live_to_its_end_and_sigterm_stops_it(embedded):
     for queue in names():
         embedded.consume(queue)
-    port = free_port()
-    web = embedded.start("web", "--port", str(port))
-    base = f"http://127.0.0.1:{port}"
+    web, base = embedded.web()
     try:
-        wait_until(lambda: answering(f"{base}/api/visits"), what="the web process to answer")
         started = httpx.post(f"{base}/api/visits", json={"table_id": "TBL1", "order": [
             {"pizza": "margherita", "quantity": 1}]}, headers={"Idempotency-Key": "first"})
         assert started.status_code == 202, started.text

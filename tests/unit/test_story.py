@@ -132,3 +132,13 @@ def test_the_mermaid_diagram_has_an_arrow_per_message_commands_solid_events_dash
 
 def test_an_unknown_visit_has_no_story(tmp_path):
     assert story(app_in(tmp_path).engine, "nobody") is None
+
+
+def test_a_message_published_and_waiting_only_to_be_deleted_is_not_shown_waiting(tmp_path):
+    from pizzeria.messaging import Envelope, outbox
+    from pizzeria.waiter.messages import ThankClient
+    app, _told = visit_story(tmp_path)
+    with app.engine.begin() as conn:  # as a relay leaves a row it published, before its next sweep
+        outbox.add(conn, [(Envelope.wrap(ThankClient(), message_id="m-sent", correlation_id="visit-1"),
+                           ThankClient.route)], now=time.time())
+    assert story(app.engine, "visit-1").waiting == []

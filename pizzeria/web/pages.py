@@ -1,0 +1,103 @@
+"""The pages: the visits, updating live over server-sent events, with a form to start one; a
+visit with its story, and its cancel and retry. Every value shown is escaped (Jinja2's autoescape)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+from pydantic import ValidationError
+from sse_starlette.sse import EventSourceResponse, ServerSentEvent
+
+from pizzeria.process_manager import storyboard, views
+from pizzeria.process_manager.messages import CancelVisit, RetryStep, parse_order
+from pizzeria.process_manager.story import story
+
+from .problems import Problem
+from .visits import Line, NewVisit, begin, tell
+
+TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
+LIVE_POLL_SECONDS = 0.5
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/", response_class=HTMLResponse)
+def visits_page(request: Request) -> HTMLResponse:
+    """The latest visits, live, and a form to start one."""
+    return TEMPLATES.TemplateResponse(request, "visits.html", {"visits": _rows(request.app.state.pizzeria.engine)})
+
+
+@router.post("/visits", response_class=HTMLResponse)
+def start_from_form(request: Request, table_id: Annotated[str, Form()], order: Annotated[str, Form()] = "") -> str:
+    """Start a visit from the form; the answer is the line the page shows under it."""
+    try:
+        lines = [Line(pizza=line.pizza, quantity=line.quantity) for line in parse_order(order)] if order.strip() else None
+        visit_id = begin(request.app.state.pizzeria, NewVisit(table_id=table_id, order=lines))
+    except (ValueError, ValidationError, Problem) as error:
+        return TEMPLATES.get_template("_message.html").render(error=True, text=_why(error))
+    return TEMPLATES.get_template("_message.html").render(error=False, text=f"{table_id}: visit {visit_id} started")
+
+
+@router.get("/visits/{visit_id}", response_class=HTMLResponse)
+def visit_page(visit_id: str, request: Request) -> HTMLResponse:
+    """One visit: its state, pizzas and bill, its story and sequence diagram, cancel and retry."""
+    engine = request.app.state.pizzeria.engine
+    report, told = views.visit(engine, visit_id), story(engine, visit_id)
+    if report is None or told is None:
+        raise Problem(404, "No such visit", f"no visit {visit_id}")
+    return TEMPLATES.TemplateResponse(request, "visit.html", {
+        "visit": report, "timeline": storyboard.as_text(told), "diagram": storyboard.as_mermaid(told)})
+
+
+@router.post("/visits/{visit_id}/{operation}", response_class=HTMLResponse)
+def operate(visit_id: str, operation: str, request: Request) -> str:
+    """Cancel the visit, or send its step again; the answer is the line the page shows."""
+    commands = {"cancel": lambda: CancelVisit("cancelled by the house"), "retry": RetryStep}
+    if operation not in commands:
+        raise Problem(404, "No such operation", f"a visit can be cancelled or retried, not {operation}")
+    try:
+        tell(request, visit_id, commands[operation]())
+    except Problem as error:
+        return TEMPLATES.get_template("_message.html").render(error=True, text=_why(error))
+    return TEMPLATES.get_template("_message.html").render(error=False, text=f"{operation}: sent")
+
+
+@router.get("/events/visits")
+def visits_events(request: Request) -> EventSourceResponse:
+    """The visits' rows, sent again whenever they change."""
+    return EventSourceResponse(_rows_as_they_change(request.app.state.pizzeria.engine), ping=15)
+
+
+def _rows_as_they_change(engine: Any) -> Iterator[ServerSentEvent]:
+    shown = None
+    while True:
+        html = TEMPLATES.get_template("_visit_rows.html").render(visits=_rows(engine))
+        if html != shown:
+            yield ServerSentEvent(html, event="visits")
+            shown = html
+        time.sleep(LIVE_POLL_SECONDS)
+
+
+def _rows(engine: Any) -> list[dict[str, Any]]:
+    """The latest visits, each with how long it took (or has taken so far)."""
+    rows = []
+    for visit in views.latest_visits(engine, limit=50):
+        started, updated = (datetime.fromisoformat(visit[key]) for key in ("started_at", "updated_at"))
+        ended = updated if visit["status"] != "in_progress" else datetime.now(started.tzinfo)
+        rows.append({**visit, "took": f"{(ended - started).total_seconds():.1f} s"})
+    return rows
+
+
+def _why(error: Exception) -> str:
+    if isinstance(error, Problem):
+        return error.detail or error.title
+    if isinstance(error, ValidationError):
+        return "; ".join(f"{'.'.join(map(str, item['loc']))}: {item['msg']}" for item in error.errors())
+    return str(error)
