@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 from fastapi import FastAPI, Request, Response
 from fastapi.staticfiles import StaticFiles
 
-from . import endpoints, events, failed, pages, problems, requests, visits
+from . import endpoints, events, failed, failed_pages, pages, problems, requests, visits
 
 CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -29,6 +29,7 @@ def create_app(pizzeria: Any, token: str | None = None) -> FastAPI:
     web.include_router(endpoints.router)
     web.include_router(events.router)
     web.include_router(pages.router)
+    web.include_router(failed_pages.router)
     web.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
 
     @web.middleware("http")

@@ -58,17 +58,31 @@ def grouped(request: Request) -> list[dict[str, Any]]:
 def one(entry_id: int, request: Request) -> dict[str, Any]:
     """One failed message whole; `took_effect` says whether its consumer's inbox shows it handled
     (a replay would then do nothing)."""
-    engine = request.app.state.pizzeria.engine
+    return details(request.app.state.pizzeria.engine, entry_id)
+
+
+@router.post("/replay")
+def replay(chosen: Chosen, request: Request) -> dict[str, list[int]]:
+    """Send the chosen messages to their queue again, as they were."""
+    return {"replayed": replay_chosen(request.app.state.pizzeria, chosen)}
+
+
+@router.post("/delete")
+def delete(chosen: Chosen, request: Request) -> dict[str, list[int]]:
+    """Delete the chosen messages from the store."""
+    return {"deleted": delete_chosen(request.app.state.pizzeria.engine, chosen)}
+
+
+def details(engine: Any, entry_id: int) -> dict[str, Any]:
+    """One entry whole, and whether its consumer's inbox shows it handled; Problem 404 if none."""
     (entry,) = _entries(engine, [entry_id])
     consumer = entry.queue.removeprefix(NAMES.queue(""))
     handled = bool(entry.message_id) and bool(inbox.handled(engine, consumer, [entry.message_id]))
     return {**failures.details(entry), "took_effect": handled}
 
 
-@router.post("/replay")
-def replay(chosen: Chosen, request: Request) -> dict[str, list[int]]:
-    """Send the chosen messages to their queue again, as they were."""
-    app = request.app.state.pizzeria
+def replay_chosen(app: Any, chosen: Chosen) -> list[int]:
+    """Replay the chosen entries; return their ids."""
     entries = _chosen(app.engine, chosen)
     publisher = app.publisher()
     try:
@@ -76,16 +90,14 @@ def replay(chosen: Chosen, request: Request) -> dict[str, list[int]]:
             store.replay(app.engine, publisher.publish, entry, NAMES, time.time())
     finally:
         publisher.close()
-    return {"replayed": [entry.id for entry in entries]}
+    return [entry.id for entry in entries]
 
 
-@router.post("/delete")
-def delete(chosen: Chosen, request: Request) -> dict[str, list[int]]:
-    """Delete the chosen messages from the store."""
-    engine = request.app.state.pizzeria.engine
+def delete_chosen(engine: Any, chosen: Chosen) -> list[int]:
+    """Delete the chosen entries; return their ids."""
     ids = [entry.id for entry in _chosen(engine, chosen)]
     store.remove(engine, ids)
-    return {"deleted": ids}
+    return ids
 
 
 def _chosen(engine: Any, chosen: Chosen) -> list[Any]:

@@ -41,8 +41,8 @@ def start_from_form(request: Request, table_id: Annotated[str, Form()], order: A
         lines = [Line(pizza=line.pizza, quantity=line.quantity) for line in parse_order(order)] if order.strip() else None
         visit_id = begin(request.app.state.pizzeria, NewVisit(table_id=table_id, order=lines))
     except (ValueError, ValidationError, Problem) as error:
-        return TEMPLATES.get_template("_message.html").render(error=True, text=_why(error))
-    return TEMPLATES.get_template("_message.html").render(error=False, text=f"{table_id}: visit {visit_id} started")
+        return message(_why(error), error=True)
+    return message(f"{table_id}: visit {visit_id} started")
 
 
 @router.get("/visits/{visit_id}", response_class=HTMLResponse)
@@ -65,8 +65,8 @@ def operate(visit_id: str, operation: str, request: Request) -> str:
     try:
         tell(request, visit_id, commands[operation]())
     except Problem as error:
-        return TEMPLATES.get_template("_message.html").render(error=True, text=_why(error))
-    return TEMPLATES.get_template("_message.html").render(error=False, text=f"{operation}: sent")
+        return message(_why(error), error=True)
+    return message(f"{operation}: sent")
 
 
 @router.get("/events/visits")
@@ -93,6 +93,11 @@ def _rows(engine: Any) -> list[dict[str, Any]]:
         ended = updated if visit["status"] != "in_progress" else datetime.now(started.tzinfo)
         rows.append({**visit, "took": f"{(ended - started).total_seconds():.1f} s"})
     return rows
+
+
+def message(text: str, error: bool = False) -> str:
+    """The line a page shows after an action (escaped)."""
+    return TEMPLATES.get_template("_message.html").render(error=error, text=text)
 
 
 def _why(error: Exception) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import signal
+from dataclasses import dataclass
 
 import pytest
 from processes import Pizzeria, environment
@@ -25,17 +26,32 @@ def browser():
         browser.close()
 
 
+@dataclass
+class House:
+    """The pizza house of a browser test: its processes, and the web's base URL."""
+
+    pizzeria: Pizzeria
+    base: str
+
+    def restart_consumers(self, **settings: str) -> None:
+        """Stop every consumer, change their settings (an empty value removes one), start them again."""
+        assert self.pizzeria.stop_consumers() == [0] * len(names())
+        self.pizzeria.env.update(settings)
+        self.pizzeria.env = {key: value for key, value in self.pizzeria.env.items() if value}
+        for queue in names():
+            self.pizzeria.consume(queue)
+
+
 @pytest.fixture
 def house(tmp_path, request):
-    """The four consumers and the web process; yields the web's base URL. A test marked
-    `bake_seconds(N)` gets a kitchen that takes that long."""
-    marker = request.node.get_closest_marker("bake_seconds")
-    pizzeria = Pizzeria(tmp_path, environment(tmp_path, **(
-        {"PIZZERIA_BAKE_SECONDS": str(marker.args[0])} if marker else {})))
+    """The four consumers and the web process. A test marked `settings(NAME=VALUE, ...)` runs
+    them with those settings."""
+    marker = request.node.get_closest_marker("settings")
+    pizzeria = Pizzeria(tmp_path, environment(tmp_path, **(marker.kwargs if marker else {})))
     for queue in names():
         pizzeria.consume(queue)
     web, base = pizzeria.web()
-    yield base
+    yield House(pizzeria, base)
     web.send_signal(signal.SIGTERM)
     web.wait(timeout=30)
     pizzeria.stop_consumers()

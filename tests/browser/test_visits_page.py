@@ -3,21 +3,12 @@ live, without reloading the page; a visit is cancelled from its page."""
 
 from __future__ import annotations
 
-import httpx
 import pytest
-from polling import wait_until
-
-
-def start(page, base: str, table_id: str, order: str) -> None:
-    """Open the visits page and start a visit from its form."""
-    page.goto(base)
-    page.fill("input[name=table_id]", table_id)
-    page.fill("input[name=order]", order)
-    page.click("button[type=submit]")
+from browsing import start, wait_for_status
 
 
 def test_a_visit_started_from_the_form_reaches_finished_live(house, page):
-    page.goto(house)
+    page.goto(house.base)
     page.evaluate("window.notReloaded = true")
     page.fill("input[name=table_id]", "TBL1")
     page.fill("input[name=order]", "margherita:1")
@@ -29,22 +20,21 @@ def test_a_visit_started_from_the_form_reaches_finished_live(house, page):
 
 
 def test_a_bad_order_is_refused_with_a_line_under_the_form(house, page):
-    start(page, house, "TBL2", "margherita")
+    start(page, house.base, "TBL2", "margherita")
     page.wait_for_selector("#message .error")
     assert "write PIZZA:QUANTITY" in page.inner_text("#message")
 
 
-@pytest.mark.bake_seconds(5)
+@pytest.mark.settings(PIZZERIA_BAKE_SECONDS="5")
 def test_a_visit_cancelled_from_its_page_ends_cancelled(house, page):
-    start(page, house, "TBL3", "margherita:1")
+    start(page, house.base, "TBL3", "margherita:1")
     page.wait_for_selector("#visit-TBL3[data-status=in_progress]")
     page.click("#visit-TBL3 a")
     page.once("dialog", lambda dialog: dialog.accept())
     page.click("text=Cancel the visit")
     page.wait_for_selector("#message >> text=cancel: sent")
     visit_id = page.url.rsplit("/", 1)[-1]
-    wait_until(lambda: httpx.get(f"{house}/api/visits/{visit_id}").json()["status"] == "cancelled",
-               what="the visit to end cancelled")
+    wait_for_status(house.base, visit_id, "cancelled")
     page.reload()
     assert page.inner_text("h1 .status") == "cancelled"
     assert "CancelVisit" in page.inner_text("pre")
