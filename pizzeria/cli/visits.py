@@ -159,6 +159,8 @@ def demo_command(tables: int, timeout: float, out_of: str | None) -> None:
         visit_ids = start_tables(app, [f"TBL{n}" for n in range(1, tables + 1)], order)
         code = _follow(app, visit_ids, timeout, consumers)
     click.echo(f"consumers stopped: {consumers.describe()}")
+    click.echo("to watch visits in a browser: pizzeria consume process_manager menu waiter kitchen & "
+               "pizzeria web, then open http://127.0.0.1:8000")
     sys.exit(code)
 
 

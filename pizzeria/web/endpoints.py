@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 from fastapi import APIRouter, Request
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, or_, select
 
 from pizzeria.devtools.endpoints import describe
 from pizzeria.messaging import heartbeats
@@ -49,9 +49,11 @@ def _failed(engine: Engine) -> dict[str, int]:
 
 
 def _outbox_lag(engine: Engine, now: float) -> dict[str, Any]:
-    """How many outbox rows are due and how long the oldest has waited; how many wait for later."""
+    """How many outbox rows are due and not in a relay's hands (those a relay published wait
+    only to be deleted), and how long the oldest has waited; how many wait for later."""
     due = outbox.c.not_before <= now
+    free = or_(outbox.c.claimed_until.is_(None), outbox.c.claimed_until < now)
     with engine.connect() as conn:
-        pending, oldest = conn.execute(select(func.count(), func.min(outbox.c.not_before)).where(due)).one()
+        pending, oldest = conn.execute(select(func.count(), func.min(outbox.c.not_before)).where(due, free)).one()
         later = conn.execute(select(func.count()).where(~due)).scalar_one()
     return {"pending": pending, "oldest_seconds": None if oldest is None else round(now - oldest, 3), "delayed": later}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,6 +19,7 @@ from pizzeria.process_manager import storyboard, views
 from pizzeria.process_manager.messages import CancelVisit, RetryStep, parse_order
 from pizzeria.process_manager.story import story
 
+from .endpoints import health
 from .problems import Problem
 from .visits import Line, NewVisit, begin, tell
 
@@ -67,6 +68,16 @@ def operate(visit_id: str, operation: str, request: Request) -> str:
     except Problem as error:
         return message(_why(error), error=True)
     return message(f"{operation}: sent")
+
+
+@router.get("/endpoints", response_class=HTMLResponse)
+def endpoints_page(request: Request) -> HTMLResponse:
+    """Every endpoint with its queue and counts, the consumer processes, the outbox, the stuck visits."""
+    found = health(request)
+    processes = {process["process"]: process for endpoint in found["endpoints"] for process in endpoint["processes"]}
+    return TEMPLATES.TemplateResponse(request, "endpoints.html", {"health": found, "processes": [
+        {**process, "seen": datetime.fromtimestamp(process["seen_at"], UTC).isoformat(timespec="seconds")}
+        for process in processes.values()]})
 
 
 @router.get("/events/visits")

@@ -38,3 +38,13 @@ def test_a_visit_cancelled_from_its_page_ends_cancelled(house, page):
     page.reload()
     assert page.inner_text("h1 .status") == "cancelled"
     assert "CancelVisit" in page.inner_text("pre")
+
+
+def test_the_endpoints_page_shows_the_four_queues_and_their_live_consumer_processes(house, page):
+    start(page, house.base, "TBL5", "margherita:1")
+    page.wait_for_selector("#visit-TBL5[data-status=finished]")
+    page.goto(f"{house.base}/endpoints")
+    for endpoint in ("process_manager", "menu", "waiter", "kitchen"):
+        assert page.locator(f"#endpoint-{endpoint}").count() == 1
+    assert page.locator("tr.process[data-status=alive]").count() == 4
+    assert "0 due" in page.inner_text("#outbox")
