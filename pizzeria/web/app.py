@@ -10,19 +10,22 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request, Response
+from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from . import endpoints, events, failed, failed_pages, pages, problems, requests, visits
 
 CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+LOGIN = "/login"
 
 
 def create_app(pizzeria: Any, token: str | None = None) -> FastAPI:
     """The web application of `pizzeria` (a bootstrapped App); with a `token`, every request
-    that changes something must carry it (`Authorization: Bearer TOKEN`)."""
+    that changes something must carry it (`Authorization: Bearer TOKEN`, or the cookie the
+    login page sets)."""
     requests.metadata.create_all(pizzeria.engine)
     web = FastAPI(title="pizzeria", summary="The pizza house: its visits, failed messages and endpoints.")
-    web.state.pizzeria = pizzeria
+    web.state.pizzeria, web.state.token = pizzeria, token
     problems.install(web)
     web.include_router(visits.router)
     web.include_router(failed.router)
@@ -45,13 +48,26 @@ def create_app(pizzeria: Any, token: str | None = None) -> FastAPI:
 
 def _refused(request: Request, token: str | None) -> Response | None:
     """Why a request that changes something is refused: it came from another site's page, or
-    without the token; None if it may go on."""
+    without the token (but for the login itself); None if it may go on."""
     origin = request.headers.get("origin")
     if origin is not None and urlsplit(origin).netloc != request.headers.get("host"):
-        return problems.answer(403, "Cross-origin request refused", f"a request from {origin} may not change anything")
-    if token is not None:
-        scheme, _, given = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(given.encode(), token.encode()):
-            return problems.answer(401, "Token required", "send Authorization: Bearer PIZZERIA_WEB_TOKEN",
-                                   headers={"WWW-Authenticate": "Bearer"})
+        return _refusal(request, 403, "Cross-origin request refused", f"a request from {origin} may not change anything")
+    if token is not None and request.url.path != LOGIN and not carries(request, token):
+        return _refusal(request, 401, "Token required",
+                        f"send Authorization: Bearer PIZZERIA_WEB_TOKEN, or sign in at {LOGIN}")
     return None
+
+
+def carries(request: Request, token: str) -> bool:
+    """True if the request carries `token`, as a bearer token or in the login's cookie."""
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer":
+        given = request.cookies.get(pages.TOKEN_COOKIE, "")
+    return bool(given) and hmac.compare_digest(given.encode(), token.encode())
+
+
+def _refusal(request: Request, status: int, title: str, detail: str) -> Response:
+    """A problem for the API; for a page's request (htmx), the line it shows."""
+    if request.headers.get("hx-request"):
+        return HTMLResponse(pages.message(detail, error=True), status_code=status)
+    return problems.answer(status, title, detail, headers={"WWW-Authenticate": "Bearer"} if status == 401 else None)

@@ -3,6 +3,7 @@ visit with its story, and its cancel and retry. Every value shown is escaped (Ji
 
 from __future__ import annotations
 
+import hmac
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -24,6 +25,7 @@ from .problems import Problem
 from .visits import Line, NewVisit, begin, tell
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
+TOKEN_COOKIE = "pizzeria_token"  # HttpOnly and SameSite=Strict: no script and no other site sends it
 LIVE_POLL_SECONDS = 0.5
 
 router = APIRouter(include_in_schema=False)
@@ -68,6 +70,23 @@ def operate(visit_id: str, operation: str, request: Request) -> str:
     except Problem as error:
         return message(_why(error), error=True)
     return message(f"{operation}: sent")
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request) -> HTMLResponse:
+    """A form for the token that the pages' actions need when one is set."""
+    return TEMPLATES.TemplateResponse(request, "login.html", {"needed": request.app.state.token is not None})
+
+
+@router.post("/login", response_class=HTMLResponse)
+def login(request: Request, token: Annotated[str, Form()]) -> HTMLResponse:
+    """Keep the token in an HttpOnly, same-site cookie if it is the right one."""
+    expected = request.app.state.token
+    if expected is None or not hmac.compare_digest(token.encode(), expected.encode()):
+        return HTMLResponse(message("that is not the token", error=True), status_code=401)
+    answer = HTMLResponse(message("signed in: the pages' actions carry the token now"))
+    answer.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="strict")
+    return answer
 
 
 @router.get("/endpoints", response_class=HTMLResponse)

@@ -142,3 +142,16 @@ def test_the_endpoints_show_their_queues_counts_consumer_processes_and_the_outbo
     assert [process["status"] for process in by_name["kitchen"]["processes"]] == [heartbeats.ALIVE]
     assert health["outbox"] == {"pending": 0, "oldest_seconds": None, "delayed": 0}
     assert health["stuck_visits"] == []
+
+
+def test_with_a_token_the_pages_act_once_signed_in_with_a_same_site_http_only_cookie(app, bus):
+    guarded = TestClient(create_app(app, token="s3cret"))
+    form = {"table_id": "T1", "order": "margherita:1"}
+    refused = guarded.post("/visits", data=form, headers={"HX-Request": "true"})
+    assert refused.status_code == 401 and "sign in at /login" in refused.text
+    assert guarded.post("/login", data={"token": "wrong"}).status_code == 401
+    signed_in = guarded.post("/login", data={"token": "s3cret"})
+    assert "httponly" in signed_in.headers["set-cookie"].lower()
+    assert "samesite=strict" in signed_in.headers["set-cookie"].lower()
+    started = guarded.post("/visits", data=form, headers={"HX-Request": "true"})
+    assert started.status_code == 200 and "T1: visit" in started.text
