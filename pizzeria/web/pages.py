@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse
@@ -31,10 +32,16 @@ LIVE_POLL_SECONDS = 0.5
 router = APIRouter(include_in_schema=False)
 
 
+STATUSES = ("in_progress", "failed", "finished", "rejected", "cancelled")
+
+
 @router.get("/", response_class=HTMLResponse)
-def visits_page(request: Request) -> HTMLResponse:
-    """The latest visits, live, and a form to start one."""
-    return TEMPLATES.TemplateResponse(request, "visits.html", {"visits": _rows(request.app.state.pizzeria.engine)})
+def visits_page(request: Request, status: str = "", table_id: str = "") -> HTMLResponse:
+    """The latest visits, live, by status and table if asked, and a form to start one."""
+    chosen = {"status": status, "table_id": table_id}
+    return TEMPLATES.TemplateResponse(request, "visits.html", {
+        "visits": _rows(request.app.state.pizzeria.engine, **chosen), "chosen": chosen, "statuses": STATUSES,
+        "live": f"/events/visits?{urlencode(chosen)}"})
 
 
 @router.post("/visits", response_class=HTMLResponse)
@@ -56,7 +63,8 @@ def visit_page(visit_id: str, request: Request) -> HTMLResponse:
     if report is None or told is None:
         raise Problem(404, "No such visit", f"no visit {visit_id}")
     return TEMPLATES.TemplateResponse(request, "visit.html", {
-        "visit": report, "timeline": storyboard.as_text(told), "diagram": storyboard.as_mermaid(told)})
+        "visit": report, "timeline": storyboard.as_text(told), "diagram": storyboard.as_mermaid(told),
+        "waiting": storyboard.as_data(told)["waiting"]})
 
 
 @router.post("/visits/{visit_id}/{operation}", response_class=HTMLResponse)
@@ -100,25 +108,25 @@ def endpoints_page(request: Request) -> HTMLResponse:
 
 
 @router.get("/events/visits")
-def visits_events(request: Request) -> EventSourceResponse:
-    """The visits' rows, sent again whenever they change."""
-    return EventSourceResponse(_rows_as_they_change(request.app.state.pizzeria.engine), ping=15)
+def visits_events(request: Request, status: str = "", table_id: str = "") -> EventSourceResponse:
+    """The visits' rows (by status and table if asked), sent again whenever they change."""
+    return EventSourceResponse(_rows_as_they_change(request.app.state.pizzeria.engine, status, table_id), ping=15)
 
 
-def _rows_as_they_change(engine: Any) -> Iterator[ServerSentEvent]:
+def _rows_as_they_change(engine: Any, status: str, table_id: str) -> Iterator[ServerSentEvent]:
     shown = None
     while True:
-        html = TEMPLATES.get_template("_visit_rows.html").render(visits=_rows(engine))
+        html = TEMPLATES.get_template("_visit_rows.html").render(visits=_rows(engine, status, table_id))
         if html != shown:
             yield ServerSentEvent(html, event="visits")
             shown = html
         time.sleep(LIVE_POLL_SECONDS)
 
 
-def _rows(engine: Any) -> list[dict[str, Any]]:
+def _rows(engine: Any, status: str = "", table_id: str = "") -> list[dict[str, Any]]:
     """The latest visits, each with how long it took (or has taken so far)."""
     rows = []
-    for visit in views.latest_visits(engine, limit=50):
+    for visit in views.latest_visits(engine, table_id or None, status or None, limit=50):
         started, updated = (datetime.fromisoformat(visit[key]) for key in ("started_at", "updated_at"))
         ended = updated if visit["status"] != "in_progress" else datetime.now(started.tzinfo)
         rows.append({**visit, "took": f"{(ended - started).total_seconds():.1f} s"})

@@ -155,3 +155,19 @@ def test_with_a_token_the_pages_act_once_signed_in_with_a_same_site_http_only_co
     assert "samesite=strict" in signed_in.headers["set-cookie"].lower()
     started = guarded.post("/visits", data=form, headers={"HX-Request": "true"})
     assert started.status_code == 200 and "T1: visit" in started.text
+
+
+def test_the_visits_page_filters_by_status_and_table_and_its_live_rows_follow_the_filter(client, bus):
+    for table in ("T1", "T2"):
+        client.post("/api/visits", json={**ORDER, "table_id": table})
+        bus.run()
+    page = client.get("/", params={"table_id": "T2", "status": "finished"}).text
+    assert 'id="visit-T2"' in page and 'id="visit-T1"' not in page
+    assert 'sse-connect="/events/visits?status=finished&amp;table_id=T2"' in page
+
+
+def test_a_visit_page_shows_its_pending_deadline(client, bus):
+    visit_id = client.post("/api/visits", json=ORDER).json()["visit_id"]
+    bus.step()  # opened: GetMenu sent, its deadline waiting
+    page = client.get(f"/visits/{visit_id}").text
+    assert "Deadline due" in page
