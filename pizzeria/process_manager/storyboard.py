@@ -41,17 +41,30 @@ def as_text(story: Story) -> str:
     return "\n".join(lines)
 
 
+def as_sequence(story: Story) -> tuple[list[str], list[dict[str, Any]]]:
+    """The diagram's parties, in order, and its rows: a message (from, to, label, whether an event,
+    whether it failed for good) or a note of the stage the visit moved to."""
+    parties = list(dict.fromkeys([CLIENT, MANAGER] + [p for step in story.steps for p in (step.sender, step.receiver)]))
+    rows: list[dict[str, Any]] = []
+    for step in story.steps:
+        rows.append({"from": step.sender, "to": step.receiver, "label": _label(step),
+                     "event": step.sender not in (MANAGER, CLIENT), "failed": step.handled is None and bool(step.failures)})
+        if step.stage_after and step.stage_after != step.stage_before:
+            rows.append({"note": step.stage_after})
+    return parties, rows
+
+
 def as_mermaid(story: Story) -> str:
     """A Mermaid sequenceDiagram: commands as solid arrows, events as dashed ones, a message
     that failed for good crossed out, and the visit's stage as a note when it changes."""
-    parties = [CLIENT, MANAGER] + [party for step in story.steps for party in (step.sender, step.receiver)]
-    lines = ["sequenceDiagram"] + [f"    participant {party}" for party in dict.fromkeys(parties)]
-    for step in story.steps:
-        failed = step.handled is None and step.failures
-        arrow = "-x" if failed else "-->>" if step.sender != MANAGER and step.sender != CLIENT else "->>"
-        lines.append(f"    {step.sender}{arrow}{step.receiver}: {_mermaid_text(_label(step))}")
-        if step.stage_after and step.stage_after != step.stage_before:
-            lines.append(f"    Note over {MANAGER}: {step.stage_after}")
+    parties, rows = as_sequence(story)
+    lines = ["sequenceDiagram"] + [f"    participant {party}" for party in parties]
+    for row in rows:
+        if "note" in row:
+            lines.append(f"    Note over {MANAGER}: {row['note']}")
+            continue
+        arrow = "-x" if row["failed"] else "-->>" if row["event"] else "->>"
+        lines.append(f"    {row['from']}{arrow}{row['to']}: {_mermaid_text(row['label'])}")
     return "\n".join(lines)
 
 

@@ -19,7 +19,7 @@ from sse_starlette.sse import EventSourceResponse, ServerSentEvent
 
 from pizzeria.process_manager import storyboard, views
 from pizzeria.process_manager.messages import CancelVisit, RetryStep, parse_order
-from pizzeria.process_manager.story import story
+from pizzeria.process_manager.story import MANAGER, story
 
 from .endpoints import health
 from .problems import Problem
@@ -64,7 +64,7 @@ def visit_page(visit_id: str, request: Request) -> HTMLResponse:
         raise Problem(404, "No such visit", f"no visit {visit_id}")
     return TEMPLATES.TemplateResponse(request, "visit.html", {
         "visit": report, "timeline": storyboard.as_text(told), "diagram": storyboard.as_mermaid(told),
-        "waiting": storyboard.as_data(told)["waiting"]})
+        "waiting": storyboard.as_data(told)["waiting"], **_laid_out(*storyboard.as_sequence(told))})
 
 
 @router.post("/visits/{visit_id}/{operation}", response_class=HTMLResponse)
@@ -131,6 +131,18 @@ def _rows(engine: Any, status: str = "", table_id: str = "") -> list[dict[str, A
         ended = updated if visit["status"] != "in_progress" else datetime.now(started.tzinfo)
         rows.append({**visit, "took": f"{(ended - started).total_seconds():.1f} s"})
     return rows
+
+
+COLUMN, ROW, TOP = 170, 26, 50  # the sequence diagram's spacing, in pixels
+
+
+def _laid_out(parties: list[str], rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The sequence diagram placed: each party's x, each row's y and its ends' x."""
+    x = {party: 80 + COLUMN * column for column, party in enumerate(parties)}
+    placed = [{**row, "y": TOP + ROW * index, "x1": x[row.get("from", MANAGER)], "x2": x.get(row.get("to", ""), 0)}
+              for index, row in enumerate(rows)]
+    return {"parties": [{"name": party, "x": x[party]} for party in parties], "rows": placed,
+            "width": 80 * 2 + COLUMN * (len(parties) - 1), "height": TOP + ROW * len(rows) + 10}
 
 
 def message(text: str, error: bool = False) -> str:

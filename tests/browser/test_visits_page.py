@@ -3,6 +3,7 @@ live, without reloading the page; a visit is cancelled from its page."""
 
 from __future__ import annotations
 
+import httpx
 import pytest
 from browsing import start, wait_for_status
 
@@ -38,6 +39,8 @@ def test_a_visit_cancelled_from_its_page_ends_cancelled(house, page):
     page.reload()
     assert page.inner_text("h1 .status") == "cancelled"
     assert "CancelVisit" in page.inner_text("pre")
+    steps = httpx.get(f"{house.base}/api/visits/{visit_id}/story").json()["steps"]
+    assert page.locator("#sequence line.message").count() == len(steps)
 
 
 def test_the_endpoints_page_shows_the_four_queues_and_their_live_consumer_processes(house, page):
