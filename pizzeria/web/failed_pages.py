@@ -36,7 +36,8 @@ def group_page(request: Request, queue: str, error_type: str, type: str = "") ->
     entries = failures.matching(store.entries(request.app.state.pizzeria.engine), status=failures.FAILED,
                                 **group.model_dump())
     return TEMPLATES.TemplateResponse(request, "failed_group.html", {
-        "group": group, "entries": [failures.summary(entry) for entry in entries]})
+        "group": group, "entries": [failures.summary(entry) for entry in entries],
+        "group_values": json.dumps({"queue": queue, "type": type, "error_type": error_type})})
 
 
 @router.get("/{entry_id}", response_class=HTMLResponse)
@@ -51,15 +52,18 @@ DONE = {"replay": "replayed", "delete": "deleted"}
 
 
 @router.post("/{operation}", response_class=HTMLResponse)
-def operate(operation: str, request: Request, ids: Annotated[list[int] | None, Form()] = None) -> str:
-    """Replay or delete the chosen messages; the answer is the line the page shows."""
+def operate(operation: str, request: Request, ids: Annotated[list[int] | None, Form()] = None,
+            queue: Annotated[str, Form()] = "", type: Annotated[str, Form()] = "",
+            error_type: Annotated[str, Form()] = "") -> str:
+    """Replay or delete the chosen messages, or a whole group's; the answer is the line the page shows."""
     app = request.app.state.pizzeria
     if operation not in DONE:
         raise Problem(404, "No such operation", f"failed messages can be replayed or deleted, not {operation}")
-    if not ids:
+    if not ids and not (queue and error_type):
         return message("choose a message first", error=True)
+    chosen = Chosen(ids=ids) if ids else Chosen(group=Group(queue=queue, type=type or None, error_type=error_type))
     try:
-        done = replay_chosen(app, Chosen(ids=ids)) if operation == "replay" else delete_chosen(app.engine, Chosen(ids=ids))
+        done = replay_chosen(app, chosen) if operation == "replay" else delete_chosen(app.engine, chosen)
     except Problem as error:
         return message(error.detail or error.title, error=True)
-    return message(f"{DONE[operation]} {', '.join(map(str, done))}")
+    return message(f"{DONE[operation]} {', '.join(map(str, done)) or 'nothing'}")

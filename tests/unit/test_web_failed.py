@@ -67,3 +67,18 @@ def test_deleting_by_id_empties_the_store_and_an_id_it_does_not_hold_is_a_404(st
 def test_a_choice_is_ids_or_a_group(stored, body):
     client, _bus, _visit_id = stored
     assert client.post("/api/failed/replay", json=body).status_code == 422
+
+
+def test_the_pages_replay_a_whole_group_after_showing_it_and_escape_what_they_show(stored):
+    client, bus, visit_id = stored
+    groups = client.get("/failed").text
+    assert "pizzeria.kitchen" in groups and "InjectedFault" in groups
+    page = client.get("/failed/group", params={"queue": "pizzeria.kitchen", "type": "DoPizza",
+                                               "error_type": "InjectedFault"}).text
+    assert "Replay the whole group" in page and "&#34;queue&#34;" in page  # the group's values, escaped
+    done = client.post("/failed/replay", data={"queue": "pizzeria.kitchen", "type": "DoPizza",
+                                               "error_type": "InjectedFault"}, headers={"HX-Request": "true"})
+    assert "replayed" in done.text
+    bus.run()
+    assert client.get(f"/api/visits/{visit_id}").json()["status"] == "finished"
+    assert "choose a message first" in client.post("/failed/delete", data={}).text
