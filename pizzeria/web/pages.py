@@ -1,5 +1,6 @@
-"""The pages: the visits, updating live over server-sent events, with a form to start one; a
-visit with its story, and its cancel and retry. Every value shown is escaped (Jinja2's autoescape)."""
+"""The pages: the visits, updating live over server-sent events, with filters and a form to
+start one; a visit with its story, its sequence diagram, its cancel and retry; the endpoints'
+health; the sign-in for a token. Every value shown is escaped (Jinja2's autoescape)."""
 
 from __future__ import annotations
 
@@ -28,11 +29,9 @@ from .visits import Line, NewVisit, begin, tell
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
 TOKEN_COOKIE = "pizzeria_token"  # HttpOnly and SameSite=Strict: no script and no other site sends it
 LIVE_POLL_SECONDS = 0.5
+STATUSES = ("in_progress", "failed", "finished", "rejected", "cancelled")
 
 router = APIRouter(include_in_schema=False)
-
-
-STATUSES = ("in_progress", "failed", "finished", "rejected", "cancelled")
 
 
 @router.get("/", response_class=HTMLResponse)
