@@ -10,12 +10,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request, Response
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from . import endpoints, events, failed, failed_pages, pages, problems, requests, visits
 
 CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+SWAGGER_UI = "5.35.0"  # shipped in static/, with its licence
 LOGIN = "/login"
 
 
@@ -24,7 +26,8 @@ def create_app(pizzeria: Any, token: str | None = None) -> FastAPI:
     that changes something must carry it (`Authorization: Bearer TOKEN`, or the cookie the
     login page sets)."""
     requests.metadata.create_all(pizzeria.engine)
-    web = FastAPI(title="pizzeria", summary="The pizza house: its visits, failed messages and endpoints.")
+    web = FastAPI(title="pizzeria", summary="The pizza house: its visits, failed messages and endpoints.",
+                  docs_url=None, redoc_url=None)
     web.state.pizzeria, web.state.token = pizzeria, token
     problems.install(web)
     web.include_router(visits.router)
@@ -34,6 +37,14 @@ def create_app(pizzeria: Any, token: str | None = None) -> FastAPI:
     web.include_router(pages.router)
     web.include_router(failed_pages.router)
     web.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
+
+    @web.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        """The API's description to read and try, Swagger UI served from the package, not a CDN."""
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="pizzeria API",
+                                   swagger_js_url=f"/static/swagger-ui-bundle-{SWAGGER_UI}.js",
+                                   swagger_css_url=f"/static/swagger-ui-{SWAGGER_UI}.css",
+                                   swagger_favicon_url="/static/swagger-ui-favicon-32x32.png")
 
     @web.middleware("http")
     async def guard(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

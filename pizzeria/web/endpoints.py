@@ -20,7 +20,7 @@ from pizzeria.process_manager import views
 router = APIRouter(prefix="/api/endpoints", tags=["endpoints"])
 
 
-@router.get("")
+@router.get("", summary="The endpoints and their health")
 def health(request: Request) -> dict[str, Any]:
     """Every endpoint with its consumers and counts, the outbox's lag, the stuck visits."""
     app, now = request.app.state.pizzeria, time.time()

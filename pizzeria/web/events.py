@@ -23,7 +23,7 @@ PING_SECONDS = 15
 router = APIRouter(prefix="/api/visits", tags=["visits"])
 
 
-@router.get("/{visit_id}/events")
+@router.get("/{visit_id}/events", summary="Follow a visit as it happens (server-sent events)")
 def events(visit_id: str, request: Request) -> EventSourceResponse:
     """The visit's steps as they happen (event `step`), ending with its report (event `end`)."""
     engine = request.app.state.pizzeria.engine

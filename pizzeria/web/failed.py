@@ -39,7 +39,7 @@ class Chosen(BaseModel):
         return self
 
 
-@router.get("")
+@router.get("", summary="List the failed messages")
 def listed(request: Request, queue: str | None = None, type: str | None = None, error_type: str | None = None,
            visit_id: str | None = None, status: str | None = None) -> list[dict[str, Any]]:
     """The failed messages, oldest first, filtered by queue, type, error class, visit and status."""
@@ -48,26 +48,26 @@ def listed(request: Request, queue: str | None = None, type: str | None = None, 
         entries, queue=queue, type=type, error_type=error_type, visit_id=visit_id, status=status)]
 
 
-@router.get("/groups")
+@router.get("/groups", summary="Count the failed messages by group")
 def grouped(request: Request) -> list[dict[str, Any]]:
     """The messages not replayed, counted by queue, type and error class, the largest group first."""
     return failures.groups(store.entries(request.app.state.pizzeria.engine))
 
 
-@router.get("/{entry_id}")
+@router.get("/{entry_id}", summary="Read a failed message whole")
 def one(entry_id: int, request: Request) -> dict[str, Any]:
     """One failed message whole; `took_effect` says whether its consumer's inbox shows it handled
     (a replay would then do nothing)."""
     return details(request.app.state.pizzeria.engine, entry_id)
 
 
-@router.post("/replay")
+@router.post("/replay", summary="Replay failed messages")
 def replay(chosen: Chosen, request: Request) -> dict[str, list[int]]:
     """Send the chosen messages to their queue again, as they were."""
     return {"replayed": replay_chosen(request.app.state.pizzeria, chosen)}
 
 
-@router.post("/delete")
+@router.post("/delete", summary="Delete failed messages")
 def delete(chosen: Chosen, request: Request) -> dict[str, list[int]]:
     """Delete the chosen messages from the store."""
     return {"deleted": delete_chosen(request.app.state.pizzeria.engine, chosen)}

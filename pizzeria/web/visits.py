@@ -45,7 +45,7 @@ class Cancel(BaseModel):
     reason: str = Field(default="cancelled by the house", min_length=1, max_length=200)
 
 
-@router.post("", status_code=202)
+@router.post("", status_code=202, summary="Start a visit")
 def start(visit: NewVisit, request: Request,
           idempotency_key: Annotated[str | None, Header(max_length=255)] = None) -> JSONResponse:
     """Start a visit; 202 with its Location. The same Idempotency-Key gives the same visit."""
@@ -67,14 +67,14 @@ def begin(app: Any, visit: NewVisit, idempotency_key: str | None = None) -> str:
     return str(_publish(app, lambda publisher: service.publish_start(publisher, command, str(visit_id))))
 
 
-@router.get("")
+@router.get("", summary="List the latest visits")
 def listed(request: Request, status: str | None = None, table_id: str | None = None,
            limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict[str, Any]]:
     """The latest visits, newest first, by status and table if asked."""
     return views.latest_visits(request.app.state.pizzeria.engine, table_id, status, limit)
 
 
-@router.get("/{visit_id}")
+@router.get("/{visit_id}", summary="Read a visit")
 def one(visit_id: str, request: Request) -> dict[str, Any]:
     """A visit: its state, pizzas, bill and history; `requested` until the process manager opens it."""
     engine = request.app.state.pizzeria.engine
@@ -87,7 +87,7 @@ def one(visit_id: str, request: Request) -> dict[str, Any]:
     return {"visit_id": visit_id, "table_id": asked.table_id, "status": REQUESTED}
 
 
-@router.get("/{visit_id}/story")
+@router.get("/{visit_id}/story", summary="Tell a visit's story")
 def told(visit_id: str, request: Request) -> dict[str, Any]:
     """The visit's story (see `pizzeria story`)."""
     found = story(request.app.state.pizzeria.engine, visit_id)
@@ -96,13 +96,13 @@ def told(visit_id: str, request: Request) -> dict[str, Any]:
     return storyboard.as_data(found)
 
 
-@router.post("/{visit_id}/cancel", status_code=202)
+@router.post("/{visit_id}/cancel", status_code=202, summary="Cancel a visit")
 def cancel(visit_id: str, request: Request, why: Cancel | None = None) -> dict[str, Any]:
     """Cancel the visit: what can be undone is, what was served is billed, the client is told why."""
     return tell(request, visit_id, CancelVisit((why or Cancel()).reason))
 
 
-@router.post("/{visit_id}/retry", status_code=202)
+@router.post("/{visit_id}/retry", status_code=202, summary="Send a visit's step again")
 def retry(visit_id: str, request: Request) -> dict[str, Any]:
     """Send the visit's current step again, now."""
     return tell(request, visit_id, RetryStep())

@@ -51,3 +51,21 @@ def test_the_endpoints_page_shows_the_four_queues_and_their_live_consumer_proces
         assert page.locator(f"#endpoint-{endpoint}").count() == 1
     assert page.locator("tr.process[data-status=alive]").count() == 4
     assert "0 due" in page.inner_text("#outbox")
+
+
+def test_the_pages_and_the_apis_description_work_with_nothing_reachable_but_the_server(house, page):
+    refused = []
+
+    def only_the_server(route):
+        if route.request.url.startswith(house.base):
+            route.continue_()
+        else:
+            refused.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_the_server)
+    start(page, house.base, "TBL6", "margherita:1")
+    page.wait_for_selector("#visit-TBL6[data-status=finished]")
+    page.goto(f"{house.base}/docs")
+    page.get_by_text("/api/visits/{visit_id}/story", exact=True).wait_for()
+    assert refused == []
