@@ -38,12 +38,12 @@ def details(entry: Any) -> dict[str, Any]:
 def matching(entries: Iterable[Any], **wanted: str | None) -> list[Any]:
     """The entries whose summary has every value `wanted` (a None value matches anything)."""
     asked = {key: value for key, value in wanted.items() if value is not None}
-    return [entry for entry in entries if all(summary(entry)[key] == value for key, value in asked.items())]
+    return [entry for entry in entries if asked.items() <= summary(entry).items()]
 
 
 def groups(entries: Iterable[Any]) -> list[dict[str, Any]]:
     """The entries not replayed, counted by queue, type and error class, the largest group first."""
-    counts = Counter(tuple(summary(entry)[key] for key in GROUPED_BY) for entry in entries if not entry.replayed_at)
+    counts = Counter(tuple(getattr(entry, key) for key in GROUPED_BY) for entry in entries if not entry.replayed_at)
     return [dict(zip(GROUPED_BY, key), count=count) for key, count in counts.most_common()]
 
 

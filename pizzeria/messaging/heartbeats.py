@@ -46,11 +46,10 @@ def processes(engine: Engine, now: float, gone_after: float = GONE_AFTER_SECONDS
     than `gone_after`) or stopped."""
     with engine.connect() as conn:
         rows = conn.execute(select(heartbeats).order_by(heartbeats.c.seen_at.desc(), heartbeats.c.process)).all()
-    return [{"process": row.process, "host": row.process.rpartition(":")[0], "pid": int(row.process.rpartition(":")[2]),
-             "queues": row.queues.split(","), "started_at": row.started_at, "seen_at": row.seen_at,
-             "handled": row.handled,
+    return [{"process": row.process, "host": host, "pid": int(pid), "queues": row.queues.split(","),
+             "started_at": row.started_at, "seen_at": row.seen_at, "handled": row.handled,
              "status": STOPPED if row.stopped_at else GONE if now - row.seen_at > gone_after else ALIVE}
-            for row in rows]
+            for row in rows for host, _, pid in [row.process.rpartition(":")]]
 
 
 def prune(engine: Engine, before: float) -> int:

@@ -112,10 +112,7 @@ def created(envelope: Any, exchange: str, routing_key: str) -> dict[str, str]:
     carry its context, for the message's outbox row."""
     if not active():
         return {}
-    span = _tracer().start_span(f"create {exchange}", kind=SpanKind.PRODUCER, attributes=_attributes(
-        "create", envelope.message_id, envelope.correlation_id, exchange, routing_key))
-    span.end()
-    return _carrier(span)
+    return _create_span(exchange, routing_key, envelope.message_id, envelope.correlation_id)
 
 
 def scheduled() -> dict[str, str]:
@@ -166,10 +163,16 @@ def _created_now(exchange: str, routing_key: str, headers: MutableMapping[str, A
     scheduler = _carried({TRACEPARENT: headers.pop(SCHEDULED_BY)})
     if scheduler is None or not active():
         return {}
-    span = _tracer().start_span(f"create {exchange}", context=trace.set_span_in_context(NonRecordingSpan(scheduler)),
-                                kind=SpanKind.PRODUCER, attributes=_attributes(
-                                    "create", str(headers.get("message_id", "")),
-                                    str(headers.get("correlation_id", "")), exchange, routing_key))
+    return _create_span(exchange, routing_key, str(headers.get("message_id", "")),
+                        str(headers.get("correlation_id", "")), _under(scheduler))
+
+
+def _create_span(exchange: str, routing_key: str, message_id: str, correlation_id: str,
+                 parent: Any = None) -> dict[str, str]:
+    """A message's `create` span, ended at once, the child of `parent` (None: the span in hand);
+    return the headers that carry its context."""
+    span = _tracer().start_span(f"create {exchange}", context=parent, kind=SpanKind.PRODUCER,
+                                attributes=_attributes("create", message_id, correlation_id, exchange, routing_key))
     span.end()
     return _carrier(span)
 
@@ -180,8 +183,8 @@ def _send_span(exchange: str, routing_key: str, headers: Mapping[str, Any]) -> A
         return None
     attributes = _attributes("send", str(headers.get("message_id", "")), str(headers.get("correlation_id", "")),
                              exchange, routing_key)
-    return _tracer().start_span(f"send {exchange}", context=trace.set_span_in_context(NonRecordingSpan(created_span)),
-                                kind=SpanKind.PRODUCER, links=[Link(created_span)], attributes=attributes)
+    return _tracer().start_span(f"send {exchange}", context=_under(created_span), kind=SpanKind.PRODUCER,
+                                links=[Link(created_span)], attributes=attributes)
 
 
 def _carried(headers: Mapping[str, Any]) -> Any:
@@ -230,7 +233,12 @@ def _parent(headers: Mapping[str, Any], correlation_id: str) -> Any:
         trace_id = int(conversation_trace_id(correlation_id), 16)
         carried = SpanContext(trace_id=trace_id, span_id=trace_id & 0xFFFFFFFFFFFFFFFF or 1, is_remote=True,
                               trace_flags=TraceFlags(TraceFlags.SAMPLED))
-    return trace.set_span_in_context(NonRecordingSpan(carried))
+    return _under(carried)
+
+
+def _under(span_context: Any) -> Any:
+    """A context whose current span is the (remote) span of `span_context`, to start a child of it."""
+    return trace.set_span_in_context(NonRecordingSpan(span_context))
 
 
 def _attributes(operation: str, message_id: str, conversation_id: str, exchange: str, routing_key: str,

@@ -18,7 +18,12 @@ def as_data(story: Story) -> dict[str, Any]:
     return {"visit_id": story.visit_id, "table_id": story.table_id, "status": story.status,
             "trace_id": story.trace_id, "begins_at": _iso(story.begins_at), "ends_at": _iso(story.ends_at),
             "steps": [_step_data(step) for step in story.steps],
-            "waiting": [{"type": wait.type, "due_at": _iso(wait.due_at)} for wait in story.waiting]}
+            "waiting": waiting(story)}
+
+
+def waiting(story: Story) -> list[dict[str, Any]]:
+    """What of the visit still waits in the outbox, as data: each message's type and when it is due."""
+    return [{"type": wait.type, "due_at": _iso(wait.due_at)} for wait in story.waiting]
 
 
 def as_text(story: Story) -> str:

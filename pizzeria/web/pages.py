@@ -63,7 +63,7 @@ def visit_page(visit_id: str, request: Request) -> HTMLResponse:
         raise Problem(404, "No such visit", f"no visit {visit_id}")
     return TEMPLATES.TemplateResponse(request, "visit.html", {
         "visit": report, "timeline": storyboard.as_text(told), "diagram": storyboard.as_mermaid(told),
-        "waiting": storyboard.as_data(told)["waiting"], **_laid_out(*storyboard.as_sequence(told))})
+        "waiting": storyboard.waiting(told), **_laid_out(*storyboard.as_sequence(told))})
 
 
 @router.post("/visits/{visit_id}/{operation}", response_class=HTMLResponse)
