@@ -26,7 +26,9 @@ from pizzeria.messaging import (
     build_worker,
     make_engine,
 )
+from pizzeria.messaging.broker import is_amqp
 from pizzeria.messaging.db import metadata as core_tables
+from pizzeria.messaging.topology import CLASSIC
 from pizzeria.messaging.work import is_outage
 
 NAMES = Names("pizzeria")
@@ -54,8 +56,10 @@ def bootstrap(settings: Settings | None = None) -> App:
     if "sqlite" in settings.broker_url or "sqlite" in settings.database_url:
         settings.var_dir.mkdir(parents=True, exist_ok=True)
     endpoints = {module.name: endpoint(module, settings) for module in modules.declarations()}
-    topology = Topology(NAMES, {name: endpoint.routes for name, endpoint in endpoints.items()})
-    return App(settings, make_engine(settings.database_url), Broker(settings.broker_url, topology), endpoints)
+    queue_type = settings.queue_type if is_amqp(settings.broker_url) else CLASSIC
+    topology = Topology(NAMES, {name: endpoint.routes for name, endpoint in endpoints.items()}, queue_type)
+    broker = Broker(settings.broker_url, topology, heartbeat=settings.heartbeat_seconds)
+    return App(settings, make_engine(settings.database_url), broker, endpoints)
 
 
 def endpoint(module: Module, settings: Settings) -> Endpoint:

@@ -1,22 +1,20 @@
-"""Settings, read from PIZZERIA_* environment variables."""
+"""Settings: the defaults, then the TOML files PIZZERIA_CONFIG names, then PIZZERIA_* environment variables."""
 
 from __future__ import annotations
 
+import difflib
 import os
-import re
-from collections.abc import Mapping
+import tomllib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from pizzeria import modules
-from pizzeria.messaging.inbox import RETENTION_SECONDS
 from pizzeria.messaging.pipeline import MAX_BODY_BYTES
 from pizzeria.messaging.retry import RetryPolicy
+from pizzeria.settings_table import INBOX_RETENTION_DAYS, SETTINGS, Invalid, Setting
 
-RETRY = RetryPolicy()  # the defaults
-INBOX_RETENTION_DAYS = RETENTION_SECONDS / 86400
-STOCK = re.compile(r"^(?P<pizza>[a-z][a-z0-9_]{0,31}):(?P<left>\d{1,6})$")
-FAULT = re.compile(r"^(?P<queue>[a-z_][a-z0-9_]*)\.(?P<type>[A-Za-z]+):(?P<times>\d{1,4})$")
+KEYS = frozenset(setting.key for setting in SETTINGS)
 
 
 class ConfigError(ValueError):
@@ -40,75 +38,112 @@ class Settings:
     step_resends: int = 3
     stock: Mapping[str, int] = field(default_factory=dict)  # pizzas the kitchen can still bake; others unlimited
     web_token: str | None = field(default=None, repr=False)  # what the web's changing requests must carry
+    queue_type: str = "quorum"  # of the RabbitMQ queues: quorum or classic
+    heartbeat_seconds: float = 60.0  # between the client and RabbitMQ; 0 for none
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
-        """Read the settings; by default the broker and the database are SQLite files in ./var."""
-        var_dir = Path(env.get("PIZZERIA_VAR_DIR", "var")).absolute()
-        read = _Reader(env)
-        return cls(
-            broker_url=env.get("PIZZERIA_BROKER_URL") or f"sqlite:///{var_dir}/broker.sqlite",
-            database_url=env.get("PIZZERIA_DATABASE_URL") or f"sqlite:///{var_dir}/pizzeria.sqlite",
-            var_dir=var_dir,
-            bake_seconds=read("BAKE_SECONDS", 0.5, 0, 3600),
-            log_json=env.get("PIZZERIA_LOG_JSON", "0") not in ("", "0", "false", "no"),
-            retry=RetryPolicy(immediate=int(read("RETRY_IMMEDIATE", RETRY.immediate, 0, 20)),
-                              delayed=int(read("RETRY_DELAYED", RETRY.delayed, 0, 20)),
-                              first_delay=read("RETRY_DELAY_SECONDS", RETRY.first_delay, 0, 3600),
-                              factor=read("RETRY_BACKOFF", RETRY.factor, 1, 10),
-                              max_delay=read("RETRY_MAX_DELAY_SECONDS", RETRY.max_delay, 0, 86400)),
-            faults=_faults(env.get("PIZZERIA_FAULTS", "")),
-            max_body_bytes=int(read("MAX_BODY_BYTES", MAX_BODY_BYTES, 1024, 128 * 1024 * 1024)),
-            inbox_retention_days=read("INBOX_RETENTION_DAYS", INBOX_RETENTION_DAYS, 1, 3650),
-            step_deadline_seconds=read("STEP_DEADLINE_SECONDS", 30, 0.1, 86400),
-            step_resends=int(read("STEP_RESENDS", 3, 0, 100)),
-            stock=_stock(env.get("PIZZERIA_STOCK", "")),
-            web_token=env.get("PIZZERIA_WEB_TOKEN") or None,
-        )
+        """Read the settings: defaults (the broker and the database SQLite files in ./var), then the files
+        PIZZERIA_CONFIG in `env` names, then the PIZZERIA_* variables of `env`."""
+        return cls.of(effective_settings(env))
+
+    @classmethod
+    def of(cls, effective: Iterable[Effective]) -> Settings:
+        """The settings made of these effective values, one for each setting of the table."""
+        fields: dict[str, Any] = {}
+        retry: dict[str, Any] = {}
+        for item in effective:
+            group, _, name = item.setting.attribute.rpartition(".")
+            (retry if group == "retry" else fields)[name] = item.value
+        return cls(**fields, retry=RetryPolicy(**retry))
 
 
-class _Reader:
-    """Reads PIZZERIA_<NAME> as a number within bounds, or raises ConfigError saying why."""
+@dataclass(frozen=True)
+class Effective:
+    """A setting's value in effect, and its source: "default", a settings file, or an environment variable."""
 
-    def __init__(self, env: Mapping[str, str]):
-        self.env = env
-
-    def __call__(self, name: str, default: float, low: float, high: float) -> float:
-        key = f"PIZZERIA_{name}"
-        value = self.env.get(key)
-        if value is None:
-            return default
-        try:
-            number = float(value)
-        except ValueError:
-            raise ConfigError(f"{key}={value!r} is not a number") from None
-        if not low <= number <= high:
-            raise ConfigError(f"{key}={value!r} must be between {_plain(low)} and {_plain(high)}")
-        return number
+    setting: Setting
+    value: Any
+    source: str
 
 
-def _plain(number: float) -> str:
-    return str(int(number)) if float(number).is_integer() else str(number)
+@dataclass(frozen=True)
+class _Layer:
+    """Values by key from one settings file, or from the environment when `path` is None."""
+
+    values: Mapping[str, object]
+    path: str | None = None
+
+    def source(self, setting: Setting) -> str:
+        """Where `setting` came from, if this layer has it."""
+        return self.path or setting.env
+
+    def where(self, setting: Setting) -> str:
+        """How an error about `setting` from this layer begins."""
+        return f"{self.path}: {setting.key}" if self.path else setting.env
 
 
-def _stock(spec: str) -> dict[str, int]:
-    """`diavola:3,marinara:0` → {"diavola": 3, "marinara": 0}."""
-    stock = {}
-    for part in filter(None, (part.strip() for part in spec.split(","))):
-        match = STOCK.match(part)
-        if not match:
-            raise ConfigError(f"PIZZERIA_STOCK: {part!r} is not PIZZA:HOW_MANY (say diavola:3)")
-        stock[match["pizza"]] = int(match["left"])
-    return stock
+def effective_settings(env: Mapping[str, str] = os.environ) -> list[Effective]:
+    """Each setting's value and source: the environment wins over the files, a later file over an
+    earlier one, either over the default; every value given is checked, the overruled ones too."""
+    layers = [*(_file_layer(path) for path in config_paths(env)), _env_layer(env)]
+    found: dict[str, Any] = {}
+    effective = []
+    for setting in SETTINGS:
+        item = _effective(setting, layers, found)
+        found[setting.key] = item.value
+        effective.append(item)
+    return effective
 
 
-def _faults(spec: str) -> dict[str, int]:
-    """`waiter.ShowBill:2,kitchen.DoPizza:1` → {"waiter.ShowBill": 2, "kitchen.DoPizza": 1}."""
-    faults = {}
-    for part in filter(None, (part.strip() for part in spec.split(","))):
-        match = FAULT.match(part)
-        if not match or match["queue"] not in modules.names():
-            raise ConfigError(f"PIZZERIA_FAULTS: {part!r} is not QUEUE.MessageType:TIMES "
-                              f"with QUEUE one of {', '.join(modules.names())}")
-        faults[f"{match['queue']}.{match['type']}"] = int(match["times"])
-    return faults
+def config_paths(env: Mapping[str, str] = os.environ) -> list[str]:
+    """The settings files PIZZERIA_CONFIG names, separated by os.pathsep as in PATH."""
+    return [path for path in env.get("PIZZERIA_CONFIG", "").split(os.pathsep) if path]
+
+
+def _effective(setting: Setting, layers: list[_Layer], found: Mapping[str, Any]) -> Effective:
+    given = [Effective(setting, _parse(setting, layer.values[setting.key], layer.where(setting)), layer.source(setting))
+             for layer in layers if setting.key in layer.values]
+    if given:
+        return given[-1]
+    default = setting.default.format_map(found) if isinstance(setting.default, str) else setting.default
+    return Effective(setting, setting.parse(default), "default")
+
+
+def _parse(setting: Setting, value: object, where: str) -> Any:
+    try:
+        return setting.parse(value)
+    except Invalid as error:
+        raise ConfigError(f"{where}{error}") from None
+
+
+def _env_layer(env: Mapping[str, str]) -> _Layer:
+    """The PIZZERIA_* variables that are set and not empty."""
+    return _Layer({setting.key: env[setting.env] for setting in SETTINGS if env.get(setting.env)})
+
+
+def _file_layer(path: str) -> _Layer:
+    values = _read_toml(path)
+    for key in values:
+        if key not in KEYS:
+            raise ConfigError(f"{path}: unknown key {key!r}{_did_you_mean(key)}")
+    return _Layer(values, path)
+
+
+def _read_toml(path: str) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as file:
+            return tomllib.load(file)
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read it: {error.strerror or error}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: not valid TOML: {error}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not valid TOML: not UTF-8 text") from None
+
+
+def _did_you_mean(key: str) -> str:
+    """` (did you mean 'bake_seconds'?)` for the closest key, its variable's or its field's name, if any."""
+    names = {name: setting.key for setting in SETTINGS for name in (setting.key, setting.env.lower(), setting.attribute)}
+    close = difflib.get_close_matches(key.lower(), names, n=1)
+    return f" (did you mean {names[close[0]]!r}?)" if close else ""

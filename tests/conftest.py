@@ -9,6 +9,7 @@ import uuid
 
 import pytest
 
+from pizzeria.devtools.cluster import RabbitMQCluster
 from pizzeria.devtools.servers import PostgreSQL, RabbitMQ, ServerNotFound
 
 
@@ -40,6 +41,14 @@ def rabbitmq():
 
 
 @pytest.fixture(scope="session")
+def rabbitmq_cluster():
+    """The session's private three-node RabbitMQ cluster (cluster.RabbitMQCluster), started."""
+    cluster = _start(RabbitMQCluster)
+    yield cluster
+    cluster.close()
+
+
+@pytest.fixture(scope="session")
 def postgres():
     """The session's private PostgreSQL server (servers.PostgreSQL), started."""
     server = _start(PostgreSQL)
@@ -54,6 +63,15 @@ def amqp_url(rabbitmq, request):
     yield rabbitmq.add_vhost(name)
     if rabbitmq.process:  # a test that stopped the broker leaves the vhost to close()
         rabbitmq.delete_vhost(name)
+
+
+@pytest.fixture
+def cluster_url(rabbitmq_cluster, request):
+    """A fresh vhost's URLs on the three nodes, ";"-joined; after the test, nodes left down restart and the vhost goes."""
+    name = _unique_name(request)
+    yield rabbitmq_cluster.add_vhost(name)
+    rabbitmq_cluster.start()
+    rabbitmq_cluster.delete_vhost(name)
 
 
 @pytest.fixture
@@ -78,3 +96,6 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.rabbitmq)
         if used & {"postgres", "postgres_url"}:
             item.add_marker(pytest.mark.postgres)
+        if used & {"rabbitmq_cluster", "cluster_url"}:  # RabbitMQ too: `-m "not rabbitmq"` skips them
+            item.add_marker(pytest.mark.cluster)
+            item.add_marker(pytest.mark.rabbitmq)

@@ -85,11 +85,12 @@ def run(cmd: list[str], **kwargs) -> str:
 class RabbitMQ:
     """A private RabbitMQ node: its own node name, ports, cookie, data and logs."""
 
-    def __init__(self) -> None:
+    def __init__(self, name: str = "", ports: tuple[int, int, int] | None = None) -> None:
+        """A node `name`@localhost on (AMQP, distribution, epmd) `ports`; free ones by default."""
         self.bindir = self._bindir()
         self.dir = Path(tempfile.mkdtemp(prefix="pizzeria-rabbitmq-"))
-        self.port, dist_port, epmd_port = free_ports(3)
-        self.node = f"pizzeria-test-{self.port}@localhost"
+        self.port, dist_port, epmd_port = ports or free_ports(3)
+        self.node = f"{name or f'pizzeria-test-{self.port}'}@localhost"
         self.url = f"amqp://guest:guest@127.0.0.1:{self.port}/"
         (self.dir / "rabbitmq.conf").write_text(
             f"listeners.tcp.1 = 127.0.0.1:{self.port}\nloopback_users.guest = true\n"

@@ -28,6 +28,9 @@ WISHES: tuple[tuple[OrderLine, ...] | None, ...] = (
     (OrderLine("hawaii", 1),), ())
 # A bill fails its first three attempts (a delayed retry), a pizza its first (a batch split).
 FAULTS = {"waiter.ShowBill": 3, "kitchen.DoPizza": 1}
+# Chaos kills processes far more often than any message could: such crashes must not look like
+# a message that kills its consumer.
+CRASHES = 1000
 ONCE_PER_VISIT = ("ServePizzas", "ShowBill", "ThankClient")
 TYPES = {cls.__name__: cls for cls in HANDLERS}
 POISON = Outgoing(StartTableService.route, b"{not json", {"message_id": "poison"})
@@ -41,7 +44,7 @@ def pizza_house(visits: int) -> System:
     return System(
         endpoints=[bootstrap.endpoint(module, settings) for module in modules.declarations()],
         tables=[module.tables for module in modules.declarations()], names=bootstrap.NAMES,
-        workload=lambda rng: starts(rng, visits), policy=settings.retry,
+        workload=lambda rng: starts(rng, visits), policy=dataclasses.replace(settings.retry, delivery_limit=CRASHES),
         always=[baked_once, once_per_visit], at_rest=[visits_ended, failed_once, histories_replay],
         copies={"process_manager": 2, "kitchen": 2})
 

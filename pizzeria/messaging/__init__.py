@@ -23,7 +23,16 @@ from .consumer import Worker, build_worker
 from .db import make_engine
 from .endpoint import Endpoint, Handler, Module
 from .envelope import Envelope, derived_id, new_id
-from .errors import BadMessage, Conflict, ContractError, HandlerMisused, InvalidPayload, MessagingError, UnknownType
+from .errors import (
+    BadMessage,
+    Conflict,
+    ContractError,
+    HandlerMisused,
+    InvalidPayload,
+    MessagingError,
+    TopologyMismatch,
+    UnknownType,
+)
 from .hooks import Hooks, Step
 from .message import Command, Contract, Event, Message
 from .naming import Names
@@ -37,6 +46,6 @@ __all__ = [
     "MAX_BODY_BYTES", "SYSTEM", "BadMessage", "Broker", "Clock", "Command", "Conflict", "Context", "Contract",
     "ContractError", "Delivery", "Endpoint", "Envelope", "Event", "Handler", "HandlerMisused", "Hooks",
     "InvalidPayload", "Message", "MessagingError", "Module", "Names", "Outgoing", "Pipeline", "Publisher",
-    "RetryPolicy", "Step", "SystemClock", "Topology", "UnknownType", "VirtualClock", "Worker", "build_worker",
+    "RetryPolicy", "Step", "SystemClock", "Topology", "TopologyMismatch", "UnknownType", "VirtualClock", "Worker", "build_worker",
     "derived_id", "from_payload", "make_engine", "new_id", "to_payload",
 ]

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import functools
+import threading
 from typing import cast
 
 from amqp.channel import Channel as AmqpChannel
-from amqp.exceptions import MessageNacked
+from amqp.exceptions import MessageNacked, PreconditionFailed
 from kombu import Connection, Producer
 from kombu.exceptions import OperationalError as BrokerUnreachable
 from sqlalchemy.exc import DBAPIError
 
 from . import embedded  # noqa: F401 (registers the embedded broker, sqlite://, with kombu)
 from .clock import SYSTEM, Clock
+from .errors import TopologyMismatch
 from .hooks import Hooks, Step
 from .topology import Topology
 from .transport import Outgoing
@@ -27,18 +29,29 @@ POLLING_INTERVAL = 0.02
 DECLARE_ATTEMPTS = 5
 
 
-class Broker:
-    """Makes connections to one broker URL; each declares the whole topology when it opens."""
+HEARTBEAT_SECONDS = 60.0  # RabbitMQ's default
 
-    def __init__(self, url: str, topology: Topology, clock: Clock = SYSTEM):
+
+def is_amqp(url: str) -> bool:
+    """True for a RabbitMQ URL (amqp://), or a list of them, one per node, split by `;`."""
+    return url.lower().startswith(("amqp://", "amqps://", "pyamqp://"))
+
+
+class Broker:
+    """Makes connections to one broker URL (on RabbitMQ, a list of nodes to fail over between);
+    each declares the whole topology when it opens."""
+
+    def __init__(self, url: str, topology: Topology, clock: Clock = SYSTEM,
+                 heartbeat: float = HEARTBEAT_SECONDS):
         self.url = url
         self.topology = topology
         self.clock = clock
+        self.heartbeat = heartbeat
 
     @functools.cached_property
     def is_amqp(self) -> bool:
         """True for RabbitMQ (amqp://), which confirms publishes and redelivers unacked messages."""
-        return self.url.lower().startswith(("amqp://", "amqps://", "pyamqp://"))
+        return is_amqp(self.url)
 
     @functools.cached_property
     def is_embedded(self) -> bool:
@@ -52,10 +65,16 @@ class Broker:
         errors: tuple[type[BaseException], ...] = self.connection().connection_errors
         return (*errors, BrokerUnreachable)
 
+    @functools.cached_property
+    def nodes(self) -> int:
+        """How many nodes the URL lists."""
+        return len([url for url in self.url.split(";") if url.strip()])
+
     def connection(self) -> Connection:
         """A new, not yet opened connection."""
-        if self.is_amqp:
-            return Connection(self.url, heartbeat=0)
+        if self.is_amqp:  # each process tries the nodes in an order of its own: spread, and
+            # no node first for everyone while it is down
+            return Connection(self.url, heartbeat=self.heartbeat, failover_strategy="shuffle")
         if self.is_embedded:
             return Connection(self.url, transport_options={"clock": self.clock})
         connection = Connection(self.url)
@@ -77,8 +96,11 @@ class Broker:
     def _open(self) -> Connection:
         connection = self.connection()
         try:
-            connection.ensure_connection(max_retries=2, interval_start=0.2, interval_step=0.5)
+            connection.ensure_connection(max_retries=2 * self.nodes, interval_start=0.2, interval_step=0.5)
             self.topology.declare(connection.default_channel)
+        except PreconditionFailed as error:
+            connection.release()
+            raise TopologyMismatch(str(error)) from None
         except BaseException:
             connection.release()
             raise
@@ -93,11 +115,17 @@ class Publisher:
     def __init__(self, broker: Broker, hooks: Hooks | None = None):
         self.broker = broker
         self.hooks = hooks or Hooks()
+        self.lock = threading.Lock()  # held while it writes: a pacemaker may beat on its connection
         self._connection: Connection | None = None
         self._producer: Producer | None = None
         self._published = 0
         self._unconfirmed: set[int] = set()
         self._nacked: set[int] = set()
+
+    @property
+    def connection(self) -> Connection | None:
+        """The connection it publishes on, if one is open."""
+        return self._connection
 
     def publish(self, message: Outgoing) -> None:
         """Send one message; return once the broker has confirmed it."""
@@ -107,7 +135,8 @@ class Publisher:
         """Send the messages; return once the broker has confirmed them all."""
         for attempt in range(1, PUBLISH_ATTEMPTS + 1):
             try:
-                return self._send(messages)
+                with self.lock:
+                    return self._send(messages)
             except self.broker.connection_errors:
                 self.drop()
                 if attempt == PUBLISH_ATTEMPTS:

@@ -12,17 +12,19 @@ from kombu.message import Message as KombuMessage
 from kombu.mixins import ConsumerMixin
 from sqlalchemy import Engine
 
-from . import heartbeats, inbox, replies
+from . import heartbeats, inbox, replies, starts
 from .broker import Broker, Publisher
 from .clock import SYSTEM, Clock
 from .endpoint import Endpoint
 from .hooks import Hooks
 from .outbox import Relay
+from .pacemaker import Pacemaker
 from .pipeline import MAX_BODY_BYTES, Pipeline
 from .retry import RetryPolicy
 from .transport import JSON, KombuDelivery
 
-OUTAGE_BACKOFF_SECONDS = 1.0
+OUTAGE_BACKOFF_SECONDS = 1.0  # doubled while the database stays out, up to
+MAX_OUTAGE_BACKOFF_SECONDS = 16.0
 SWEEP_SECONDS = 1.0
 MAX_BATCH = 50  # deliveries handled together at most; prefetch bounds it too
 LINGER_SECONDS = 0.005  # how long a busy consumer waits for more deliveries to join a batch
@@ -53,27 +55,45 @@ class Worker(ConsumerMixin):
         self.started_at = self.clock.time()
         self.handled = 0  # messages handled, for the heartbeat
         pipeline.hooks.handled.append(self._count_handled)
+        self.outage_backoff = OUTAGE_BACKOFF_SECONDS
+        self.consuming: Connection | None = None
+        self.pacemaker = Pacemaker(broker.heartbeat if broker.is_amqp else 0.0, self._open_connections,
+                                   self.clock, publisher.lock)
 
     def create_connection(self) -> Connection:
         return self.broker.connection()
 
     def get_consumers(self, Consumer: Any, channel: Any) -> list[Any]:
-        self.broker.topology.declare(channel)
-        return [Consumer(queues=[self.broker.topology.queues[endpoint.name]], on_message=partial(self.on_delivery, endpoint),
-                         on_decode_error=partial(self.on_undecodable, endpoint),
-                         accept=[JSON], prefetch_count=endpoint.prefetch)
-                for endpoint in self.endpoints]
+        topology = self.broker.topology
+        topology.declare(channel)
+        consumers = [Consumer(queues=[topology.queues[endpoint.name]], on_message=partial(self.on_delivery, endpoint),
+                              on_decode_error=partial(self.on_undecodable, endpoint),
+                              accept=[JSON], prefetch_count=endpoint.prefetch)
+                     for endpoint in self.endpoints]
+        if topology.dead_letters is not None:
+            consumers.append(Consumer(queues=[topology.dead_letters], on_message=self.on_dead_letter,
+                                      on_decode_error=self.on_dead_letter_undecodable, accept=[JSON],
+                                      prefetch_count=1))
+        return consumers
 
     def on_consume_ready(self, connection: Any, channel: Any, consumers: Any, **kwargs: Any) -> None:
         self.log.info("consuming", queues=[self.broker.topology.queues[endpoint.name].name for endpoint in self.endpoints])
 
     def on_undecodable(self, endpoint: Endpoint, message: KombuMessage, error: BaseException) -> None:
         """A delivery the transport itself could not decode (say, a false compression header)."""
-        self.pipeline.store_undecodable(endpoint, KombuDelivery(message), error)
+        self.pipeline.store_undecodable(endpoint, KombuDelivery(message, self.publisher.lock), error)
+
+    def on_dead_letter(self, message: KombuMessage) -> None:
+        """A message the broker gave up delivering: to the failed store."""
+        self.pipeline.store_dead_letter(KombuDelivery(message, self.publisher.lock))
+
+    def on_dead_letter_undecodable(self, message: KombuMessage, _error: BaseException) -> None:
+        """A dead letter in a form kombu does not accept: to the failed store all the same."""
+        self.pipeline.store_dead_letter(KombuDelivery(message, self.publisher.lock))
 
     def on_delivery(self, endpoint: Endpoint, message: KombuMessage) -> None:
         """Take a delivery into the batch that `consume` hands over once the socket is drained."""
-        self.batch.append((endpoint, KombuDelivery(message)))
+        self.batch.append((endpoint, KombuDelivery(message, self.publisher.lock)))
 
     def on_iteration(self) -> None:
         if self.clock.monotonic() >= self._sweep_due or len(self.relay.published) >= SWEEP_AFTER_ROWS:
@@ -112,8 +132,8 @@ class Worker(ConsumerMixin):
         self._prune_due = self.clock.monotonic() + PRUNE_SECONDS
         try:
             before = self.clock.time() - self.inbox_retention
-            pruned = (inbox.prune(self.pipeline.engine, before) + replies.prune(self.pipeline.engine, before)
-                      + heartbeats.prune(self.pipeline.engine, before))
+            pruned = sum(forget(self.pipeline.engine, before)
+                         for forget in (inbox.prune, replies.prune, heartbeats.prune, starts.prune))
         except Exception as error:
             self.log.warning("inbox pruning failed, will retry", error=str(error).splitlines()[0])
             return
@@ -122,6 +142,7 @@ class Worker(ConsumerMixin):
 
     def close(self) -> None:
         """Publish what is left in the outbox, close the publisher, and say this process stopped."""
+        self.pacemaker.stop()
         self.sweep_outbox()
         self.publisher.close()
         try:
@@ -135,6 +156,7 @@ class Worker(ConsumerMixin):
         them, so that several can share one transaction."""
         self.batch = []  # what a lost connection left here, the broker delivers again
         with self.consumer_context(**kwargs) as (conn, _channel, _consumers):
+            self.consuming = conn
             while not self.should_stop:
                 self.on_iteration()
                 try:
@@ -156,12 +178,23 @@ class Worker(ConsumerMixin):
             pass
 
     def handle_batch(self) -> None:
-        """Hand each endpoint's deliveries to the pipeline; back off while the database is out."""
+        """Hand each endpoint's deliveries to the pipeline; back off while the database is out,
+        longer the longer it stays out."""
         batch, self.batch = self.batch, []
-        for endpoint in self.endpoints:
-            deliveries = [delivery for where, delivery in batch if where is endpoint]
-            if deliveries and not self.pipeline.handle(endpoint, deliveries):
-                self.clock.sleep(OUTAGE_BACKOFF_SECONDS)
+        with self.pacemaker.busy():
+            for endpoint in self.endpoints:
+                deliveries = [delivery for where, delivery in batch if where is endpoint]
+                if not deliveries:
+                    continue
+                if self.pipeline.handle(endpoint, deliveries):
+                    self.outage_backoff = OUTAGE_BACKOFF_SECONDS
+                else:
+                    self.clock.sleep(self.outage_backoff)
+                    self.outage_backoff = min(2 * self.outage_backoff, MAX_OUTAGE_BACKOFF_SECONDS)
+
+    def _open_connections(self) -> list[Connection]:
+        """The connections the pacemaker keeps alive: the consumer's and the publisher's."""
+        return [connection for connection in (self.consuming, self.publisher.connection) if connection is not None]
 
 
 def build_worker(broker: Broker, engine: Engine, endpoints: list[Endpoint], policy: RetryPolicy = RetryPolicy(),

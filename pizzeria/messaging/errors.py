@@ -24,6 +24,10 @@ class UnknownType(BadMessage):
     """A message type that the receiving endpoint does not know."""
 
 
+class Unsettled(BadMessage):
+    """A message delivered again and again that no consumer settled: it may kill its consumer."""
+
+
 class ContractError(MessagingError):
     """A contract or an endpoint declared wrongly: two messages with one name, say."""
 
@@ -34,3 +38,11 @@ class Conflict(MessagingError):
 
 class HandlerMisused(MessagingError):
     """A handler ended the transaction it was lent (committed, rolled back or closed it)."""
+
+
+class TopologyMismatch(MessagingError):
+    """The broker has a queue or exchange of the same name declared otherwise (another queue
+    type, say): it must be migrated, the broker will not change it."""
+
+    def __init__(self, broker_says: str):
+        super().__init__(broker_says.split("PRECONDITION_FAILED - ", 1)[-1])

@@ -13,6 +13,7 @@ from .envelope import Envelope
 class Step(StrEnum):
     """The named points on a message's way where a process may die, in the order they come."""
 
+    STARTS_COUNTED = "starts_counted"  # a redelivered message's start is counted; no handler ran
     BEFORE_HANDLER = "before_handler"  # a handler is about to run
     BEFORE_COMMIT = "before_commit"  # the handlers ran; nothing is committed
     AFTER_COMMIT = "after_commit"  # state, inbox and outbox committed; nothing published

@@ -27,6 +27,11 @@ class Names:
         """The queue of a module."""
         return f"{self.app}.{module}"
 
+    @property
+    def dead_letters(self) -> str:
+        """The exchange and queue where the broker puts what it gave up delivering."""
+        return f"{self.app}.dead_letters"
+
     def logger(self, part: str) -> structlog.typing.FilteringBoundLogger:
         """The logger of one part of the core."""
         return structlog.get_logger(f"{self.app}.{part}")  # type: ignore[no-any-return]

@@ -1,7 +1,9 @@
 """The one path of every delivery, whatever the size of its batch.
 
-decode → bind the log context → skip what the inbox knows → handle with the rest of the batch
-in one unit of work → commit → publish what was sent → ack. A failed try counts as an attempt
+decode → bind the log context → skip what the inbox knows → count the starts of redelivered
+messages → handle with the rest of the batch in one unit of work → commit → publish what was
+sent → ack. A message started before and never settled is handled alone, and goes to the failed
+store once delivered as often as the policy's delivery limit allows. A failed try counts as an attempt
 for every message whose handler ran, and for all of the group once work done for the whole group
 ran; the message that failed is tried alone, the others together again.
 A message out of tries comes back later or goes to the failed store. Only a database outage
@@ -18,11 +20,11 @@ from typing import Any
 import structlog
 from sqlalchemy import Engine, Row
 
-from . import inbox, outbox, replies
+from . import inbox, outbox, replies, starts
 from .clock import SYSTEM, Clock
 from .endpoint import Endpoint
 from .envelope import Envelope
-from .errors import BadMessage
+from .errors import BadMessage, Unsettled
 from .hooks import Hooks, Step
 from .message import Command
 from .naming import Names
@@ -76,19 +78,41 @@ class Pipeline:
                 hook(endpoint.name, envelope, sent)
         return not unsettled
 
-    def store_undecodable(self, endpoint: Endpoint, delivery: Delivery, error: BaseException) -> None:
-        """Keep a delivery the transport itself could not decode, and ack it."""
+    def store_undecodable(self, endpoint: Endpoint, delivery: Delivery, error: BaseException) -> bool:
+        """Keep a delivery the transport itself could not decode, and ack it; False if it was
+        requeued, the database being out."""
         reason = BadMessage(f"the transport could not decode it: {error}")
-        with structlog.contextvars.bound_contextvars(**_ids_in_headers(delivery)):
-            self.router.store_failed(self.names.queue(endpoint.name), delivery, reason, Tries(), attempts=1)
+        return self._store_alone(self.names.queue(endpoint.name), delivery, reason)
+
+    def store_dead_letter(self, delivery: Delivery) -> bool:
+        """Keep a message the broker gave up delivering (its delivery limit reached: the
+        pipeline's own limit was not, the database being out, say) under the queue it came
+        from, and ack it; False if it was requeued, the database being out."""
+        why = delivery.headers.get("x-first-death-reason", "no reason given")
+        reason = Unsettled(f"the broker dead-lettered it ({why}): delivered as often as its queue allows")
+        return self._store_alone(str(delivery.headers.get("x-first-death-queue", self.names.dead_letters)),
+                                 delivery, reason)
+
+    def _store_alone(self, queue: str, delivery: Delivery, reason: BadMessage) -> bool:
+        tries = Tries.of(delivery.headers, self.names)
+        try:
+            with structlog.contextvars.bound_contextvars(**_ids_in_headers(delivery)):
+                self.router.store_failed(queue, delivery, reason, tries, attempts=tries.attempts + 1)
+        except Exception as error:
+            if not (isinstance(error, Outage) or is_outage(error)):
+                raise
+            self.log.warning("database unavailable, message requeued", queue=queue, error=str(error).splitlines()[0])
+            delivery.requeue()
+            return False
         self.hooks.reach(Step.AFTER_ROUTE)
         delivery.ack()
+        return True
 
     def _settle(self, batch: _Batch, deliveries: Sequence[Delivery]) -> None:
         items = [item for delivery in deliveries if (item := self._item(batch, delivery)) is not None]
-        groups = deque([self._fresh(batch, items)])
+        groups = deque(self._groups(batch, self._fresh(batch, items)))
         while groups:
-            group = groups.popleft()
+            group = self._count_starts(batch, groups.popleft())
             if group:
                 groups.extend(self._attempt(batch, group))
 
@@ -133,6 +157,40 @@ class Pipeline:
         inbox.count_duplicates(self.engine, batch.endpoint.name, [item.envelope.message_id for item in known])
         self._answer_again(batch, [item.envelope.message_id for item in known if isinstance(item.message, Command)])
         return fresh
+
+    def _groups(self, batch: _Batch, items: list[Item]) -> list[list[Item]]:
+        """The items together, but for those delivered before and never settled: each alone,
+        the least started first, so that a message that kills its consumer takes no other
+        message down with it."""
+        redelivered = [item.envelope.message_id for item in items if item.delivery.redelivered]
+        started = starts.started(self.engine, batch.endpoint.name, redelivered)
+        alone = sorted((item for item in items if item.delivery.redelivered),
+                       key=lambda item: started.get(item.envelope.message_id, 0))
+        return [[item for item in items if not item.delivery.redelivered], *([item] for item in alone)]
+
+    def _count_starts(self, batch: _Batch, group: list[Item]) -> list[Item]:
+        """Count the start of each redelivered message of the group (once per delivery); store
+        as failed those delivered more often than the delivery limit; return the others."""
+        new = [item for item in group if item.delivery.redelivered and item.envelope.message_id not in batch.counted]
+        if not new:
+            return group
+        started = starts.count(self.engine, batch.endpoint.name, [item.envelope.message_id for item in new],
+                               self.clock.time())
+        batch.counted.update(started)
+        self.hooks.reach(Step.STARTS_COUNTED)
+        over = [item for item in new if started[item.envelope.message_id] + 1 > self.policy.delivery_limit]
+        for item in over:
+            self._store_unsettled(batch, item, started[item.envelope.message_id] + 1)
+        return [item for item in group if item not in over]
+
+    def _store_unsettled(self, batch: _Batch, item: Item, times: int) -> None:
+        error = Unsettled(f"delivered {times} times and never settled: it may kill its consumer")
+        with item.bound():
+            self.router.store_failed(self.names.queue(batch.endpoint.name), item.delivery, error, item.tries,
+                                     item.attempt)
+        item.note("out of deliveries", error=str(error))
+        self.hooks.reach(Step.AFTER_ROUTE)
+        batch.settled.append(item.delivery)
 
     def _answer_again(self, batch: _Batch, command_ids: list[str]) -> None:
         """Send again what was answered to commands that came again: the saga that re-sent one
@@ -211,12 +269,13 @@ class Pipeline:
 @dataclass
 class _Batch:
     """What the pipeline learns of one batch as it goes: what is settled, what was handled
-    (with what it sent), and the outbox rows to publish."""
+    (with what it sent), the outbox rows to publish, and whose start is counted."""
 
     endpoint: Endpoint
     settled: list[Delivery] = field(default_factory=list)
     handled: list[tuple[Envelope, list[Envelope]]] = field(default_factory=list)
     rows: list[Row[Any]] = field(default_factory=list)
+    counted: set[str] = field(default_factory=set)  # the redelivered messages whose start is counted
 
 
 def _ours(delivery: Delivery, names: Names) -> bool:

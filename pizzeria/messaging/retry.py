@@ -12,13 +12,16 @@ from .naming import Names
 @dataclass(frozen=True)
 class RetryPolicy:
     """Each delivery is tried 1 + `immediate` times in a row; then, up to `delayed` times, the
-    message comes back after a delay that starts at `first_delay` and grows by `factor`."""
+    message comes back after a delay that starts at `first_delay` and grows by `factor`. A
+    message delivered `delivery_limit` times and never settled (it kills its consumer, say)
+    is not tried again."""
 
     immediate: int = 2
     delayed: int = 2
     first_delay: float = 1.0
     factor: float = 2.0
     max_delay: float = 60.0
+    delivery_limit: int = 5
 
     def delay(self, round_done: int) -> float:
         """Seconds to wait before delayed round `round_done + 1`."""

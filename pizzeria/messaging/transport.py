@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any, NamedTuple, Protocol
 
 from kombu.message import Message as KombuMessage
 
 JSON = "application/json"
+UNLOCKED: AbstractContextManager[Any] = nullcontext()
 
 
 class Delivery(Protocol):
@@ -37,12 +39,14 @@ class Outgoing(NamedTuple):
 
 
 class KombuDelivery:
-    """A kombu message as a Delivery."""
+    """A kombu message as a Delivery; it settles under `lock`, the lock of its connection's
+    writers (see pacemaker)."""
 
-    __slots__ = ("message", "body", "content_type", "headers", "redelivered")
+    __slots__ = ("message", "lock", "body", "content_type", "headers", "redelivered")
 
-    def __init__(self, message: KombuMessage):
+    def __init__(self, message: KombuMessage, lock: AbstractContextManager[Any] = UNLOCKED):
         self.message = message
+        self.lock = lock
         body = message.body
         self.body: bytes = body if isinstance(body, bytes) else str(body).encode()
         self.content_type: str | None = message.content_type
@@ -51,8 +55,10 @@ class KombuDelivery:
 
     def ack(self) -> None:
         """Ack the kombu message."""
-        self.message.ack()
+        with self.lock:
+            self.message.ack()
 
     def requeue(self) -> None:
         """Requeue the kombu message."""
-        self.message.requeue()
+        with self.lock:
+            self.message.requeue()

@@ -90,7 +90,9 @@ def take_one(amqp_url: str, queue: str, requeue: bool) -> tuple[dict, dict, dict
     with Connection(amqp_url) as connection:
         message = Queue(queue)(connection.default_channel).get(no_ack=False)
         assert message is not None, f"no message in {queue}"
-        taken = (dict(message.headers), json.loads(message.body), dict(message.delivery_info))
+        headers = dict(message.headers)
+        headers.pop("x-delivery-count", None)  # a quorum queue's count of earlier deliveries, not the sender's
+        taken = (headers, json.loads(message.body), dict(message.delivery_info))
         message.requeue() if requeue else message.ack()
     return taken
 

@@ -1,0 +1,58 @@
+"""How often each redelivered message was started without being settled: a message that kills
+its consumer comes back again and again, and is stopped at the delivery limit.
+
+A redelivered message's start is counted, and committed, before its handler runs; a first
+delivery is not counted (it would cost a write, and most messages come once). A crash while the
+database is out counts nothing: the count cannot be written, and the delivery is requeued."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import Column, Engine, Float, Integer, String, Table, bindparam, delete, insert, select, update
+
+from .db import metadata
+
+starts = Table(
+    "redelivered_starts", metadata,
+    Column("consumer", String(64), primary_key=True),
+    Column("message_id", String(64), primary_key=True),
+    Column("started", Integer, nullable=False),  # redeliveries started, this one included
+    Column("last_started_at", Float, nullable=False, index=True),
+)
+
+COUNT_ONE_MORE = (update(starts)
+                  .where(starts.c.consumer == bindparam("b_consumer"), starts.c.message_id == bindparam("b_id"))
+                  .values(started=starts.c.started + 1, last_started_at=bindparam("b_at")))
+
+
+def started(engine: Engine, consumer: str, message_ids: Sequence[str]) -> dict[str, int]:
+    """How often each of the redelivered messages was started before, for those that were."""
+    if not message_ids:
+        return {}
+    query = select(starts.c.message_id, starts.c.started).where(
+        starts.c.consumer == consumer, starts.c.message_id.in_(message_ids))
+    with engine.connect() as conn:
+        return {message_id: times for message_id, times in conn.execute(query)}
+
+
+def count(engine: Engine, consumer: str, message_ids: Sequence[str], now: float) -> dict[str, int]:
+    """Count one more start of each redelivered message; return how often each was started."""
+    with engine.begin() as conn:
+        query = select(starts.c.message_id, starts.c.started).where(
+            starts.c.consumer == consumer, starts.c.message_id.in_(message_ids))
+        known: dict[str, int] = {message_id: times for message_id, times in conn.execute(query)}
+        if known:
+            conn.execute(COUNT_ONE_MORE, [{"b_consumer": consumer, "b_id": message_id, "b_at": now}
+                                          for message_id in known])
+        new = [message_id for message_id in dict.fromkeys(message_ids) if message_id not in known]
+        if new:
+            conn.execute(insert(starts), [{"consumer": consumer, "message_id": message_id, "started": 1,
+                                           "last_started_at": now} for message_id in new])
+    return {message_id: known.get(message_id, 0) + 1 for message_id in message_ids}
+
+
+def prune(engine: Engine, before: float) -> int:
+    """Forget the counts of messages last started before `before`; return how many."""
+    with engine.begin() as conn:
+        return conn.execute(delete(starts).where(starts.c.last_started_at < before)).rowcount
