@@ -44,8 +44,8 @@ mutation: venv ## mutmut over the saga and the messaging core, with the fast tes
 	$(VENV)/bin/mutmut run --max-children 2
 	$(VENV)/bin/mutmut results
 
-chaos: venv servers ## The chaos tests at full size: 200 visits on RabbitMQ (kill -9, a broker restart), 100 embedded
-	PIZZERIA_CHAOS_VISITS=200 $(VENV)/bin/pytest tests/e2e/test_chaos.py -s $(PYTEST_ARGS)
+chaos: venv servers ## Chaos at full size: 1000 visits on a 3-node cluster (kill -9 a node), 200 on one, 100 embedded
+	PIZZERIA_CHAOS_VISITS=200 PIZZERIA_CHAOS_CLUSTER_VISITS=1000 $(VENV)/bin/pytest tests/e2e/test_chaos.py -s $(PYTEST_ARGS)
 
 simulate: venv ## Simulate the pizza house for BUDGET seconds (120); SEED=n [VISITS= CHAOS=] replays one run
 	$(VENV)/bin/python -m pizzeria.devtools.simulate --visits $(VISITS) --chaos $(CHAOS) \

@@ -2,8 +2,9 @@
 
 Two processes, A and B, each consume one queue and pass every message on to the other's queue
 (persistent, publisher confirms on a connection of its own, manual ack after the publish, the
-same prefetch as pizzeria) until a chain has made its hops; no database. A chain stands for a
-visit: `--hops` is its number of messages, `--chains` how many run at once.
+same prefetch as pizzeria, quorum queues unless told otherwise) until a chain has made its hops;
+no database. A chain stands for a visit: `--hops` is its number of messages, `--chains` how many
+run at once. A URL may list several nodes of a cluster, split by `;`.
 
     python benchmarks/bare_kombu.py --url amqp://guest:guest@127.0.0.1:5672// --chains 500 --hops 19
 """
@@ -23,12 +24,12 @@ from kombu import Connection, Consumer, Exchange, Producer, Queue
 PREFIX = "bare_kombu"
 
 
-def queue(name: str) -> Queue:
+def queue(name: str, queue_type: str) -> Queue:
     return Queue(f"{PREFIX}.{name}", Exchange("", type="direct"), routing_key=f"{PREFIX}.{name}",
-                 durable=True)
+                 durable=True, queue_arguments={"x-queue-type": queue_type})
 
 
-def bounce(url: str, mine: str, other: str, prefetch: int, ready) -> None:
+def bounce(url: str, mine: str, other: str, prefetch: int, queue_type: str, ready) -> None:
     """Consume `mine`; send each message on to `other`, or to `done` after its last hop."""
     with Connection(url) as consuming, Connection(url, transport_options={"confirm_publish": True}) as producing:
         producer = Producer(producing, auto_declare=False)
@@ -41,39 +42,39 @@ def bounce(url: str, mine: str, other: str, prefetch: int, ready) -> None:
                              delivery_mode=2, content_type="application/json", content_encoding="utf-8")
             message.ack()
 
-        with Consumer(consuming, [queue(mine)], on_message=on_message, prefetch_count=prefetch):
+        with Consumer(consuming, [queue(mine, queue_type)], on_message=on_message, prefetch_count=prefetch):
             ready.set()
             while True:
                 consuming.drain_events()
 
 
-def run(url: str, chains: int, hops: int, size: int, prefetch: int) -> dict:
+def run(url: str, chains: int, hops: int, size: int, prefetch: int, queue_type: str) -> dict:
     """Run `chains` chains of `hops` messages at once; return the throughput and latencies."""
     with Connection(url, transport_options={"confirm_publish": True}) as conn:
         for name in ("a", "b", "done"):
-            queue(name)(conn.default_channel).declare()
-            queue(name)(conn.default_channel).purge()
-        bouncers = _start_bouncers(url, prefetch)
+            queue(name, queue_type)(conn.default_channel).declare()
+            queue(name, queue_type)(conn.default_channel).purge()
+        bouncers = _start_bouncers(url, prefetch, queue_type)
         try:
-            return _measure(conn, chains, hops, size)
+            return _measure(conn, chains, hops, size, queue_type)
         finally:
             for process in bouncers:
                 process.terminate()
                 process.join()
 
 
-def _start_bouncers(url: str, prefetch: int) -> list:
+def _start_bouncers(url: str, prefetch: int, queue_type: str) -> list:
     processes = []
     for mine, other in (("a", "b"), ("b", "a")):
         ready = multiprocessing.Event()
-        process = multiprocessing.Process(target=bounce, args=(url, mine, other, prefetch, ready), daemon=True)
+        process = multiprocessing.Process(target=bounce, args=(url, mine, other, prefetch, queue_type, ready), daemon=True)
         process.start()
         ready.wait(30)
         processes.append(process)
     return processes
 
 
-def _measure(conn: Connection, chains: int, hops: int, size: int) -> dict:
+def _measure(conn: Connection, chains: int, hops: int, size: int, queue_type: str) -> dict:
     producer = Producer(conn, auto_declare=False)
     padding = "x" * max(0, size - 120)
     started, finished = {}, {}
@@ -88,7 +89,7 @@ def _measure(conn: Connection, chains: int, hops: int, size: int) -> dict:
         finished[json.loads(message.body)["chain"]] = time.time()
         message.ack()
 
-    with Consumer(conn, [queue("done")], on_message=on_done, prefetch_count=100):
+    with Consumer(conn, [queue("done", queue_type)], on_message=on_done, prefetch_count=100):
         while len(finished) < chains:
             conn.drain_events(timeout=120)
     seconds = max(finished.values()) - min(started.values())
@@ -105,10 +106,12 @@ def main() -> None:
     parser.add_argument("--hops", type=int, default=19, help="messages per chain (a visit of 3 pizzas: 19)")
     parser.add_argument("--size", type=int, default=320, help="bytes per message body")
     parser.add_argument("--prefetch", type=int, default=20)
+    parser.add_argument("--queue-type", choices=["quorum", "classic"], default="quorum")
     parser.add_argument("--repeat", type=int, default=1, help="run this many times, report the median run")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    runs = [run(args.url, args.chains, args.hops, args.size, args.prefetch) for _ in range(args.repeat)]
+    runs = [run(args.url, args.chains, args.hops, args.size, args.prefetch, args.queue_type)
+            for _ in range(args.repeat)]
     result = sorted(runs, key=lambda r: r["seconds"])[len(runs) // 2]
     print(json.dumps(result) if args.json else
           f"bare kombu: {result['messages']} messages in {result['seconds']}s, "

@@ -32,7 +32,8 @@ def bench_command(tables: int, pizzas: int, pm_consumers: int, kitchens: int, ti
     click.echo(f"{figures['visits']} visits, {figures['messages']} messages in {figures['seconds']}s: "
                f"{figures['visits_per_second']} visits/s, {figures['messages_per_second']} messages/s\n"
                f"latency per visit: p50 {latency['p50']} ms, p95 {latency['p95']} ms, p99 {latency['p99']} ms\n"
-               f"peak RSS: " + ", ".join(f"{kind} {mib} MiB" for kind, mib in rss.items()))
+               f"peak RSS: " + ", ".join(f"{kind} {mib} MiB" for kind, mib in rss.items()) + "\n"
+               "CPU per message: " + ", ".join(f"{kind} {ms} ms" for kind, ms in figures["cpu_ms_per_message"].items()))
 
 
 class _NoBar:

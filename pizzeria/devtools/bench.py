@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from sqlalchemy import select
 
-from pizzeria.devtools.processes import Consumers
+from pizzeria.devtools.processes import Consumers, machine_busy_seconds
 from pizzeria.modules import names as module_names
 from pizzeria.process_manager.messages import OrderLine, StartTableService
 from pizzeria.process_manager.repository import visits
@@ -39,11 +39,26 @@ def run(app, tables: int, pizzas: int, pm_consumers: int, kitchens: int, timeout
         _wait(consumers.ready, READY_SECONDS, "the consumers to start")
         publisher = app.publisher()
         _wait_for_visits(app.engine, _start(app, publisher, f"w{run_id}", 1, pizzas), timeout)  # warm-up
+        cpu_before, busy_before = consumers.cpu_seconds(), machine_busy_seconds()
         started = _start(app, publisher, f"b{run_id}", tables, pizzas)
         publisher.close()
         finished = _wait_for_visits(app.engine, started, timeout, progress)
+        cpu = _cpu_ms_per_message(consumers.cpu_seconds(), cpu_before, machine_busy_seconds() - busy_before,
+                                  len(started) * messages_per_visit(pizzas))
         rss = consumers.peak_rss_mib()
-    return _figures(started, finished, pizzas, rss, pm_consumers, kitchens)
+    return {**_figures(started, finished, pizzas, rss, pm_consumers, kitchens), "cpu_ms_per_message": cpu}
+
+
+def _cpu_ms_per_message(after: dict[str, float], before: dict[str, float], machine: float,
+                        messages: int) -> dict[str, float]:
+    """The CPU each kind of consumer (all its copies) spent per message, and the whole machine
+    (the broker and the database included), in ms."""
+    kinds: dict[str, float] = {}
+    for name, seconds in after.items():
+        kind = name.split("-")[0]
+        kinds[kind] = kinds.get(kind, 0.0) + seconds - before.get(name, 0.0)
+    return {**{kind: round(1000 * seconds / messages, 3) for kind, seconds in kinds.items()},
+            "machine": round(1000 * machine / messages, 3)}
 
 
 def _start(app, publisher, prefix: str, tables: int, pizzas: int) -> dict[str, float]:

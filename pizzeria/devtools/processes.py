@@ -62,6 +62,10 @@ class Consumers:
         return {name: _peak_rss_kib(process.pid) / 1024 for name, process in self.processes.items()
                 if process.poll() is None}
 
+    def cpu_seconds(self) -> dict[str, float]:
+        """The CPU time (user and system) each running consumer has used so far (Linux only)."""
+        return {name: cpu_seconds(process.pid) for name, process in self.processes.items() if process.poll() is None}
+
     def trouble(self) -> list[str]:
         """What the consumers logged about failing messages since the last call, a line each."""
         lines = []
@@ -84,6 +88,18 @@ class Consumers:
 def _name(queues: Sequence[str], index: int) -> str:
     queue = queues[index]
     return queue if queues.count(queue) == 1 else f"{queue}-{queues[:index + 1].count(queue)}"
+
+
+def cpu_seconds(pid: int) -> float:
+    """The CPU time, user and system, process `pid` has used so far (Linux only)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy_seconds() -> float:
+    """The CPU time every core of the machine has spent busy since it started (Linux only)."""
+    jiffies = [int(value) for value in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    return (sum(jiffies) - jiffies[3] - jiffies[4]) / os.sysconf("SC_CLK_TCK")  # less idle and iowait
 
 
 def _peak_rss_kib(pid: int) -> int:

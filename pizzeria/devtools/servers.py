@@ -208,11 +208,13 @@ def _version(bindir: str) -> tuple[int, ...]:
 
 
 class PostgreSQL:
-    """A private PostgreSQL cluster with a trusted superuser `postgres`, fsync off."""
+    """A private PostgreSQL cluster with a trusted superuser `postgres`; for speed, fsync,
+    synchronous commits and full page writes off, unless `durable` (PostgreSQL's defaults)."""
 
     user = "postgres"
 
-    def __init__(self) -> None:
+    def __init__(self, durable: bool = False) -> None:
+        self.durable = durable
         self.bindir = self._bindir()
         self.dir = Path(tempfile.mkdtemp(prefix="pizzeria-postgres-"))
         self.data = self.dir / "data"
@@ -251,7 +253,7 @@ class PostgreSQL:
                 conf.write(
                     f"port = {self.port}\nlisten_addresses = '127.0.0.1'\n"
                     f"unix_socket_directories = '{self.dir}'\n"
-                    "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
+                    + ("" if self.durable else "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n")
                 )
         try:  # -w: pg_ctl itself polls until the server accepts connections
             run(self._as_owner("pg_ctl", "start", "-w", "-t", str(int(START_TIMEOUT)),
@@ -278,9 +280,12 @@ class PostgreSQL:
                              dbname="postgres", autocommit=True) as conn:
             conn.execute(sql.SQL(statement).format(sql.Identifier(name)))
 
-    def create_database(self, name: str) -> str:
-        """Create database `name` and return its SQLAlchemy URL."""
+    def create_database(self, name: str, synchronous_commit: bool = True) -> str:
+        """Create database `name` and return its SQLAlchemy URL; without `synchronous_commit`,
+        a commit returns before its WAL is on disk (a crash of the server may lose the last ones)."""
         self._admin("CREATE DATABASE {}", name)
+        if not synchronous_commit:
+            self._admin("ALTER DATABASE {} SET synchronous_commit = off", name)
         return self.url + name
 
     def drop_database(self, name: str) -> None:

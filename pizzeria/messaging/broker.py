@@ -191,6 +191,18 @@ class Publisher:
         self._nacked.add(delivery_tag)
         self._on_ack(delivery_tag, multiple)
 
+    def read_pending(self) -> None:
+        """Between publishes: read what the broker sent meanwhile (heartbeats, so that its
+        socket does not fill up); a connection lost meanwhile is dropped, the next publish
+        opens another."""
+        if self._connection is None or not self.broker.is_amqp:
+            return
+        try:
+            with self.lock:
+                _drain_pending(self._connection)
+        except self.broker.connection_errors:
+            self.drop()
+
     def close(self) -> None:
         """Close the publisher's connection, if it opened one."""
         if self._connection is not None:
@@ -208,3 +220,12 @@ class Publisher:
         self._connection = self._producer = None
         self._published = 0
         self._unconfirmed, self._nacked = set(), set()
+
+
+def _drain_pending(connection: Connection) -> None:
+    """Handle every frame the broker has sent already, without waiting for more."""
+    try:
+        while True:
+            connection.drain_events(timeout=0)
+    except TimeoutError:
+        pass

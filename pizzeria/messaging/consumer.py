@@ -3,6 +3,7 @@ the outbox between them."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from functools import partial
 from typing import Any
@@ -29,6 +30,7 @@ SWEEP_SECONDS = 1.0
 MAX_BATCH = 50  # deliveries handled together at most; prefetch bounds it too
 LINGER_SECONDS = 0.005  # how long a busy consumer waits for more deliveries to join a batch
 SWEEP_AFTER_ROWS = 200  # published rows to delete in one go, at the latest
+HEARTBEAT_RATE = 4  # heartbeat checks per heartbeat interval
 PRUNE_SECONDS = 600.0  # how often a worker forgets the inbox rows older than the retention
 
 
@@ -52,6 +54,7 @@ class Worker(ConsumerMixin):
         self.inbox_retention = inbox_retention
         self._prune_due = 0.0
         self._beat_due = 0.0
+        self._keep_alive_due = 0.0
         self.started_at = self.clock.time()
         self.handled = 0  # messages handled, for the heartbeat
         pipeline.hooks.handled.append(self._count_handled)
@@ -64,16 +67,21 @@ class Worker(ConsumerMixin):
         return self.broker.connection()
 
     def get_consumers(self, Consumer: Any, channel: Any) -> list[Any]:
+        """A consumer per endpoint, and one of the dead letters if the topology has them. Each
+        starts consuming as soon as it is made: a prefetch count applies to the consumers a
+        channel starts after it is set, so made first and started together, all of them would
+        take the last one's."""
         topology = self.broker.topology
         topology.declare(channel)
-        consumers = [Consumer(queues=[topology.queues[endpoint.name]], on_message=partial(self.on_delivery, endpoint),
-                              on_decode_error=partial(self.on_undecodable, endpoint),
-                              accept=[JSON], prefetch_count=endpoint.prefetch)
+        consumers = [_started(Consumer(queues=[topology.queues[endpoint.name]],
+                                       on_message=partial(self.on_delivery, endpoint),
+                                       on_decode_error=partial(self.on_undecodable, endpoint),
+                                       accept=[JSON], prefetch_count=endpoint.prefetch))
                      for endpoint in self.endpoints]
         if topology.dead_letters is not None:
-            consumers.append(Consumer(queues=[topology.dead_letters], on_message=self.on_dead_letter,
-                                      on_decode_error=self.on_dead_letter_undecodable, accept=[JSON],
-                                      prefetch_count=1))
+            consumers.append(_started(Consumer(queues=[topology.dead_letters], on_message=self.on_dead_letter,
+                                               on_decode_error=self.on_dead_letter_undecodable, accept=[JSON],
+                                               prefetch_count=1)))
         return consumers
 
     def on_consume_ready(self, connection: Any, channel: Any, consumers: Any, **kwargs: Any) -> None:
@@ -153,18 +161,28 @@ class Worker(ConsumerMixin):
     def consume(self, limit: Any = None, timeout: Any = None, safety_interval: float = 1,
                 **kwargs: Any) -> Iterator[None]:
         """ConsumerMixin's loop, but every delivery already at hand is taken before handling
-        them, so that several can share one transaction."""
+        them, so that several can share one transaction. A wait for deliveries is shorter than
+        the broker's heartbeats come: each one starts py-amqp's wait again, which would then
+        never end."""
         self.batch = []  # what a lost connection left here, the broker delivers again
+        wait = min(safety_interval, self.pacemaker.heartbeat / HEARTBEAT_RATE or safety_interval)
         with self.consumer_context(**kwargs) as (conn, _channel, _consumers):
             self.consuming = conn
             while not self.should_stop:
                 self.on_iteration()
-                try:
-                    self._take_batch(conn, safety_interval)
-                except TimeoutError:
-                    conn.heartbeat_check()
+                with contextlib.suppress(TimeoutError):
+                    self._take_batch(conn, wait)
+                self.keep_alive(conn)
                 self.handle_batch()
                 yield
+
+    def keep_alive(self, conn: Connection) -> None:
+        """Send the heartbeats due on both connections, and find out if the broker went silent."""
+        if self.pacemaker.heartbeat and self.clock.monotonic() >= self._keep_alive_due:
+            self._keep_alive_due = self.clock.monotonic() + self.pacemaker.heartbeat / HEARTBEAT_RATE
+            self.publisher.read_pending()
+            self.pacemaker.beat()
+            conn.heartbeat_check(rate=HEARTBEAT_RATE)
 
     def _take_batch(self, conn: Connection, wait: float) -> None:
         """Wait up to `wait` for a delivery, then take every one at hand. When one was waiting
@@ -206,6 +224,12 @@ def build_worker(broker: Broker, engine: Engine, endpoints: list[Endpoint], poli
     relay = Relay(engine, publisher.publish_many, clock=clock, hooks=hooks, exchange=broker.topology.exchange.name)
     pipeline = Pipeline(engine, relay, broker.topology.names, policy, max_body_bytes, hooks, clock)
     return Worker(broker, endpoints, pipeline, publisher, inbox_retention)
+
+
+def _started(consumer: Any) -> Any:
+    """The kombu consumer, consuming (ConsumerMixin starts it again: a no-op)."""
+    consumer.consume()
+    return consumer
 
 
 def _drained(conn: Connection, timeout: float) -> bool:

@@ -2,7 +2,8 @@
 
 RabbitMQ closes a connection it has heard nothing on for two heartbeat intervals. Between
 batches the consumer loop sends them itself; a batch can take longer than that (a long bake),
-so a thread sends them meanwhile. py-amqp connections are not thread-safe: whatever writes on
+so a thread sends them meanwhile. (py-amqp's own heartbeat_tick counts a heartbeat it sent as
+traffic, and so sends one every other time it is due.) py-amqp connections are not thread-safe: whatever writes on
 them while a batch is handled (an ack, a publish) holds `lock`, and the thread writes only
 while `busy` says a batch is in hand."""
 
@@ -19,8 +20,8 @@ Connections = Callable[[], list[Any]]  # the kombu connections open right now
 
 
 class Pacemaker:
-    """Sends a heartbeat on each connection silent for half the heartbeat interval, every
-    quarter of it, while a batch is in hand."""
+    """Sends a heartbeat on each connection silent for half its heartbeat interval, while a
+    batch is in hand."""
 
     def __init__(self, heartbeat: float, connections: Connections, clock: Clock, lock: threading.Lock):
         self.heartbeat = heartbeat
@@ -50,8 +51,13 @@ class Pacemaker:
         """Stop the thread, if it started."""
         self._stopped.set()
 
+    def beat(self) -> None:
+        """Send a heartbeat on each connection silent for half its interval, now."""
+        with self.lock:
+            self._beat_silent()
+
     def _run(self) -> None:
-        while not self._stopped.wait(self.heartbeat / 4):
+        while not self._stopped.wait(min(self.heartbeat / 4, 1.0)):
             with self.lock:
                 if self._busy:
                     self._beat_silent()
@@ -65,7 +71,7 @@ class Pacemaker:
             sent, since = self._last.get(id(amqp), (-1, now))
             if amqp.bytes_sent != sent:
                 self._last[id(amqp)] = (amqp.bytes_sent, now)
-            elif now - since >= self.heartbeat / 2:
+            elif now - since >= (amqp.heartbeat or self.heartbeat) / 2:  # as negotiated with the broker
                 try:
                     amqp.send_heartbeat()
                 except OSError:  # the connection is lost: its owner finds out on its next use

@@ -1,8 +1,10 @@
-"""Chaos: kill -9 consumers at random while visits run, on RabbitMQ (restarted once) and on the
-embedded broker; every effect once.
+"""Chaos: kill -9 consumers at random while visits run, on RabbitMQ (restarted once), on a
+three-node RabbitMQ cluster (a node killed with -9 and started again later, PostgreSQL restarted)
+and on the embedded broker; every effect once, nothing left behind, nothing failed.
 
-`make chaos` runs the full size (200 visits); the suite runs a smaller one. The randomness is
-seeded: PIZZERIA_CHAOS_VISITS and PIZZERIA_CHAOS_SEED change it.
+`make chaos` runs the full size (1000 visits on the cluster, 200 on one node, 100 embedded); the
+suite runs a smaller one. The randomness is seeded: PIZZERIA_CHAOS_VISITS,
+PIZZERIA_CHAOS_CLUSTER_VISITS and PIZZERIA_CHAOS_SEED change it.
 """
 
 from __future__ import annotations
@@ -12,16 +14,19 @@ import random
 import signal
 import time
 from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from kombu import Connection
 from polling import wait_until
+from processes import Pizzeria, environment
 from sqlalchemy import func, select
 
 from pizzeria import bootstrap
 from pizzeria.config import Settings
 from pizzeria.kitchen.domain import bakes_per_order
 from pizzeria.menu.domain import MENU
-from pizzeria.messaging import inbox
+from pizzeria.messaging import failed, inbox
 from pizzeria.messaging.outbox import outbox
 from pizzeria.process_manager import views
 from pizzeria.process_manager.messages import OrderLine, StartTableService
@@ -31,6 +36,7 @@ VISITS = int(os.environ.get("PIZZERIA_CHAOS_VISITS", "60"))
 SEED = int(os.environ.get("PIZZERIA_CHAOS_SEED", "20261124"))
 CONSUMERS = ["process_manager", "process_manager", "kitchen", "kitchen", "menu", "waiter"]
 EMBEDDED_VISITS = int(os.environ.get("PIZZERIA_CHAOS_EMBEDDED_VISITS", str(VISITS // 2)))
+CLUSTER_VISITS = int(os.environ.get("PIZZERIA_CHAOS_CLUSTER_VISITS", str(VISITS * 2)))
 
 
 def random_order(rng: random.Random) -> tuple[OrderLine, ...]:
@@ -90,8 +96,26 @@ def unsent(app) -> int:
 def test_every_visit_finishes_with_every_effect_once_despite_kill_9_and_a_broker_restart(
         on_rabbitmq, rabbitmq, amqp_url, postgres_url, tmp_path, capsys):
     app = bootstrap.bootstrap(Settings(amqp_url, postgres_url, tmp_path))
-    counts = run_chaos(on_rabbitmq, app, VISITS, restart=rabbitmq, capsys=capsys)
-    assert counts["broker_restarts"] == 1
+    restart = Fault("broker restart", lambda: (rabbitmq.stop(), rabbitmq.start()))
+    counts = run_chaos(on_rabbitmq, app, VISITS, {3: restart}, capsys)
+    assert counts["broker restart"] == 1
+
+
+def test_on_a_cluster_every_visit_finishes_despite_kill_9_of_consumers_and_of_a_node_and_a_database_restart(
+        rabbitmq_cluster, cluster_url, postgres, postgres_url, tmp_path, capsys):
+    """Quorum queues on three nodes: one is killed with -9, the two left carry on; PostgreSQL
+    restarts meanwhile; the node comes back later."""
+    pizzeria = Pizzeria(tmp_path, environment(tmp_path, PIZZERIA_BROKER_URL=cluster_url,
+                                              PIZZERIA_DATABASE_URL=postgres_url))
+    app = bootstrap.bootstrap(Settings(cluster_url, postgres_url, tmp_path))
+    node = rabbitmq_cluster.nodes[random.Random(SEED).randrange(len(rabbitmq_cluster.nodes))]
+    faults = {1: Fault("node killed", node.kill), 3: Fault("database restart", lambda: (postgres.stop(), postgres.start())),
+              6: Fault("node back", node.start)}
+    try:
+        counts = run_chaos(pizzeria, app, CLUSTER_VISITS, faults, capsys)
+    finally:
+        pizzeria.stop_consumers()
+    assert (counts["node killed"], counts["database restart"], counts["node back"]) == (1, 1, 1)
 
 
 def test_every_visit_finishes_with_every_effect_once_despite_kill_9_on_the_embedded_broker(
@@ -101,12 +125,21 @@ def test_every_visit_finishes_with_every_effect_once_despite_kill_9_on_the_embed
     database_url = f"sqlite:///{tmp_path / 'pizzeria.sqlite'}"
     embedded.env.update(PIZZERIA_BROKER_URL=broker_url, PIZZERIA_DATABASE_URL=database_url)
     run_chaos(embedded, bootstrap.bootstrap(Settings(broker_url, database_url, tmp_path)), EMBEDDED_VISITS,
-              restart=None, capsys=capsys)
+              {}, capsys)
 
 
-def run_chaos(pizzeria, app, visit_count: int, restart, capsys) -> dict[str, int]:
-    """Start the visits, kill consumers until they end (restart the broker once, if given),
-    check every effect happened once; print the counts and return them."""
+@dataclass(frozen=True)
+class Fault:
+    """Something that happens to a server at a given kill of the chaos."""
+
+    name: str
+    strike: Callable[[], object]
+
+
+def run_chaos(pizzeria, app, visit_count: int, faults: dict[int, Fault], capsys) -> dict[str, int | str]:
+    """Start the visits, kill consumers until they end, strike each fault at its kill, check
+    every effect happened once; print the counts and how long each fault took to recover from
+    (until a message was handled after it), and return them."""
     rng = random.Random(SEED)
     bootstrap.init(app)
     orders = {f"TBL{n}": random_order(rng) for n in range(1, visit_count + 1)}
@@ -116,14 +149,15 @@ def run_chaos(pizzeria, app, visit_count: int, restart, capsys) -> dict[str, int
     publisher.close()
     chaos = Chaos(pizzeria, rng)
     deadline = time.monotonic() + 120 + visit_count * 1.5
-    restarted = False
+    struck: dict[str, int] = Counter()
+    recovery: dict[str, str] = {}
     while not all_ended(app, visits) and time.monotonic() < deadline:
         time.sleep(chaos.pause())
         chaos.kill_one()
-        if chaos.kills == 3 and restart is not None and not restarted:
-            restart.stop()
-            restart.start()
-            restarted = True
+        if (fault := faults.get(chaos.kills)) is not None and not struck[fault.name]:
+            fault.strike()
+            struck[fault.name] += 1
+            recovery[fault.name] = f"{recovered_after(app, time.time(), visits):.1f}s"
         assert chaos.died_on_their_own() == []
     wait_until(lambda: all_ended(app, visits), timeout=max(deadline - time.monotonic(), 1),
                what="every visit to end")
@@ -132,15 +166,33 @@ def run_chaos(pizzeria, app, visit_count: int, restart, capsys) -> dict[str, int
     wait_until(lambda: all("consuming" in p.log_path.read_text() for _, p in chaos.slots),
                what="the last replacements to be ready")
     assert pizzeria.stop_consumers() == [0] * len(CONSUMERS)
-    counts = check_effects(app, visits)
+    counts: dict[str, int | str] = {**check_effects(app, visits), **struck}
     left, unhandled = messages_left(app)
-    counts.update(kills=chaos.kills, broker_restarts=int(restarted), unsent_outbox_rows=unsent(app),
+    counts.update(kills=chaos.kills, unsent_outbox_rows=unsent(app), failed_messages=failed_count(app),
                   copies_of_handled_messages_left=left - unhandled, unhandled_messages_left=unhandled,
-                  duplicates_ignored=duplicates_logged(pizzeria.cwd))
+                  duplicates_ignored=duplicates_logged(pizzeria.cwd),
+                  **{f"recovery after {name}": took for name, took in recovery.items()})
     with capsys.disabled():
         print("\nchaos:", ", ".join(f"{key}={value}" for key, value in counts.items()))
-    assert (counts["unsent_outbox_rows"], counts["unhandled_messages_left"]) == (0, 0)
+    assert (counts["unsent_outbox_rows"], counts["unhandled_messages_left"], counts["failed_messages"]) == (0, 0, 0)
     return counts
+
+
+def recovered_after(app, since: float, visits) -> float:
+    """Seconds from `since` until a consumer handled a message (at once if every visit ended)."""
+    def handled_since() -> bool:
+        with app.engine.connect() as conn:
+            newer = conn.execute(select(func.count()).select_from(inbox.inbox)
+                                 .where(inbox.inbox.c.handled_at > since)).scalar()
+        return bool(newer)
+    wait_until(lambda: handled_since() or all_ended(app, visits), timeout=120, interval=0.1,
+               what="a message handled after the fault")
+    return time.time() - since
+
+
+def failed_count(app) -> int:
+    with app.engine.connect() as conn:
+        return conn.execute(select(func.count()).select_from(failed.failed_messages)).scalar()
 
 
 def all_ended(app, visits) -> bool:

@@ -88,3 +88,18 @@ def test_a_cluster_url_whose_first_node_is_down_reaches_the_next(amqp_url, tmp_p
         publisher.close()
     with Connection(amqp_url) as conn:
         assert conn.default_channel.queue_declare("pizzeria.kitchen", passive=True).message_count == 4
+
+
+def test_a_worker_of_two_queues_takes_each_ones_prefetch(rabbitmq, amqp_url, tmp_path):
+    app = app_on(amqp_url, tmp_path)
+    vhost = urlsplit(amqp_url).path.lstrip("/")
+
+    def prefetches() -> dict[str, int]:
+        listed = json.loads(rabbitmq.ctl("list_consumers", "--vhost", vhost, "queue_name", "prefetch_count",
+                                         "--formatter", "json"))
+        return {consumer["queue_name"]: consumer["prefetch_count"] for consumer in listed}
+    with running(bootstrap.worker(app, ["kitchen", "process_manager"])):
+        consumers = wait_until(lambda: len(found := prefetches()) == 3 and found, what="three consumers")
+    assert consumers == {"pizzeria.kitchen": app.endpoints["kitchen"].prefetch,
+                         "pizzeria.process_manager": app.endpoints["process_manager"].prefetch,
+                         "pizzeria.dead_letters": 1}

@@ -275,3 +275,35 @@ def test_the_web_service_listens_in_its_container_with_a_token_and_is_published_
     assert web["command"][:3] == ["web", "--host", "0.0.0.0"]
     assert environment(web)["PIZZERIA_WEB_TOKEN"]
     assert [port.split(":")[0] for port in web["ports"]] == ["127.0.0.1"]
+
+
+def cluster_url_in_the_header() -> str:
+    """The PIZZERIA_BROKER_URL the file's header tells users to export for the cluster profile."""
+    (url,) = re.findall(r"export PIZZERIA_BROKER_URL='([^']+)'", COMPOSE_FILE.read_text())
+    return url
+
+
+def test_the_cluster_profile_adds_two_nodes_that_join_the_first_with_its_cookie():
+    nodes = {name: service for name, service in SERVICES.items() if name.startswith("rabbitmq")}
+    assert sorted(nodes) == ["rabbitmq", "rabbitmq-2", "rabbitmq-3"]
+    assert len({service["image"] for service in nodes.values()}) == 1
+    assert len({environment(service)["RABBITMQ_ERLANG_COOKIE"] for service in nodes.values()}) == 1
+    assert "profiles" not in nodes["rabbitmq"]
+    conf = load_compose()["configs"]["rabbitmq-cluster"]["content"]
+    listed = re.findall(r"classic_config\.nodes\.\d+ = rabbit@(\S+)", conf)
+    assert listed == [service["hostname"] for service in nodes.values()]
+    for name in ("rabbitmq-2", "rabbitmq-3"):
+        assert nodes[name]["profiles"] == ["cluster"]
+        assert depends_on(nodes[name]) == {"rabbitmq": "service_healthy"}
+        assert [config["source"] for config in nodes[name]["configs"]] == ["rabbitmq-cluster"]
+
+
+@pytest.mark.parametrize("name", sorted(PIZZERIA_SERVICES))
+def test_the_cluster_url_of_the_header_names_each_node_with_its_credentials(name):
+    env = {**environment(SERVICES[name]), "PIZZERIA_BROKER_URL": cluster_url_in_the_header()}
+    urls = [urlsplit(url) for url in Settings.from_env(env).broker_url.split(";")]
+    assert sorted(url.hostname for url in urls) == ["rabbitmq", "rabbitmq-2", "rabbitmq-3"]
+    for url in urls:
+        node = SERVICES[url.hostname]
+        assert (url.scheme, url.port, url.username, url.password) == (
+            "amqp", 5672, environment(node)["RABBITMQ_DEFAULT_USER"], environment(node)["RABBITMQ_DEFAULT_PASS"])
