@@ -23,12 +23,32 @@ from pizzeria.devtools.servers import PostgreSQL, RabbitMQ
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# pizzeria runs from a virtualenv of its own with what a deployment installs (no test or lint
+# tools, whose imports, pulled in by libraries that look for them, weigh on every process).
+RUNTIME = ROOT / "var" / "bench-venv"
 VISITS, PIZZAS, LATENCY_RUNS = int(os.environ.get("BENCH_VISITS", 500)), 3, 5
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", 3))
 IDLE_SECONDS = 10.0
 
 
+def runtime_python() -> str:
+    """The Python of RUNTIME, made (or made again when pyproject.toml changed) with the
+    postgres and tracing extras."""
+    python, stamp = RUNTIME / "bin" / "python", RUNTIME / ".installed"
+    if not stamp.exists() or stamp.stat().st_mtime < (ROOT / "pyproject.toml").stat().st_mtime:
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(RUNTIME)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                        "-e", f"{ROOT}[postgres,tracing]"], check=True)
+        stamp.touch()
+    return str(python)
+
+
+PYTHON = sys.executable  # main() sets the runtime's
+
+
 def main() -> None:
+    global PYTHON
+    PYTHON = runtime_python()
     with RabbitMQ() as rabbitmq, PostgreSQL(durable=True) as postgres, tempfile.TemporaryDirectory() as directory:
         fresh = lambda: (rabbitmq.add_vhost(f"b{uuid.uuid4().hex[:8]}"),  # noqa: E731
                          postgres.create_database(f"b{uuid.uuid4().hex[:8]}"))
@@ -51,7 +71,7 @@ def main() -> None:
             "embedded_latency": median_of(lambda: pizzeria(*embedded(), "--tables", 1, "--pizzas", 1)),
             "idle_cpu_percent": idle_cpu_percent(*embedded(), Path(directory)),
             "help_seconds": help_seconds(),
-            "harness_ms": _json([sys.executable, "-c", HARNESS])["ms"],
+            "harness_ms": _json([PYTHON, "-c", HARNESS])["ms"],
         }
         with RabbitMQCluster() as cluster:
             on_cluster = lambda: (cluster.add_vhost(f"b{uuid.uuid4().hex[:8]}"),  # noqa: E731
@@ -90,7 +110,7 @@ def idle_cpu_percent(broker_url: str, database_url: str, directory: Path) -> flo
     env = {**os.environ, "PIZZERIA_BROKER_URL": broker_url, "PIZZERIA_DATABASE_URL": database_url}
     log = directory / "idle.log"
     with open(log, "wb") as out:
-        process = subprocess.Popen([sys.executable, "-m", "pizzeria", "consume", "kitchen"], env=env,
+        process = subprocess.Popen([PYTHON, "-m", "pizzeria", "consume", "kitchen"], env=env,
                                    stdout=out, stderr=out)
     try:
         deadline = time.monotonic() + 60
@@ -113,7 +133,7 @@ def bare(url: str, chains: int, hops: int, repeat: int = 1) -> dict:
 
 def pizzeria(broker_url: str, database_url: str, *args, env: dict | None = None) -> dict:
     env = {**os.environ, "PIZZERIA_BROKER_URL": broker_url, "PIZZERIA_DATABASE_URL": database_url, **(env or {})}
-    return _json([sys.executable, "-m", "pizzeria", "bench", "--json", *map(str, args)], env)
+    return _json([PYTHON, "-m", "pizzeria", "bench", "--json", *map(str, args)], env)
 
 
 def median_of(run) -> dict:
@@ -125,7 +145,7 @@ def help_seconds() -> float:
     times = []
     for _ in range(5):
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "pizzeria", "--help"], check=True, capture_output=True)
+        subprocess.run([PYTHON, "-m", "pizzeria", "--help"], check=True, capture_output=True)
         times.append(time.perf_counter() - start)
     return min(times)
 

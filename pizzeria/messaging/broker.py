@@ -10,9 +10,9 @@ from amqp.channel import Channel as AmqpChannel
 from amqp.exceptions import MessageNacked, PreconditionFailed
 from kombu import Connection, Producer
 from kombu.exceptions import OperationalError as BrokerUnreachable
+from kombu.transport import TRANSPORT_ALIASES
 from sqlalchemy.exc import DBAPIError
 
-from . import embedded  # noqa: F401 (registers the embedded broker, sqlite://, with kombu)
 from .clock import SYSTEM, Clock
 from .errors import TopologyMismatch
 from .hooks import Hooks, Step
@@ -30,6 +30,8 @@ DECLARE_ATTEMPTS = 5
 
 
 HEARTBEAT_SECONDS = 60.0  # RabbitMQ's default
+# The embedded broker, sqlite://, by the path kombu imports it from when a URL names it.
+TRANSPORT_ALIASES["sqlite"] = "pizzeria.messaging.embedded.transport:Transport"
 
 
 def is_amqp(url: str) -> bool:

@@ -11,7 +11,7 @@ import sys
 
 from kombu import Connection, Consumer, Exchange, Queue
 
-import pizzeria.messaging.embedded  # noqa: F401 (registers sqlite://)
+import pizzeria.messaging  # noqa: F401 (registers sqlite://, the embedded broker)
 
 EXCHANGE = Exchange("contract", type="topic", durable=True)
 

@@ -1,10 +1,6 @@
-"""The embedded broker: a kombu transport with leases on one SQLite file, registered as
-`sqlite://` with kombu."""
-
-from kombu.transport import TRANSPORT_ALIASES
+"""The embedded broker: a kombu transport with leases on one SQLite file, which the broker
+module registers as `sqlite://` with kombu (imported only when a URL names it)."""
 
 from .transport import Channel, Transport
-
-TRANSPORT_ALIASES["sqlite"] = "pizzeria.messaging.embedded.transport:Transport"
 
 __all__ = ["Channel", "Transport"]
