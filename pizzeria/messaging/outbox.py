@@ -83,9 +83,10 @@ def _row(envelope: Envelope, routing_key: str, traced: Mapping[str, Mapping[str,
             "body": envelope.encode()}
 
 
-def withdraw(conn: Connection, message_id: str) -> None:
-    """Delete the row of a delayed message that no relay has claimed yet, in the caller's transaction."""
-    conn.execute(delete(outbox).where(outbox.c.message_id == message_id, outbox.c.claimed_until.is_(None)))
+def withdraw(conn: Connection, message_ids: list[str]) -> None:
+    """Delete the rows of delayed messages that no relay has claimed yet, in the caller's transaction."""
+    if message_ids:
+        conn.execute(delete(outbox).where(outbox.c.message_id.in_(message_ids), outbox.c.claimed_until.is_(None)))
 
 
 def add_raw(conn: Connection, message: Outgoing, message_id: str, not_before: float) -> None:

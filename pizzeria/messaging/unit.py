@@ -72,6 +72,7 @@ class Unit:
         self.deferred: dict[Table, list[dict[str, Any]]] = {}
         self.sent: list[tuple[Envelope, str]] = []
         self.later: list[tuple[Envelope, str, float]] = []
+        self.withdrawn: list[str] = []  # delayed messages sent before, to delete at the commit
         self.traced: dict[str, dict[str, str]] = {}  # message id -> the headers of its `create` span
         self.exchange = exchange  # the topology's, for the traces
         self.sent_ids: set[str] = set()
@@ -105,6 +106,7 @@ class Unit:
             if envelope.causation_id in answers:
                 answers[envelope.causation_id].append((envelope, routing_key))
         replies.record(conn, self.consumer, answers, now)
+        outbox.withdraw(conn, self.withdrawn)
         outbox.add_later(conn, self.later, now, self.traced)
         rows = outbox.add(conn, self.sent, now, self.traced)
         conn.commit()
@@ -166,9 +168,14 @@ class Context:
 
     def withdraw(self, message: Any) -> None:
         """Take back a message this correlation sent with a delay, if it has not gone yet (a
-        timeout whose step was answered): it will not come at all."""
-        envelope = answer(self.envelope, message, self._unit.clock.time())
-        outbox.withdraw(self._unit.connection(), envelope.message_id)
+        timeout whose step was answered): it will not come at all. The row goes at the commit,
+        with those of the other messages handled in the same transaction; one sent in this
+        transaction is not saved at all."""
+        message_id = answer(self.envelope, message, self._unit.clock.time()).message_id
+        unit = self._unit
+        unit.later = [later for later in unit.later if later[0].message_id != message_id]
+        unit.sent_ids.discard(message_id)
+        unit.withdrawn.append(message_id)
 
     def insert_later(self, table: Table, row: dict[str, Any]) -> None:
         """Insert `row` into `table` at the commit, in one statement with the others (and with
