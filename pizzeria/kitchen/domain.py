@@ -35,9 +35,11 @@ stock = Table(
 BAKED, CANCELLED, FAILED = "baked", "cancelled", "failed"
 
 
-def outcome_of(conn: Connection, kitchen_order_id: str) -> str | None:
-    """How the kitchen order ended, if it did."""
-    return conn.execute(select(outcomes.c.outcome).where(outcomes.c.kitchen_order_id == kitchen_order_id)).scalar()
+def outcomes_of(conn: Connection, kitchen_order_ids: list[str]) -> dict[str, str]:
+    """How each of the kitchen orders that ended did, in one query."""
+    query = select(outcomes.c.kitchen_order_id, outcomes.c.outcome).where(
+        outcomes.c.kitchen_order_id.in_(kitchen_order_ids))
+    return {order: outcome for order, outcome in conn.execute(query)}
 
 
 def decide_outcome(conn: Connection, kitchen_order_id: str, outcome: str) -> None:
@@ -60,9 +62,9 @@ def take_one(conn: Connection, pizza: str, initial: int) -> bool:
     return taken.rowcount == 1
 
 
-def record_bake(conn: Connection, kitchen_order_id: str, pizza: str, at: float) -> None:
-    """Write down that this kitchen order was baked at `at`."""
-    conn.execute(insert(bakes).values(kitchen_order_id=kitchen_order_id, pizza=pizza, baked_at=at))
+def bake_row(kitchen_order_id: str, pizza: str, at: float) -> dict[str, object]:
+    """The row that writes down that this kitchen order was baked at `at`."""
+    return {"kitchen_order_id": kitchen_order_id, "pizza": pizza, "baked_at": at}
 
 
 def bakes_per_order(engine: Engine) -> dict[str, int]:

@@ -9,7 +9,7 @@ import structlog
 
 from pizzeria.messaging import Context, Handler
 
-from .domain import BAKED, CANCELLED, FAILED, decide_outcome, outcome_of, record_bake, take_one
+from .domain import BAKED, CANCELLED, FAILED, bake_row, bakes, decide_outcome, outcomes_of, take_one
 from .messages import CancelPizza, DoPizza, PizzaCancelled, PizzaDone, PizzaFailed
 
 log = structlog.get_logger("pizzeria.kitchen")
@@ -22,23 +22,39 @@ def do_pizza(command: DoPizza, context: Context, oven: Callable[[Context], None]
     log.info("baking", pizza=command.pizza, kitchen_order_id=command.kitchen_order_id)
     context.once(oven)
     order = command.kitchen_order_id
-    if outcome_of(context.db, order) is not None:
+    if order in context.once(known_outcomes):
         return  # cancelled before it was baked: it never will be
     if command.pizza in stock and not take_one(context.db, command.pizza, stock[command.pizza]):
-        decide_outcome(context.db, order, FAILED)
+        settle(context, order, FAILED)
         context.send(PizzaFailed(order, reason=f"the kitchen is out of {command.pizza}"))
         return
-    decide_outcome(context.db, order, BAKED)
-    record_bake(context.db, order, command.pizza, context.clock.time())
+    settle(context, order, BAKED)
+    context.insert_later(bakes, bake_row(order, command.pizza, context.clock.time()))
     context.send(PizzaDone(kitchen_order_id=order))
+
+
+def settle(context: Context, order: str, outcome: str) -> None:
+    """Decide how the kitchen order ends, for the rest of the batch too."""
+    decide_outcome(context.db, order, outcome)
+    context.once(known_outcomes)[order] = outcome
+
+
+def known_outcomes(context: Context) -> dict[str, str]:
+    """How the kitchen orders of the whole batch ended, those that did, read in one query when
+    the transaction starts and kept up to date as the batch settles them; an order settled
+    meanwhile by another kitchen makes the insert of its outcome conflict, and the messages are
+    handled again afresh."""
+    orders = [envelope.payload["kitchen_order_id"] for envelope in context.batch
+              if isinstance(envelope.payload.get("kitchen_order_id"), str)]
+    return outcomes_of(context.db, orders)
 
 
 def cancel_pizza(command: CancelPizza, context: Context) -> None:
     """Make sure the pizza is never baked, and say so; a pizza baked already is done."""
     order = command.kitchen_order_id
-    outcome = outcome_of(context.db, order)
+    outcome = context.once(known_outcomes).get(order)
     if outcome is None:
-        decide_outcome(context.db, order, CANCELLED)
+        settle(context, order, CANCELLED)
     context.send(PizzaDone(order) if outcome == BAKED else PizzaCancelled(order))
 
 
