@@ -76,18 +76,25 @@ class VisitRepository:
     most once, by `flush`, compare-and-set on the version it was read at, so that several
     process managers can run at once without losing an update."""
 
-    def __init__(self, conn: Connection, expected: Iterable[str] = (), clock: Clock = SYSTEM):
+    def __init__(self, conn: Connection, expected: Iterable[str] = (), clock: Clock = SYSTEM,
+                 tables: Iterable[str] = ()):
         self.conn = conn
         self.clock = clock
         self.expected = set(expected)  # visits worth reading along with the first one asked for
+        self.tables = set(tables)  # tables worth looking up along with the first one asked for
         self.known: dict[str, tuple[Visit, int] | None] = {}
+        self.busy: dict[str, str | None] = {}  # table id: its visit in progress, if any
+        self.added: list[dict[str, object]] = []
         self.changed: set[str] = set()
 
     @classmethod
     def of(cls, context: Context) -> VisitRepository:
-        """The repository of the context's transaction: the visits of all its messages are read
-        at the first `get`, and what they changed is written just before the commit."""
-        repository = cls(context.db, (envelope.correlation_id for envelope in context.batch), context.clock)
+        """The repository of the context's transaction: the visits of all its messages (and the
+        tables they start visits at) are read at the first `get` (or look-up), and what they
+        changed is written just before the commit."""
+        tables = [envelope.payload["table_id"] for envelope in context.batch
+                  if envelope.type == "StartTableService" and isinstance(envelope.payload.get("table_id"), str)]
+        repository = cls(context.db, (envelope.correlation_id for envelope in context.batch), context.clock, tables)
         context.before_commit(repository.flush)
         return repository
 
@@ -98,21 +105,23 @@ class VisitRepository:
         return self.known[visit_id]
 
     def visit_in_progress(self, table_id: str) -> str | None:
-        """The id of the table's visit in progress, if any."""
-        query = select(visits.c.visit_id).where(visits.c.table_id == table_id,
-                                                visits.c.status == IN_PROGRESS)
-        return self.conn.execute(query).scalar()
+        """The id of the table's visit in progress, if any (one added in this unit included)."""
+        if table_id not in self.busy:
+            wanted = {table_id} | self.tables - self.busy.keys()
+            self.busy.update(dict.fromkeys(wanted))
+            query = select(visits.c.table_id, visits.c.visit_id).where(visits.c.table_id.in_(wanted),
+                                                                       visits.c.status == IN_PROGRESS)
+            self.busy.update({table: visit_id for table, visit_id in self.conn.execute(query)})
+        return self.busy[table_id]
 
     def add(self, visit: Visit) -> None:
-        """Save a new visit at version 1; raise Conflict if it or a table clash got there first."""
+        """Keep a new visit, at version 1, for the next `flush`."""
         now = self.clock.time()
-        try:
-            self.conn.execute(insert(visits).values(
-                visit_id=visit.visit_id, table_id=visit.table_id, status=visit.status,
-                version=1, state=_dump(visit), started_at=now, updated_at=now))
-        except IntegrityError as error:
-            raise Conflict(f"visit {visit.visit_id} or table {visit.table_id} taken: {error}") from None
+        self.added.append({"visit_id": visit.visit_id, "table_id": visit.table_id, "status": visit.status,
+                           "version": 1, "state": _dump(visit), "started_at": now, "updated_at": now})
         self.known[visit.visit_id] = (visit, 1)
+        if visit.status == IN_PROGRESS:
+            self.busy[visit.table_id] = visit.visit_id
 
     def save(self, visit: Visit, version: int) -> None:
         """Keep `visit`, read at `version`, for the next `flush`."""
@@ -120,8 +129,15 @@ class VisitRepository:
         self.changed.add(visit.visit_id)
 
     def flush(self) -> None:
-        """Write the saved visits in one statement; raise Conflict if any of them was saved by
-        someone else since it was read."""
+        """Insert the new visits in one statement, and write the saved ones in another; raise
+        Conflict if another process started one of the visits or one at its table first, or
+        saved one of the others since it was read."""
+        if self.added:
+            try:
+                self.conn.execute(insert(visits), self.added)
+            except IntegrityError as error:
+                raise Conflict(f"a visit or its table was taken meanwhile: {str(error).splitlines()[0]}") from None
+            self.added = []
         if not self.changed:
             return
         now = self.clock.time()

@@ -21,7 +21,9 @@ from pizzeria.waiter.messages import MenuShown
 def started(engine, visit_id="v1", table_id="T1") -> saga.Visit:
     visit, _ = saga.start(visit_id, StartTableService(table_id))
     with engine.begin() as conn:
-        VisitRepository(conn).add(visit)
+        repository = VisitRepository(conn)
+        repository.add(visit)
+        repository.flush()
     return visit
 
 
@@ -109,6 +111,19 @@ def test_a_second_visit_in_progress_at_the_same_table_is_a_conflict(engine):
         started(engine, visit_id="v2")
     with engine.begin() as conn:
         assert VisitRepository(conn).visit_in_progress("T1") == "v1"
+
+
+def test_the_tables_of_a_unit_are_looked_up_at_once_and_a_visit_it_adds_makes_its_table_busy(engine):
+    started(engine)
+    with engine.begin() as conn:
+        repository = VisitRepository(conn, tables=["T1", "T2", "T3"])
+        assert repository.visit_in_progress("T2") is None
+        assert repository.busy == {"T1": "v1", "T2": None, "T3": None}
+        repository.add(saga.start("v3", StartTableService("T3"))[0])
+        assert repository.visit_in_progress("T3") == "v3"
+        repository.flush()
+    with engine.begin() as conn:
+        assert VisitRepository(conn).visit_in_progress("T3") == "v3"
 
 
 def test_a_table_whose_visit_ended_takes_a_new_visit(engine):

@@ -153,7 +153,9 @@ def test_a_visits_report_names_its_trace(engine):
     from pizzeria.process_manager.repository import VisitRepository
     from pizzeria.process_manager.saga import start
     with engine.begin() as conn:
-        VisitRepository(conn).add(start("visit-1", StartTableService("T1"))[0])
+        repository = VisitRepository(conn)
+        repository.add(start("visit-1", StartTableService("T1"))[0])
+        repository.flush()
     report = views.visit(engine, "visit-1")
     assert report["trace_id"] == tracing.conversation_trace_id("visit-1")
     assert f"trace {report['trace_id']}" in views.visit_details(report)
