@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from pizzeria.cli.app import command, main
+from pizzeria.messaging.redact import hide_url_passwords
 
 
 @command(main)
@@ -32,22 +33,8 @@ def shown(value: Any, secret: bool) -> Any:
     if secret and value is not None:
         return "***"
     if isinstance(value, str):
-        return hide_passwords(value)
+        return hide_url_passwords(value)
     return str(value) if isinstance(value, Path) else value
-
-
-def hide_passwords(urls: str) -> str:
-    """`urls`, one URL or several separated by ;, each with its password (up to its last @) as ***."""
-    return ";".join(_hide_password(url) for url in urls.split(";"))
-
-
-def _hide_password(url: str) -> str:
-    start = url.find("://") + 3
-    end = url.rfind("@")
-    if start < 3 or end < start or ":" not in url[start:end]:
-        return url
-    user = url[start:end].split(":", 1)[0]
-    return f"{url[:start]}{user}:***{url[end:]}"
 
 
 def as_text(value: Any) -> str:

@@ -14,3 +14,18 @@ def hide_password(text: str) -> str:
     if "://" not in text:  # most log lines: no need for the regular expression
         return text
     return CREDENTIALS.sub(lambda m: f"{m['scheme']}{m['user']}:***@", text)
+
+
+def hide_url_passwords(urls: str) -> str:
+    """A setting's URL, or several separated by `;`, each with its password (up to its last @,
+    so a password with a / in it too) replaced by ***."""
+    return ";".join(_hide_url_password(url) for url in urls.split(";"))
+
+
+def _hide_url_password(url: str) -> str:
+    start = url.find("://") + 3
+    end = url.rfind("@")
+    if start < 3 or end < start or ":" not in url[start:end]:
+        return url
+    user = url[start:end].split(":", 1)[0]
+    return f"{url[:start]}{user}:***{url[end:]}"

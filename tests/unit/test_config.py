@@ -16,8 +16,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pizzeria.cli import main
-from pizzeria.cli.config import hide_passwords
 from pizzeria.config import ConfigError, Settings, effective_settings
+from pizzeria.messaging.redact import hide_url_passwords
 from pizzeria.messaging.retry import RetryPolicy
 from pizzeria.settings_table import SETTINGS
 
@@ -193,12 +193,12 @@ def test_the_environment_wins_over_a_later_file_over_an_earlier_one_over_the_def
                                                                           min_size=1)), min_size=1, max_size=3))
 def test_each_node_s_password_is_hidden_and_nothing_else_changed(nodes):
     urls = ";".join(f"amqp://{user}:{password}@host{n}:5672/vhost" for n, (user, password) in enumerate(nodes))
-    assert hide_passwords(urls) == ";".join(f"amqp://{user}:***@host{n}:5672/vhost" for n, (user, _) in enumerate(nodes))
+    assert hide_url_passwords(urls) == ";".join(f"amqp://{user}:***@host{n}:5672/vhost" for n, (user, _) in enumerate(nodes))
 
 
 def test_a_url_without_a_password_is_shown_as_it_is():
     for url in ("sqlite:////var/broker.sqlite", "amqp://guest@host//", "memory://", "amqp://host:5672//"):
-        assert hide_passwords(url) == url
+        assert hide_url_passwords(url) == url
 
 
 def config(env: dict[str, str], *args: str):
