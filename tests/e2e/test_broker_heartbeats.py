@@ -18,7 +18,7 @@ def handlings(postgres_url: str, consumer: str) -> list[tuple[str, int | None]]:
     try:
         with engine.connect() as conn:
             query = select(inbox.inbox.c.message_id, inbox.inbox.c.duplicates).where(inbox.inbox.c.consumer == consumer)
-            return list(conn.execute(query).tuples())
+            return [(message_id, copies) for message_id, copies in conn.execute(query)]
     finally:
         engine.dispose()
 
