@@ -43,8 +43,9 @@ def ended(pizzeria, table_id: str = "TBL1"):
 
 def test_a_message_lost_from_a_workers_queue_goes_again_after_its_deadline(pizzeria, capsys):
     pizzeria.env.update(DEADLINE)
-    for queue in ("process_manager", "menu", "kitchen"):
-        pizzeria.consume(queue)
+    consumers = [pizzeria.consume(queue) for queue in ("process_manager", "menu", "kitchen")]
+    wait_until(lambda: all("consuming" in consumer.log_path.read_text() for consumer in consumers),
+               what="the consumers to start")  # a deadline of 1 s would otherwise pass while they do
     assert pizzeria.run("serve", "TBL1", "--order", "margherita:1", "--no-wait").returncode == 0
     wait_until(lambda: queue_depth(pizzeria, "waiter") == 1, what="ShowMenu to wait in the waiter's queue")
     purge(pizzeria, "waiter")  # lost: a broker wiped, a message deleted by hand
@@ -55,8 +56,8 @@ def test_a_message_lost_from_a_workers_queue_goes_again_after_its_deadline(pizze
         print(f"\nlost ShowMenu recovered, visit finished {time.monotonic() - lost_at:.1f}s after the loss "
               f"(deadline {DEADLINE['PIZZERIA_STEP_DEADLINE_SECONDS']} s, a waiter starting meanwhile)")
     assert report["status"] == "finished"
-    received = [entry for entry in report["history"] if entry["type"] == "Deadline" and entry["note"]]
-    assert "ShowMenu" in received[0]["note"]
+    notes = [entry["note"] for entry in report["history"] if entry["type"] == "Deadline" and entry["note"]]
+    assert any("ShowMenu" in note for note in notes), notes
 
 
 def test_a_worker_that_never_answers_ends_the_visit_cancelled_naming_the_step(on_rabbitmq):
