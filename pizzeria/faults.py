@@ -1,12 +1,15 @@
-"""Failures on purpose (PIZZERIA_FAULTS), to watch retries and the failed store at work."""
+"""Failures on purpose (PIZZERIA_FAULTS), to watch retries, crash loops and the failed store at work."""
 
 from __future__ import annotations
 
+import os
+import signal
 from collections.abc import Mapping
 from typing import Any
 
 from pizzeria.config import ConfigError
 from pizzeria.messaging import Context, Handler
+from pizzeria.settings_table import KILL
 
 
 class InjectedFault(RuntimeError):
@@ -14,13 +17,24 @@ class InjectedFault(RuntimeError):
 
 
 def with_faults(queue: str, handlers: Mapping[type, Handler], faults: Mapping[str, int]) -> dict:
-    """`handlers`, where each named in `faults` as `queue.Type` fails its first N attempts."""
+    """`handlers`, where each named in `faults` as `queue.Type` fails its first N attempts, or
+    kills its process each time (KILL)."""
     wanted = {key.split(".", 1)[1]: times for key, times in faults.items() if key.startswith(f"{queue}.")}
     unknown = set(wanted) - {cls.__name__ for cls in handlers}
     if unknown:
         raise ConfigError(f"PIZZERIA_FAULTS: {queue} handles no {', '.join(sorted(unknown))}")
-    return {cls: _failing(handler, wanted[cls.__name__]) if cls.__name__ in wanted else handler
+    return {cls: _faulty(handler, wanted[cls.__name__]) if cls.__name__ in wanted else handler
             for cls, handler in handlers.items()}
+
+
+def _faulty(handler: Handler, times: int) -> Handler:
+    return _killing() if times == KILL else _failing(handler, times)
+
+
+def _killing() -> Handler:
+    def killing_its_process(_message: Any, _context: Context) -> None:
+        os.kill(os.getpid(), signal.SIGKILL)  # as a segfault or the OOM killer would: no except runs
+    return killing_its_process
 
 
 def _failing(handler: Handler, times: int) -> Handler:

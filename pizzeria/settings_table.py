@@ -17,7 +17,8 @@ from pizzeria.messaging.retry import RetryPolicy
 RETRY = RetryPolicy()  # the defaults
 INBOX_RETENTION_DAYS = RETENTION_SECONDS / 86400
 STOCK = re.compile(r"^(?P<pizza>[a-z][a-z0-9_]{0,31}):(?P<left>\d{1,6})$")
-FAULT = re.compile(r"^(?P<queue>[a-z_][a-z0-9_]*)\.(?P<type>[A-Za-z]+):(?P<times>\d{1,4})$")
+FAULT = re.compile(r"^(?P<queue>[a-z_][a-z0-9_]*)\.(?P<type>[A-Za-z]+):(?P<times>\d{1,4}|kill)$")
+KILL = -1  # a fault's times that say: the handler kills its own process, every time
 TRUE = ("1", "true", "yes", "on")
 FALSE = ("0", "false", "no", "off", "")
 
@@ -129,13 +130,15 @@ def stock(value: object) -> dict[str, int]:
 
 
 def faults(value: object) -> dict[str, int]:
-    """`waiter.ShowBill:2,kitchen.DoPizza:1`, or a table `{waiter.ShowBill = 2}`: failures on purpose."""
+    """`waiter.ShowBill:2,kitchen.DoPizza:kill`, or a table `{waiter.ShowBill = 2}`: failures on
+    purpose (KILL for `kill`)."""
     times = {}
     for part in _items(value):
         match = FAULT.match(part)
         if not match or match["queue"] not in modules.names():
-            raise Invalid(f": {part!r} is not QUEUE.MessageType:TIMES with QUEUE one of {', '.join(modules.names())}")
-        times[f"{match['queue']}.{match['type']}"] = int(match["times"])
+            raise Invalid(f": {part!r} is not QUEUE.MessageType:TIMES (or :kill) with QUEUE one of "
+                          f"{', '.join(modules.names())}")
+        times[f"{match['queue']}.{match['type']}"] = KILL if match["times"] == "kill" else int(match["times"])
     return times
 
 
@@ -184,7 +187,8 @@ SETTINGS = (  # var_dir first: the defaults of the URLs use it
             "commands go again"),
     Setting("step_resends", count(0, 100), 3, "how many times a step's commands go again before the visit is compensated"),
     Setting("stock", stock, "", "what the kitchen can still bake (PIZZA:HOW_MANY,...); others are unlimited"),
-    Setting("faults", faults, "", "QUEUE.Type:N,...: that handler fails its first N attempts"),
+    Setting("faults", faults, "", "QUEUE.Type:N,...: that handler fails its first N attempts (:kill: it kills "
+            "its process, each time)"),
     Setting("web_token", optional_text, "", "what every request of pizzeria web that changes something must carry",
             secret=True),
 )

@@ -99,7 +99,8 @@ def test_the_broker_settings_have_their_defaults_and_bounds():
     ({"PIZZERIA_BAKE_SECONDS": "soon"}, "PIZZERIA_BAKE_SECONDS='soon' is not a number"),
     ({"PIZZERIA_LOG_JSON": "maybe"}, "PIZZERIA_LOG_JSON='maybe' is not a boolean"),
     ({"PIZZERIA_STOCK": "diavola"}, "PIZZERIA_STOCK: 'diavola' is not PIZZA:HOW_MANY (say diavola:3)"),
-    ({"PIZZERIA_FAULTS": "oven.Bake:1"}, "PIZZERIA_FAULTS: 'oven.Bake:1' is not QUEUE.MessageType:TIMES with QUEUE one of"),
+    ({"PIZZERIA_FAULTS": "oven.Bake:1"},
+     "PIZZERIA_FAULTS: 'oven.Bake:1' is not QUEUE.MessageType:TIMES (or :kill) with QUEUE one of"),
 ])
 def test_a_bad_environment_variable_is_one_line_naming_it_and_its_value(env, complaint):
     with pytest.raises(ConfigError) as raised:
