@@ -16,14 +16,14 @@ def explain(error: BaseException) -> tuple[str, int]:
 
     if isinstance(error, ConfigError):
         return str(error), 2
-    if isinstance(error, TopologyMismatch):
-        return (f"the broker has the queues declared otherwise ({error}); PIZZERIA_QUEUE_TYPE="
-                f"{Settings.from_env().queue_type}: set it to what the queues are, or migrate them: stop the "
-                "consumers, let the queues empty, delete them (rabbitmqctl delete_queue NAME) and run "
-                "pizzeria init again"), 1
     if isinstance(error, (TableBusy, NotInProgress)):
         return str(error), 1
     settings = Settings.from_env()
+    if isinstance(error, TopologyMismatch):
+        return (f"the broker has the queues declared otherwise ({error}); PIZZERIA_QUEUE_TYPE="
+                f"{settings.queue_type}: set it to what the queues are, or migrate them: stop the "
+                "consumers, let the queues empty, delete them (rabbitmqctl delete_queue NAME) and run "
+                "pizzeria init again"), 1
     if isinstance(error, DBAPIError):
         return f"cannot use the database at {hide_password(settings.database_url)}: {_first_line(error.orig)}", 1
     if isinstance(error, (BrokerError, OSError)):

@@ -88,20 +88,23 @@ class RabbitMQCluster:
 
     def ctl(self, *args: str) -> str:
         """Run `rabbitmqctl ARGS` against the first running node; return its output."""
-        running = [node for node in self.nodes if node.running]
-        if not running:
-            raise RuntimeError("no node of the cluster is running")
-        return running[0].ctl(*args)
+        return self._running().ctl(*args)
 
     def add_vhost(self, name: str) -> str:
         """Create vhost `name`, let guest use it, and return its URL on every node, joined by ";"."""
-        self.ctl("add_vhost", name)
-        self.ctl("set_permissions", "--vhost", name, "guest", ".*", ".*", ".*")
+        self._running().add_vhost(name)
         return ";".join(node.url + name for node in self.nodes)
 
     def delete_vhost(self, name: str) -> None:
         """Delete vhost `name` with its queues and exchanges, on the whole cluster."""
-        self.ctl("delete_vhost", name)
+        self._running().delete_vhost(name)
+
+    def _running(self) -> ClusterNode:
+        """The first node that runs: any of them speaks for the cluster."""
+        for node in self.nodes:
+            if node.running:
+                return node
+        raise RuntimeError("no node of the cluster is running")
 
     def __enter__(self) -> Self:
         self.start()

@@ -3,9 +3,9 @@
 RabbitMQ closes a connection it has heard nothing on for two heartbeat intervals. Between
 batches the consumer loop sends them itself; a batch can take longer than that (a long bake),
 so a thread sends them meanwhile. (py-amqp's own heartbeat_tick counts a heartbeat it sent as
-traffic, and so sends one every other time it is due.) py-amqp connections are not thread-safe: whatever writes on
-them while a batch is handled (an ack, a publish) holds `lock`, and the thread writes only
-while `busy` says a batch is in hand."""
+traffic, and so sends one every other time it is due.) py-amqp connections are not
+thread-safe: whatever writes on them while a batch is handled (an ack, a publish) holds
+`lock`, and the thread writes only while `busy` says a batch is in hand."""
 
 from __future__ import annotations
 

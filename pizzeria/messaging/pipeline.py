@@ -2,8 +2,8 @@
 
 decode → bind the log context → skip what the inbox knows → count the starts of redelivered
 messages → handle with the rest of the batch in one unit of work → commit → publish what was
-sent → ack. A message started before and never settled is handled alone, and goes to the failed
-store once delivered as often as the policy's delivery limit allows. A failed try counts as an attempt
+sent → ack. A redelivered message is handled alone, and goes to the failed store once delivered
+as often as the policy's delivery limit allows. A failed try counts as an attempt
 for every message whose handler ran, and for all of the group once work done for the whole group
 ran; the message that failed is tried alone, the others together again.
 A message out of tries comes back later or goes to the failed store. Only a database outage
@@ -62,7 +62,7 @@ class Pipeline:
         try:
             self._settle(batch, deliveries)
         except Exception as error:
-            if not (isinstance(error, Outage) or is_outage(error)):
+            if not _is_outage(error):
                 raise
             self.log.warning("database unavailable, messages requeued", queue=self.names.queue(endpoint.name),
                              error=str(error).splitlines()[0])
@@ -99,7 +99,7 @@ class Pipeline:
             with structlog.contextvars.bound_contextvars(**_ids_in_headers(delivery)):
                 self.router.store_failed(queue, delivery, reason, tries, attempts=tries.attempts + 1)
         except Exception as error:
-            if not (isinstance(error, Outage) or is_outage(error)):
+            if not _is_outage(error):
                 raise
             self.log.warning("database unavailable, message requeued", queue=queue, error=str(error).splitlines()[0])
             delivery.requeue()
@@ -276,6 +276,11 @@ class _Batch:
     handled: list[tuple[Envelope, list[Envelope]]] = field(default_factory=list)
     rows: list[Row[Any]] = field(default_factory=list)
     counted: set[str] = field(default_factory=set)  # the redelivered messages whose start is counted
+
+
+def _is_outage(error: Exception) -> bool:
+    """True if `error` says the database is out (already told so by the unit of work, or not)."""
+    return isinstance(error, Outage) or is_outage(error)
 
 
 def _ours(delivery: Delivery, names: Names) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Column, Engine, Float, Integer, String, Table, bindparam, delete, insert, select, update
+from sqlalchemy import Column, Connection, Engine, Float, Integer, String, Table, bindparam, delete, insert, select, update
 
 from .db import metadata
 
@@ -30,18 +30,14 @@ def started(engine: Engine, consumer: str, message_ids: Sequence[str]) -> dict[s
     """How often each of the redelivered messages was started before, for those that were."""
     if not message_ids:
         return {}
-    query = select(starts.c.message_id, starts.c.started).where(
-        starts.c.consumer == consumer, starts.c.message_id.in_(message_ids))
     with engine.connect() as conn:
-        return {message_id: times for message_id, times in conn.execute(query)}
+        return _started(conn, consumer, message_ids)
 
 
 def count(engine: Engine, consumer: str, message_ids: Sequence[str], now: float) -> dict[str, int]:
     """Count one more start of each redelivered message; return how often each was started."""
     with engine.begin() as conn:
-        query = select(starts.c.message_id, starts.c.started).where(
-            starts.c.consumer == consumer, starts.c.message_id.in_(message_ids))
-        known: dict[str, int] = {message_id: times for message_id, times in conn.execute(query)}
+        known = _started(conn, consumer, message_ids)
         if known:
             conn.execute(COUNT_ONE_MORE, [{"b_consumer": consumer, "b_id": message_id, "b_at": now}
                                           for message_id in known])
@@ -50,6 +46,12 @@ def count(engine: Engine, consumer: str, message_ids: Sequence[str], now: float)
             conn.execute(insert(starts), [{"consumer": consumer, "message_id": message_id, "started": 1,
                                            "last_started_at": now} for message_id in new])
     return {message_id: known.get(message_id, 0) + 1 for message_id in message_ids}
+
+
+def _started(conn: Connection, consumer: str, message_ids: Sequence[str]) -> dict[str, int]:
+    query = select(starts.c.message_id, starts.c.started).where(
+        starts.c.consumer == consumer, starts.c.message_id.in_(message_ids))
+    return {message_id: times for message_id, times in conn.execute(query)}
 
 
 def prune(engine: Engine, before: float) -> int:
