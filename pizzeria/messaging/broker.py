@@ -17,7 +17,7 @@ from .clock import SYSTEM, Clock
 from .errors import TopologyMismatch
 from .hooks import Hooks, Step
 from .topology import Topology
-from .transport import Outgoing
+from .transport import Outgoing, corked
 
 # Publishing gives up after a few seconds of a broker that is down (waits of 0.2, 0.4, ... s,
 # 6 tries), so a caller never hangs for ever and the outbox keeps what was not sent.
@@ -151,17 +151,18 @@ class Publisher:
 
     def _send(self, messages: list[Outgoing]) -> None:
         producer = self._open()
-        for message in messages:
-            headers = message.headers
-            producer.publish(
-                message.body, routing_key=message.routing_key, delivery_mode=2, headers=headers,
-                exchange=self.broker.topology.exchange.name if message.exchange is None else message.exchange,
-                content_type=message.content_type, content_encoding="utf-8",
-                message_id=headers.get("message_id"), correlation_id=headers.get("correlation_id"),
-                type=headers.get("type"))
-            if self.broker.is_amqp:
-                self._published += 1
-                self._unconfirmed.add(self._published)
+        with corked(self._connection):
+            for message in messages:
+                headers = message.headers
+                producer.publish(
+                    message.body, routing_key=message.routing_key, delivery_mode=2, headers=headers,
+                    exchange=self.broker.topology.exchange.name if message.exchange is None else message.exchange,
+                    content_type=message.content_type, content_encoding="utf-8",
+                    message_id=headers.get("message_id"), correlation_id=headers.get("correlation_id"),
+                    type=headers.get("type"))
+                if self.broker.is_amqp:
+                    self._published += 1
+                    self._unconfirmed.add(self._published)
         self.hooks.reach(Step.AFTER_PUBLISH)
         # Confirms come in as the connection is read, by this loop or by py-amqp itself before
         # each publish: the listeners set up in _open count them wherever they are read.

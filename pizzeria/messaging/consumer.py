@@ -22,7 +22,7 @@ from .outbox import Relay
 from .pacemaker import Pacemaker
 from .pipeline import MAX_BODY_BYTES, Pipeline
 from .retry import RetryPolicy
-from .transport import JSON, KombuDelivery
+from .transport import JSON, HeldAcks, KombuDelivery, corked
 
 OUTAGE_BACKOFF_SECONDS = 1.0  # doubled while the database stays out, up to
 MAX_OUTAGE_BACKOFF_SECONDS = 16.0
@@ -49,6 +49,7 @@ class Worker(ConsumerMixin):
         self.clock = pipeline.clock
         self.log = pipeline.names.logger("consumer")
         self.batch: list[tuple[Endpoint, KombuDelivery]] = []
+        self.acks = HeldAcks(publisher.lock)
         self.batch_limit = min(MAX_BATCH, sum(endpoint.prefetch for endpoint in endpoints))
         self._sweep_due = 0.0
         self.inbox_retention = inbox_retention
@@ -101,7 +102,8 @@ class Worker(ConsumerMixin):
 
     def on_delivery(self, endpoint: Endpoint, message: KombuMessage) -> None:
         """Take a delivery into the batch that `consume` hands over once the socket is drained."""
-        self.batch.append((endpoint, KombuDelivery(message, self.publisher.lock)))
+        acks = self.acks if self.broker.is_amqp else None  # other transports ack one at a time
+        self.batch.append((endpoint, KombuDelivery(message, self.publisher.lock, acks)))
 
     def on_iteration(self) -> None:
         if self.clock.monotonic() >= self._sweep_due or len(self.relay.published) >= SWEEP_AFTER_ROWS:
@@ -199,7 +201,7 @@ class Worker(ConsumerMixin):
         """Hand each endpoint's deliveries to the pipeline; back off while the database is out,
         longer the longer it stays out."""
         batch, self.batch = self.batch, []
-        with self.pacemaker.busy():
+        with self.pacemaker.busy(), corked(self.consuming), self.acks.settling():
             for endpoint in self.endpoints:
                 deliveries = [delivery for where, delivery in batch if where is endpoint]
                 if not deliveries:

@@ -21,12 +21,11 @@ from sqlalchemy import (
     bindparam,
     delete,
     func,
-    insert,
     select,
     update,
 )
 
-from .db import metadata
+from .db import insert_rows, metadata
 
 inbox = Table(
     "inbox", metadata,
@@ -71,7 +70,7 @@ def handled(engine: Engine, consumer: str, message_ids: Iterable[str]) -> set[st
 
 def record(conn: Connection, consumer: str, process: str, handlings: list[Handling], now: float) -> None:
     """Mark the messages handled by `consumer` in `process` at `now`; a duplicate raises IntegrityError."""
-    conn.execute(insert(inbox), [
+    insert_rows(conn, inbox, [
         {"consumer": consumer, "message_id": handling.message_id, "handled_at": now,
          "started_at": handling.started_at, "process": process, "attempt": handling.attempt,
          "last_error": handling.last_error and handling.last_error[:255], "duplicates": handling.duplicates}

@@ -27,7 +27,7 @@ from sqlalchemy import (
 
 from . import tracing
 from .clock import SYSTEM, Clock
-from .db import metadata
+from .db import insert_rows, metadata
 from .envelope import Envelope
 from .headers import from_json_safe, to_json_safe
 from .hooks import Hooks, Step
@@ -64,7 +64,7 @@ def add(conn: Connection, messages: list[tuple[Envelope, str]], now: float,
         return []
     rows = [_row(envelope, routing_key, traced) | {"not_before": now, "claimed_until": now + LEASE_SECONDS}
             for envelope, routing_key in messages]
-    return conn.execute(insert(outbox).returning(*COLUMNS, sort_by_parameter_order=True), rows).all()
+    return sorted(insert_rows(conn, outbox, rows, COLUMNS), key=lambda row: row.id)  # ids in the rows' order
 
 
 def add_later(conn: Connection, messages: list[tuple[Envelope, str, float]], now: float,
@@ -72,8 +72,8 @@ def add_later(conn: Connection, messages: list[tuple[Envelope, str, float]], now
     """Save `(envelope, routing_key, delay)` triples, in the caller's transaction, for any relay
     to send once their delay after `now` has passed; `traced` as for `add`."""
     if messages:
-        conn.execute(insert(outbox), [_row(envelope, routing_key, traced) | {"not_before": now + delay}
-                                      for envelope, routing_key, delay in messages])
+        insert_rows(conn, outbox, [_row(envelope, routing_key, traced) | {"not_before": now + delay}
+                                   for envelope, routing_key, delay in messages])
 
 
 def _row(envelope: Envelope, routing_key: str, traced: Mapping[str, Mapping[str, str]]) -> dict[str, Any]:

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from sqlalchemy import Column, Connection, Engine, Float, Integer, LargeBinary, String, Table, delete, insert, select
+from sqlalchemy import Column, Connection, Engine, Float, Integer, LargeBinary, String, Table, delete, select
 
-from .db import metadata
+from .db import insert_rows, metadata
 from .envelope import Envelope
 
 replies = Table(
@@ -28,7 +28,7 @@ def record(conn: Connection, consumer: str, answers: Mapping[str, list[tuple[Env
              "body": envelope.encode(), "recorded_at": now}
             for command_id, sent in answers.items() for position, (envelope, routing_key) in enumerate(sent)]
     if rows:
-        conn.execute(insert(replies), rows)
+        insert_rows(conn, replies, rows)
 
 
 def recorded(conn: Connection, consumer: str, command_ids: Iterable[str]) -> list[tuple[Envelope, str]]:

@@ -10,11 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Connection, Engine, Row, Table, insert
+from sqlalchemy import Connection, Engine, Row, Table
 from sqlalchemy.exc import IntegrityError
 
 from . import inbox, outbox, replies, tracing
 from .clock import Clock
+from .db import insert_rows
 from .envelope import Envelope, derived_id
 from .errors import HandlerMisused, MessagingError
 from .message import Command
@@ -100,7 +101,7 @@ class Unit:
         except IntegrityError:
             raise Duplicates(f"a message of {len(self.envelopes)} was handled before") from None
         for table, values in self.deferred.items():
-            conn.execute(insert(table), values)
+            insert_rows(conn, table, values)
         answers: dict[str, list[tuple[Envelope, str]]] = {command_id: [] for command_id in self.commands}
         for envelope, routing_key in self.sent:
             if envelope.causation_id in answers:

@@ -18,14 +18,13 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     bindparam,
-    insert,
     select,
     text,
     update,
 )
 from sqlalchemy.exc import IntegrityError
 
-from pizzeria.messaging import SYSTEM, Clock, Conflict, Context, Envelope, from_payload, to_payload
+from pizzeria.messaging import SYSTEM, Clock, Conflict, Context, Envelope, from_payload, insert_rows, to_payload
 
 from .saga import IN_PROGRESS, Visit
 
@@ -134,7 +133,7 @@ class VisitRepository:
         saved one of the others since it was read."""
         if self.added:
             try:
-                self.conn.execute(insert(visits), self.added)
+                insert_rows(self.conn, visits, self.added)
             except IntegrityError as error:
                 raise Conflict(f"a visit or its table was taken meanwhile: {str(error).splitlines()[0]}") from None
             self.added = []
