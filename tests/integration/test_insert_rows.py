@@ -1,0 +1,48 @@
+"""Rows inserted many at a time (on PostgreSQL as one JSON array) come back exactly as given,
+whatever their text, numbers, bytes and NULLs, and the ids returned follow their order."""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import Column, Float, Integer, LargeBinary, MetaData, String, Table, select
+
+from pizzeria.messaging import insert_rows
+
+metadata = MetaData()
+things = Table(
+    "insert_rows_things", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(64), nullable=True),
+    Column("count", Integer, nullable=True),
+    Column("at", Float, nullable=True),
+    Column("body", LargeBinary, nullable=True),
+)
+
+TEXT = st.text(st.characters(exclude_characters="\x00", exclude_categories=["Cs"]), max_size=64)  # PostgreSQL keeps no NUL
+ROWS = st.lists(st.fixed_dictionaries({
+    "name": st.none() | TEXT,
+    "count": st.none() | st.integers(-(2**31), 2**31 - 1),
+    "at": st.none() | st.floats(allow_nan=False, allow_infinity=False),
+    "body": st.none() | st.binary(max_size=300),
+}), min_size=1, max_size=60)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=ROWS)
+def test_rows_come_back_as_given_in_their_order(engine, rows):
+    metadata.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(things.delete())
+        returned = insert_rows(conn, things, rows, (things.c.id, things.c.name)).all()
+        stored = conn.execute(select(things.c.id, things.c.name, things.c.count, things.c.at, things.c.body)).all()
+    assert [row.name for row in sorted(returned, key=lambda row: row.id)] == [row["name"] for row in rows]
+    assert [dict(row._mapping) for row in sorted(stored, key=lambda row: row.id)] == [
+        {"id": returned_row.id, **row} for returned_row, row in zip(sorted(returned, key=lambda r: r.id), rows)]
+
+
+def test_rows_without_returning_are_all_inserted(engine):
+    metadata.create_all(engine)
+    with engine.begin() as conn:
+        insert_rows(conn, things, [{"name": "a"}, {"name": "b"}])
+        assert sorted(conn.execute(select(things.c.name)).scalars()) == ["a", "b"]
