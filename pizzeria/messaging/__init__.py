@@ -20,7 +20,7 @@ from .broker import Broker, Publisher
 from .clock import SYSTEM, Clock, SystemClock, VirtualClock
 from .codec import from_payload, to_payload
 from .consumer import Worker, build_worker
-from .db import insert_rows, make_engine
+from .db import make_engine
 from .endpoint import Endpoint, Handler, Module
 from .envelope import Envelope, derived_id, new_id
 from .errors import (
@@ -41,6 +41,7 @@ from .retry import RetryPolicy
 from .topology import Topology
 from .transport import Delivery, Outgoing
 from .unit import Context
+from .writes import insert_rows
 
 __all__ = [
     "MAX_BODY_BYTES", "SYSTEM", "BadMessage", "Broker", "Clock", "Command", "Conflict", "Context", "Contract",

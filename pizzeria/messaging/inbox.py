@@ -25,7 +25,8 @@ from sqlalchemy import (
     update,
 )
 
-from .db import insert_rows, metadata
+from .db import metadata
+from .writes import insert_rows
 
 inbox = Table(
     "inbox", metadata,
@@ -70,11 +71,15 @@ def handled(engine: Engine, consumer: str, message_ids: Iterable[str]) -> set[st
 
 def record(conn: Connection, consumer: str, process: str, handlings: list[Handling], now: float) -> None:
     """Mark the messages handled by `consumer` in `process` at `now`; a duplicate raises IntegrityError."""
-    insert_rows(conn, inbox, [
-        {"consumer": consumer, "message_id": handling.message_id, "handled_at": now,
-         "started_at": handling.started_at, "process": process, "attempt": handling.attempt,
-         "last_error": handling.last_error and handling.last_error[:255], "duplicates": handling.duplicates}
-        for handling in handlings])
+    insert_rows(conn, inbox, rows(consumer, process, handlings, now))
+
+
+def rows(consumer: str, process: str, handlings: list[Handling], now: float) -> list[dict[str, object]]:
+    """The inbox rows that mark the messages handled by `consumer` in `process` at `now`."""
+    return [{"consumer": consumer, "message_id": handling.message_id, "handled_at": now,
+             "started_at": handling.started_at, "process": process, "attempt": handling.attempt,
+             "last_error": handling.last_error and handling.last_error[:255], "duplicates": handling.duplicates}
+            for handling in handlings]
 
 
 COUNT_DUPLICATES = (update(inbox)

@@ -27,11 +27,12 @@ from sqlalchemy import (
 
 from . import tracing
 from .clock import SYSTEM, Clock
-from .db import insert_rows, metadata
+from .db import metadata
 from .envelope import Envelope
 from .headers import from_json_safe, to_json_safe
 from .hooks import Hooks, Step
 from .transport import Outgoing
+from .writes import Writes, insert_rows
 
 outbox = Table(
     "outbox", metadata,
@@ -54,26 +55,29 @@ LEASE_SECONDS = 10.0
 COLUMNS = (outbox.c.id, outbox.c.exchange, outbox.c.routing_key, outbox.c.headers, outbox.c.body)
 
 
-def add(conn: Connection, messages: list[tuple[Envelope, str]], now: float,
-        traced: Mapping[str, Mapping[str, str]] = {}) -> Sequence[Row[Any]]:
-    """Save `(envelope, routing_key)` pairs for sending at `now`, in the caller's transaction, claimed
-    by the caller for a lease, so that it can send them right after its commit; if it dies
-    first, another relay takes them when the lease ends. `traced` adds headers to a message
-    (by id): the context of the span that created it. Return the rows, in order."""
+def add(conn: Connection, messages: list[tuple[Envelope, str]], now: float) -> Sequence[Row[Any]]:
+    """Save `(envelope, routing_key)` pairs as `to_send` rows, in the caller's transaction;
+    return the rows, in order."""
     if not messages:
         return []
-    rows = [_row(envelope, routing_key, traced) | {"not_before": now, "claimed_until": now + LEASE_SECONDS}
+    return sorted(insert_rows(conn, outbox, to_send(messages, now), COLUMNS), key=lambda row: row.id)
+
+
+def to_send(messages: list[tuple[Envelope, str]], now: float,
+            traced: Mapping[str, Mapping[str, str]] = {}) -> list[dict[str, Any]]:
+    """The rows of `(envelope, routing_key)` pairs to send at `now`, claimed by the caller for
+    a lease, so that it can send them right after its commit; if it dies first, another relay
+    takes them when the lease ends. `traced` adds headers to a message (by id): the context
+    of the span that created it."""
+    return [_row(envelope, routing_key, traced) | {"not_before": now, "claimed_until": now + LEASE_SECONDS}
             for envelope, routing_key in messages]
-    return sorted(insert_rows(conn, outbox, rows, COLUMNS), key=lambda row: row.id)  # ids in the rows' order
 
 
-def add_later(conn: Connection, messages: list[tuple[Envelope, str, float]], now: float,
-              traced: Mapping[str, Mapping[str, str]] = {}) -> None:
-    """Save `(envelope, routing_key, delay)` triples, in the caller's transaction, for any relay
-    to send once their delay after `now` has passed; `traced` as for `add`."""
-    if messages:
-        insert_rows(conn, outbox, [_row(envelope, routing_key, traced) | {"not_before": now + delay}
-                                   for envelope, routing_key, delay in messages])
+def to_send_later(messages: list[tuple[Envelope, str, float]], now: float,
+                  traced: Mapping[str, Mapping[str, str]] = {}) -> list[dict[str, Any]]:
+    """The rows of `(envelope, routing_key, delay)` triples, for any relay to send once their
+    delay after `now` has passed; `traced` as for `to_send`."""
+    return [_row(envelope, routing_key, traced) | {"not_before": now + delay} for envelope, routing_key, delay in messages]
 
 
 def _row(envelope: Envelope, routing_key: str, traced: Mapping[str, Mapping[str, str]]) -> dict[str, Any]:
@@ -83,10 +87,9 @@ def _row(envelope: Envelope, routing_key: str, traced: Mapping[str, Mapping[str,
             "body": envelope.encode()}
 
 
-def withdraw(conn: Connection, message_ids: list[str]) -> None:
-    """Delete the rows of delayed messages that no relay has claimed yet, in the caller's transaction."""
-    if message_ids:
-        conn.execute(delete(outbox).where(outbox.c.message_id.in_(message_ids), outbox.c.claimed_until.is_(None)))
+def withdraw(writes: Writes, message_ids: list[str]) -> None:
+    """Delete, with the writes, the rows of delayed messages that no relay has claimed yet."""
+    writes.delete(outbox.c.message_id, message_ids, _NOT_CLAIMED)
 
 
 def add_raw(conn: Connection, message: Outgoing, message_id: str, not_before: float) -> None:
@@ -155,6 +158,7 @@ class Relay:
         return sorted(rows, key=lambda row: row.id)
 
 
+_NOT_CLAIMED = outbox.c.claimed_until.is_(None)
 # Built once: a relay claims after every batch and every second.
 _UNCLAIMED = or_(outbox.c.claimed_until.is_(None), outbox.c.claimed_until < bindparam("now"))
 _DUE = (select(outbox.c.id).where(outbox.c.not_before <= bindparam("now"), _UNCLAIMED)

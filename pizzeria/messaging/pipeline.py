@@ -32,8 +32,8 @@ from .outbox import Relay
 from .retry import RetryPolicy, Tries
 from .routing import Router
 from .transport import Delivery
-from .unit import Duplicates
 from .work import Failure, Item, Outage, is_outage, run_unit
+from .writes import Clash
 
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -208,9 +208,9 @@ class Pipeline:
         try:
             rows, unit = run_unit(self.engine, batch.endpoint.name, group, self.clock, self.hooks,
                                   self.process)
-        except Duplicates as duplicates:
+        except Clash as clash:  # with a message handled before, most likely: the inbox tells
             fresh = self._fresh(batch, group, suspect_all=True)
-            return [fresh] if len(fresh) < len(group) else self._failed(batch, group, Failure(None, duplicates))
+            return [fresh] if len(fresh) < len(group) else self._failed(batch, group, Failure(None, clash.error))
         except Outage:
             raise
         except Failure as failure:

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 
 from sqlalchemy import Column, Connection, Engine, Float, Integer, LargeBinary, String, Table, delete, select
 
-from .db import insert_rows, metadata
+from .db import metadata
 from .envelope import Envelope
 
 replies = Table(
@@ -22,13 +22,11 @@ replies = Table(
 )
 
 
-def record(conn: Connection, consumer: str, answers: Mapping[str, list[tuple[Envelope, str]]], now: float) -> None:
-    """Keep what `consumer` sent in answer to each command, in the caller's transaction."""
-    rows = [{"consumer": consumer, "message_id": command_id, "position": position, "routing_key": routing_key,
+def rows(consumer: str, answers: Mapping[str, list[tuple[Envelope, str]]], now: float) -> list[dict[str, object]]:
+    """The rows that keep what `consumer` sent in answer to each command."""
+    return [{"consumer": consumer, "message_id": command_id, "position": position, "routing_key": routing_key,
              "body": envelope.encode(), "recorded_at": now}
             for command_id, sent in answers.items() for position, (envelope, routing_key) in enumerate(sent)]
-    if rows:
-        insert_rows(conn, replies, rows)
 
 
 def recorded(conn: Connection, consumer: str, command_ids: Iterable[str]) -> list[tuple[Envelope, str]]:

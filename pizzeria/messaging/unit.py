@@ -11,14 +11,13 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import Connection, Engine, Row, Table
-from sqlalchemy.exc import IntegrityError
 
 from . import inbox, outbox, replies, tracing
 from .clock import Clock
-from .db import insert_rows
 from .envelope import Envelope, derived_id
-from .errors import HandlerMisused, MessagingError
+from .errors import HandlerMisused
 from .message import Command
+from .writes import Writes
 
 T = TypeVar("T")
 
@@ -32,10 +31,6 @@ def answer(cause: Envelope, message: Any, at: float) -> Envelope:
         message_id = derived_id(cause.message_id, type(message).__name__)
     return Envelope.wrap(message, message_id=message_id, correlation_id=cause.correlation_id,
                          causation_id=cause.message_id, at=at)
-
-
-class Duplicates(MessagingError):
-    """Some message of the unit was handled before (the inbox said so at the commit)."""
 
 
 class LentConnection:
@@ -88,31 +83,42 @@ class Unit:
         return self.conn
 
     def commit(self) -> Sequence[Row[Any]]:
-        """Do the work left for the commit, mark the messages handled, insert the deferred and
-        the outbox rows, and commit, once; return the outbox rows, claimed."""
+        """Do the work left for the commit; then mark the messages handled, insert the deferred
+        and the outbox rows, and commit, all at once; return the outbox rows, claimed. Raises
+        Clash if a row clashes with one committed before: a message handled before, say."""
         if self.committed:
             raise HandlerMisused("a unit of work commits once")
         for work in self.before_commit:
             work()
-        conn = self.connection()
         now = self.clock.time()
-        try:
-            inbox.record(conn, self.consumer, self.process, self.handlings, now)
-        except IntegrityError:
-            raise Duplicates(f"a message of {len(self.envelopes)} was handled before") from None
+        writes = Writes()
+        writes.insert(inbox.inbox, inbox.rows(self.consumer, self.process, self.handlings, now))
         for table, values in self.deferred.items():
-            insert_rows(conn, table, values)
+            writes.insert(table, values)
+        writes.insert(replies.replies, replies.rows(self.consumer, self._answers(), now))
+        outbox.withdraw(writes, self.withdrawn)
+        writes.insert(outbox.outbox, outbox.to_send_later(self.later, now, self.traced))
+        conn = self._committing_connection()
+        rows = writes.run(conn, outbox.outbox, outbox.to_send(self.sent, now, self.traced), outbox.COLUMNS)
+        conn.commit()
+        self.committed = True
+        return sorted(rows, key=lambda row: row.id)  # in the order sent
+
+    def _answers(self) -> dict[str, list[tuple[Envelope, str]]]:
+        """What was sent in answer to each command handled, to keep with it."""
         answers: dict[str, list[tuple[Envelope, str]]] = {command_id: [] for command_id in self.commands}
         for envelope, routing_key in self.sent:
             if envelope.causation_id in answers:
                 answers[envelope.causation_id].append((envelope, routing_key))
-        replies.record(conn, self.consumer, answers, now)
-        outbox.withdraw(conn, self.withdrawn)
-        outbox.add_later(conn, self.later, now, self.traced)
-        rows = outbox.add(conn, self.sent, now, self.traced)
-        conn.commit()
-        self.committed = True
-        return rows
+        return answers
+
+    def _committing_connection(self) -> Connection:
+        """The transaction's connection; if nothing was read or written before the commit, on
+        PostgreSQL, one in autocommit mode: the commit's writes are then one statement, a
+        transaction of its own, and no BEGIN or COMMIT waits for the database."""
+        if self.conn is None and self.engine.dialect.name == "postgresql":
+            self.conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        return self.connection()
 
     def close(self) -> None:
         """Roll back whatever was not committed and give the connection back."""

@@ -93,7 +93,7 @@ def raise_if_outage(error: BaseException) -> None:
 def run_unit(engine: Engine, consumer: str, group: list[Item], clock: Clock, hooks: Hooks,
              process: str) -> tuple[Sequence[Row[Any]], Unit]:
     """Run the group's handlers in one unit of work and commit it; return the outbox rows and
-    the unit. Raises Duplicates; Outage once quick retries of an outage ran out; Failure naming
+    the unit. Raises Clash; Outage once quick retries of an outage ran out; Failure naming
     the item whose handler raised, or none when the commit failed (conflicts ran out, say). The
 inbox names `process` as the one that handled them."""
     conflicts = CONFLICT_ATTEMPTS if len(group) == 1 else GROUP_CONFLICT_ATTEMPTS

@@ -1,13 +1,18 @@
 """Rows inserted many at a time (on PostgreSQL as one JSON array) come back exactly as given,
-whatever their text, numbers, bytes and NULLs, and the ids returned follow their order."""
+whatever their text, numbers, bytes and NULLs, and the ids returned follow their order; the
+writes of a commit (on PostgreSQL one statement) insert, delete and return, and a clash names
+its table."""
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Column, Float, Integer, LargeBinary, MetaData, String, Table, select
+from sqlalchemy.exc import IntegrityError
 
 from pizzeria.messaging import insert_rows
+from pizzeria.messaging.writes import Clash, Writes
 
 metadata = MetaData()
 things = Table(
@@ -46,3 +51,29 @@ def test_rows_without_returning_are_all_inserted(engine):
     with engine.begin() as conn:
         insert_rows(conn, things, [{"name": "a"}, {"name": "b"}])
         assert sorted(conn.execute(select(things.c.name)).scalars()) == ["a", "b"]
+
+
+def test_the_writes_of_a_commit_insert_delete_and_return_in_order(engine):
+    metadata.create_all(engine)
+    with engine.begin() as conn:
+        insert_rows(conn, things, [{"name": "old", "count": 1}, {"name": "kept", "count": 2}])
+    writes = Writes()
+    writes.insert(things, [{"name": "new", "count": 3}])
+    writes.delete(things.c.name, ["old", "kept"], things.c.count == 1)
+    with engine.begin() as conn:
+        returned = writes.run(conn, things, [{"name": "last"}, {"name": "after"}], (things.c.id, things.c.name))
+        stored = conn.execute(select(things.c.name)).scalars().all()
+    assert [row.name for row in sorted(returned, key=lambda row: row.id)] == ["last", "after"]
+    assert sorted(stored) == ["after", "kept", "last", "new"]
+
+
+def test_a_clash_in_the_writes_of_a_commit_names_its_table(engine):
+    metadata.create_all(engine)
+    with engine.begin() as conn:
+        insert_rows(conn, things, [{"id": 7, "name": "first"}])
+    writes = Writes()
+    writes.insert(things, [{"id": 7, "name": "again"}])
+    with pytest.raises(Clash) as clash, engine.begin() as conn:
+        writes.run(conn, things, [], ())
+    assert clash.value.table == "insert_rows_things"
+    assert isinstance(clash.value.error, IntegrityError)
