@@ -84,8 +84,10 @@ def init(app: App, wait: bool = False) -> None:
 
 
 def create_tables(engine: Engine) -> None:
-    """Create every table that is missing, the core's and each module's, one process at a time."""
+    """Create every table that is missing, the core's and each module's, one process at a time.
+    Its statements (the catalog's reflection, the DDL) are not cached: they are not needed again."""
     with engine.begin() as conn:
+        conn.execution_options(compiled_cache=None)
         if conn.dialect.name == "postgresql":  # SQLite's BEGIN IMMEDIATE serialises already
             conn.execute(text("SELECT pg_advisory_xact_lock(7414)"))
         for metadata in [core_tables, *(module.tables for module in modules.declarations())]:

@@ -18,7 +18,6 @@ from sqlalchemy import (
     LargeBinary,
     Row,
     Table,
-    any_,
     bindparam,
     column,
     delete,
@@ -27,7 +26,7 @@ from sqlalchemy import (
     literal_column,
     select,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSON
+from sqlalchemy.dialects.postgresql import JSON
 from sqlalchemy.exc import IntegrityError
 
 Rows = Sequence[Mapping[str, Any]]  # each with the same keys; values of str, int, float, bytes or None
@@ -127,8 +126,8 @@ def _one_statement(shape: Shape) -> tuple[Executable, list[list[str]]]:
     inserts, deletes, last = shape
     made = [_from_json(table, names, (), f"rows_{n}") for n, (table, names) in enumerate(inserts)]
     writes = [statement.cte(f"write_{n}") for n, (statement, _) in enumerate(made)]
-    writes += [delete(key.table).where(key == any_(bindparam(f"values_{n}", type_=ARRAY(key.type))), where)
-               .cte(f"delete_{n}") for n, (key, where) in enumerate(deletes)]
+    writes += [delete(key.table).where(key.in_(select(func.json_array_elements_text(bindparam(f"values_{n}", type_=JSON)))),
+                                       where).cte(f"delete_{n}") for n, (key, where) in enumerate(deletes)]
     binary = [names for _, names in made]
     if last is None:
         return select(literal_column("1")).add_cte(*writes), binary
