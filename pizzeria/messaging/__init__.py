@@ -20,7 +20,7 @@ from .broker import Broker, Publisher
 from .clock import SYSTEM, Clock, SystemClock, VirtualClock
 from .codec import from_payload, to_payload
 from .consumer import Worker, build_worker
-from .db import make_engine
+from .db import make_engine, on_sqlite
 from .endpoint import Endpoint, Handler, Module
 from .envelope import Envelope, derived_id, new_id
 from .errors import (
@@ -48,5 +48,5 @@ __all__ = [
     "ContractError", "Delivery", "Endpoint", "Envelope", "Event", "Handler", "HandlerMisused", "Hooks",
     "InvalidPayload", "Message", "MessagingError", "Module", "Names", "Outgoing", "Pipeline", "Publisher",
     "RetryPolicy", "Step", "SystemClock", "Topology", "TopologyMismatch", "UnknownType", "VirtualClock", "Worker", "build_worker",
-    "derived_id", "from_payload", "insert_rows", "make_engine", "new_id", "to_payload",
+    "derived_id", "from_payload", "insert_rows", "make_engine", "new_id", "on_sqlite", "to_payload",
 ]

@@ -28,7 +28,7 @@ from sqlalchemy import (
 )
 
 from . import tracing
-from .db import metadata
+from .db import metadata, on_sqlite
 from .headers import from_json_safe, to_json_safe
 from .naming import Names
 from .redact import hide_password
@@ -52,8 +52,8 @@ failed_messages = Table(
     Column("first_failed_at", Float, nullable=False),
     Column("last_failed_at", Float, nullable=False),
     Column("replayed_at", Float, nullable=True),
-    sqlite_autoincrement=True,  # a replay names its entry by id: an id never names another one
 )
+on_sqlite(failed_messages, autoincrement=True)  # a replay names its entry by id: an id never names another one
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from sqlalchemy import (
 
 from . import tracing
 from .clock import SYSTEM, Clock
-from .db import metadata
+from .db import metadata, on_sqlite
 from .envelope import Envelope
 from .headers import from_json_safe, to_json_safe
 from .hooks import Hooks, Step
@@ -44,11 +44,11 @@ outbox = Table(
     Column("body", LargeBinary, nullable=False),
     Column("not_before", Float, nullable=False, index=True),
     Column("claimed_until", Float, nullable=True),
-    # Ids are never used again: a relay deletes the rows it published by id, and a row it
-    # published may meanwhile have been published and deleted by another relay (its lease
-    # over), its id taken by a new row, which SQLite would otherwise do.
-    sqlite_autoincrement=True,
 )
+# Ids are never used again: a relay deletes the rows it published by id, and a row it
+# published may meanwhile have been published and deleted by another relay (its lease
+# over), its id taken by a new row, which SQLite would otherwise do.
+on_sqlite(outbox, autoincrement=True)
 
 PublishMany = Callable[[list[Outgoing]], None]
 LEASE_SECONDS = 10.0

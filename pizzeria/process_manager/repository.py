@@ -24,12 +24,24 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from pizzeria.messaging import SYSTEM, Clock, Conflict, Context, Envelope, from_payload, insert_rows, to_payload
+from pizzeria.messaging import (
+    SYSTEM,
+    Clock,
+    Conflict,
+    Context,
+    Envelope,
+    from_payload,
+    insert_rows,
+    on_sqlite,
+    to_payload,
+)
 
 from .saga import IN_PROGRESS, Visit
 
 metadata = MetaData()
 
+ONE_IN_PROGRESS = Index("one_visit_in_progress_per_table", "table_id", unique=True,
+                        postgresql_where=text(f"status = '{IN_PROGRESS}'"))
 visits = Table(
     "visits", metadata,
     Column("visit_id", String(64), primary_key=True),
@@ -40,9 +52,9 @@ visits = Table(
     Column("started_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
     Index("ix_visits_table_started", "table_id", "started_at"),
-    Index("one_visit_in_progress_per_table", "table_id", unique=True,
-          sqlite_where=text(f"status = '{IN_PROGRESS}'"), postgresql_where=text(f"status = '{IN_PROGRESS}'")),
+    ONE_IN_PROGRESS,
 )
+on_sqlite(ONE_IN_PROGRESS, where=text(f"status = '{IN_PROGRESS}'"))
 
 history = Table(
     "visit_history", metadata,
