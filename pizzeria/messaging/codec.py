@@ -16,7 +16,17 @@ from .errors import ContractError, InvalidPayload
 def to_payload(message: Any) -> dict[str, Any]:
     """Return the JSON-ready dict of a message dataclass (tuples become lists, enum members
     their values)."""
-    return {field.name: _plain(getattr(message, field.name)) for field in dataclasses.fields(message)}
+    return {name: _plain(getattr(message, name)) for name in _field_names(type(message))}
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _field_names(cls: type) -> tuple[str, ...]:
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(field.name for field in dataclasses.fields(cls))
+    return names
 
 
 def from_payload(cls: type, payload: Any) -> Any:
@@ -29,7 +39,12 @@ def readable(cls: type) -> None:
     _reader(cls)
 
 
+_AS_THEY_ARE = frozenset({str, int, float, bool, type(None)})
+
+
 def _plain(value: Any) -> Any:
+    if type(value) in _AS_THEY_ARE:
+        return value
     if dataclasses.is_dataclass(value):
         return to_payload(value)
     if isinstance(value, (tuple, list)):
