@@ -41,12 +41,12 @@ from .retry import RetryPolicy
 from .topology import Topology
 from .transport import Delivery, Outgoing
 from .unit import Context
-from .writes import insert_rows
+from .writes import insert_rows, update_rows
 
 __all__ = [
     "MAX_BODY_BYTES", "SYSTEM", "BadMessage", "Broker", "Clock", "Command", "Conflict", "Context", "Contract",
     "ContractError", "Delivery", "Endpoint", "Envelope", "Event", "Handler", "HandlerMisused", "Hooks",
     "InvalidPayload", "Message", "MessagingError", "Module", "Names", "Outgoing", "Pipeline", "Publisher",
     "RetryPolicy", "Step", "SystemClock", "Topology", "TopologyMismatch", "UnknownType", "VirtualClock", "Worker", "build_worker",
-    "derived_id", "from_payload", "insert_rows", "make_engine", "new_id", "on_sqlite", "to_payload",
+    "derived_id", "from_payload", "insert_rows", "make_engine", "new_id", "on_sqlite", "to_payload", "update_rows",
 ]

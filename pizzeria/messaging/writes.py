@@ -18,6 +18,7 @@ from sqlalchemy import (
     LargeBinary,
     Row,
     Table,
+    Update,
     bindparam,
     column,
     delete,
@@ -25,6 +26,7 @@ from sqlalchemy import (
     insert,
     literal_column,
     select,
+    update,
 )
 from sqlalchemy.dialects.postgresql import JSON
 from sqlalchemy.exc import IntegrityError
@@ -54,6 +56,33 @@ def insert_rows(conn: Connection, table: Table, rows: Rows,
         return conn.execute(statement, list(rows))
     statement, binary = _from_json(table, tuple(rows[0]), returning, "rows")
     return conn.execute(statement, {"rows": _json_rows(rows, binary)})
+
+
+def update_rows(conn: Connection, table: Table, rows: Rows, where: Mapping[str, str]) -> int:
+    """Update in one statement the row of `table` that each of `rows` (one at least) names by
+    `where` (a column: the key of the row that holds its value), setting the row's other keys'
+    columns; return how many rows were updated. On PostgreSQL the rows go as one JSON array."""
+    names = tuple(rows[0])
+    statement = _update(table, names, tuple(where.items()), conn.dialect.name == "postgresql")
+    if conn.dialect.name != "postgresql":
+        return conn.execute(statement, [{f"b_{name}": value for name, value in row.items()} for row in rows]).rowcount
+    return conn.execute(statement, {"rows": _json_rows(rows, _binary(table, names))}).rowcount
+
+
+@lru_cache(maxsize=16)
+def _update(table: Table, names: tuple[str, ...], where: tuple[tuple[str, str], ...], from_json: bool) -> Update:
+    """UPDATE table SET the names not in `where` WHERE each column of `where` is its key: from
+    json_to_recordset(:rows), or from b_-prefixed parameters."""
+    keys = {key: column_name for column_name, key in where}
+    if from_json:
+        given = func.json_to_recordset(bindparam("rows", type_=JSON)).table_valued(
+            *(column(name, table.c[keys.get(name, name)].type) for name in names),
+            column(ORDER, Integer)).render_derived(with_types=True)
+        value: Callable[[str], Any] = lambda name: given.c[name]  # noqa: E731
+    else:
+        value = lambda name: bindparam(f"b_{name}")  # noqa: E731
+    return (update(table).where(*(table.c[column_name] == value(key) for column_name, key in where))
+            .values({name: value(name) for name in names if name not in keys}))
 
 
 class Writes:
@@ -144,8 +173,12 @@ def _from_json(table: Table, names: tuple[str, ...], returning: tuple[Column[Any
     given = func.json_to_recordset(bindparam(param, type_=JSON)).table_valued(
         *columns, column(ORDER, Integer)).render_derived(with_types=True)
     statement = insert(table).from_select(names, select(*(given.c[name] for name in names)).order_by(given.c[ORDER]))
-    binary = [name for name in names if isinstance(table.c[name].type, LargeBinary)]
-    return (statement.returning(*returning) if returning else statement), binary
+    return (statement.returning(*returning) if returning else statement), _binary(table, names)
+
+
+def _binary(table: Table, names: tuple[str, ...]) -> list[str]:
+    """Which of the names are binary columns of the table."""
+    return [name for name in names if name in table.c and isinstance(table.c[name].type, LargeBinary)]
 
 
 def _json_rows(rows: Rows, binary: list[str]) -> list[dict[str, Any]]:

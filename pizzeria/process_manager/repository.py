@@ -20,7 +20,6 @@ from sqlalchemy import (
     bindparam,
     select,
     text,
-    update,
 )
 from sqlalchemy.exc import IntegrityError
 
@@ -34,6 +33,7 @@ from pizzeria.messaging import (
     insert_rows,
     on_sqlite,
     to_payload,
+    update_rows,
 )
 
 from .saga import IN_PROGRESS, Visit
@@ -75,12 +75,6 @@ history = Table(
 # instead of redoing its batch on a conflict, and two of them never deadlock.
 READ = select(visits.c.visit_id, visits.c.state, visits.c.version).where(
     visits.c.visit_id.in_(bindparam("visit_ids", expanding=True))).order_by(visits.c.visit_id).with_for_update()
-WRITE = update(visits).where(visits.c.visit_id == bindparam("b_visit_id"),
-                             visits.c.version == bindparam("b_version")).values(
-    status=bindparam("b_status"), version=bindparam("b_version") + 1, state=bindparam("b_state"),
-    updated_at=bindparam("b_updated_at"))
-
-
 class VisitRepository:
     """Loads and saves visits in the caller's transaction, a unit of work: each visit is read at
     most once, and locked until the commit where the database can (PostgreSQL), and written at
@@ -157,9 +151,9 @@ class VisitRepository:
             known = self.known[visit_id]
             assert known is not None  # save() keeps every visit it marks changed
             saved[visit_id] = known
-        rows = [{"b_visit_id": visit_id, "b_version": version, "b_status": visit.status,
-                 "b_state": _dump(visit), "b_updated_at": now} for visit_id, (visit, version) in saved.items()]
-        if self.conn.execute(WRITE, rows).rowcount != len(rows):
+        rows = [{"visit_id": visit_id, "read_version": version, "version": version + 1, "status": visit.status,
+                 "state": _dump(visit), "updated_at": now} for visit_id, (visit, version) in saved.items()]
+        if update_rows(self.conn, visits, rows, {"visit_id": "visit_id", "version": "read_version"}) != len(rows):
             raise Conflict(f"visit(s) {', '.join(saved)} changed since they were read")
         self.known.update((visit_id, (visit, version + 1)) for visit_id, (visit, version) in saved.items())
         self.changed.clear()

@@ -1,7 +1,7 @@
 """Rows inserted many at a time (on PostgreSQL as one JSON array) come back exactly as given,
 whatever their text, numbers, bytes and NULLs, and the ids returned follow their order; the
 writes of a commit (on PostgreSQL one statement) insert, delete and return, and a clash names
-its table."""
+its table; rows updated by a key (and a version) count only those that matched."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from sqlalchemy import Column, Float, Integer, LargeBinary, MetaData, String, Table, select
 from sqlalchemy.exc import IntegrityError
 
-from pizzeria.messaging import insert_rows
+from pizzeria.messaging import insert_rows, update_rows
 from pizzeria.messaging.writes import Clash, Writes
 
 metadata = MetaData()
@@ -77,3 +77,16 @@ def test_a_clash_in_the_writes_of_a_commit_names_its_table(engine):
         writes.run(conn, things, [], ())
     assert clash.value.table == "insert_rows_things"
     assert isinstance(clash.value.error, IntegrityError)
+
+
+def test_rows_updated_by_their_key_and_version_count_only_those_that_matched(engine):
+    metadata.create_all(engine)
+    with engine.begin() as conn:
+        insert_rows(conn, things, [{"id": 1, "name": "a", "count": 1}, {"id": 2, "name": "b", "count": 1}])
+        updated = update_rows(conn, things, [
+            {"id": 1, "seen": 1, "count": 2, "name": "a2", "body": b"\x00\xff"},
+            {"id": 2, "seen": 5, "count": 6, "name": "b6", "body": None},  # read at another count: unchanged
+        ], {"id": "id", "count": "seen"})
+        stored = conn.execute(select(things.c.id, things.c.name, things.c.count, things.c.body).order_by(things.c.id)).all()
+    assert updated == 1
+    assert [tuple(row) for row in stored] == [(1, "a2", 2, b"\x00\xff"), (2, "b", 1, None)]
