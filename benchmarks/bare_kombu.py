@@ -21,6 +21,8 @@ import uuid
 
 from kombu import Connection, Consumer, Exchange, Producer, Queue
 
+from pizzeria.messaging.endpoint import PREFETCH
+
 PREFIX = "bare_kombu"
 
 
@@ -105,7 +107,7 @@ def main() -> None:
     parser.add_argument("--chains", type=int, default=500)
     parser.add_argument("--hops", type=int, default=19, help="messages per chain (a visit of 3 pizzas: 19)")
     parser.add_argument("--size", type=int, default=320, help="bytes per message body")
-    parser.add_argument("--prefetch", type=int, default=20)
+    parser.add_argument("--prefetch", type=int, default=PREFETCH, help="pizzeria's own by default")
     parser.add_argument("--queue-type", choices=["quorum", "classic"], default="quorum")
     parser.add_argument("--repeat", type=int, default=1, help="run this many times, report the median run")
     parser.add_argument("--json", action="store_true")

@@ -13,7 +13,7 @@ from .message import Contract, Message
 from .unit import Context
 
 Handler = Callable[[Any, Context], None]
-PREFETCH = 20  # deliveries a consumer of a module takes at once, unless the module says otherwise
+PREFETCH = 30  # deliveries a consumer of a module takes at once, unless the module says otherwise
 
 
 @dataclass(frozen=True)
