@@ -128,14 +128,10 @@ class Writes:
         if rows:
             params["rows"] = _json_rows(rows, binary[-1])
         try:
-            return conn.execute(statement, params).all() if rows else _executed(conn, statement, params)
+            result = conn.execute(statement, params)
         except IntegrityError as error:
             raise Clash(getattr(getattr(error.orig, "diag", None), "table_name", None) or "?", error) from None
-
-
-def _executed(conn: Connection, statement: Executable, params: dict[str, Any]) -> Sequence[Row[Any]]:
-    conn.execute(statement, params)
-    return []
+        return result.all() if rows else []  # without rows to insert, the statement is a SELECT 1
 
 
 def _clashing(table: Table, write: Callable[[], T]) -> T:
