@@ -33,6 +33,7 @@ stock = Table(
 )
 
 BAKED, CANCELLED, FAILED = "baked", "cancelled", "failed"
+SETTLE = insert(outcomes)  # built once: a kitchen settles every pizza it is sent
 
 
 def outcomes_of(conn: Connection, kitchen_order_ids: list[str]) -> dict[str, str]:
@@ -46,7 +47,7 @@ def decide_outcome(conn: Connection, kitchen_order_id: str, outcome: str) -> Non
     """Settle the kitchen order once; raise Conflict if another kitchen settled it meanwhile
     (the handler then runs again and sees how)."""
     try:
-        conn.execute(insert(outcomes).values(kitchen_order_id=kitchen_order_id, outcome=outcome))
+        conn.execute(SETTLE, {"kitchen_order_id": kitchen_order_id, "outcome": outcome})
     except IntegrityError:
         raise Conflict(f"kitchen order {kitchen_order_id} was settled meanwhile") from None
 
