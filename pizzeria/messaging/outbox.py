@@ -158,9 +158,9 @@ class Relay:
         return sorted(rows, key=lambda row: row.id)
 
 
+# Built once: a relay claims after every batch and every second, a commit withdraws deadlines.
 _NOT_CLAIMED = outbox.c.claimed_until.is_(None)
-# Built once: a relay claims after every batch and every second.
-_UNCLAIMED = or_(outbox.c.claimed_until.is_(None), outbox.c.claimed_until < bindparam("now"))
+_UNCLAIMED = or_(_NOT_CLAIMED, outbox.c.claimed_until < bindparam("now"))
 _DUE = (select(outbox.c.id).where(outbox.c.not_before <= bindparam("now"), _UNCLAIMED)
         .order_by(outbox.c.id).limit(bindparam("batch")).with_for_update(skip_locked=True))
 CLAIM = (update(outbox).where(outbox.c.id.in_(_DUE.scalar_subquery()), _UNCLAIMED)

@@ -111,7 +111,7 @@ class Writes:
         if conn.dialect.name == "postgresql":
             return self._together(conn, table, rows, returning)
         for each, values in self.inserts:
-            _clashing(each, partial(conn.execute, insert(each), list(values)))
+            _clashing(each, partial(insert_rows, conn, each, values))
         for key, values, where in self.deletes:
             conn.execute(delete(key.table).where(key.in_(values), where))
         if not rows:

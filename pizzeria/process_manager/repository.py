@@ -40,8 +40,8 @@ from .saga import IN_PROGRESS, Visit
 
 metadata = MetaData()
 
-ONE_IN_PROGRESS = Index("one_visit_in_progress_per_table", "table_id", unique=True,
-                        postgresql_where=text(f"status = '{IN_PROGRESS}'"))
+IN_PROGRESS_ONLY = text(f"status = '{IN_PROGRESS}'")  # the partial index's rows, on either database
+ONE_IN_PROGRESS = Index("one_visit_in_progress_per_table", "table_id", unique=True, postgresql_where=IN_PROGRESS_ONLY)
 visits = Table(
     "visits", metadata,
     Column("visit_id", String(64), primary_key=True),
@@ -54,7 +54,7 @@ visits = Table(
     Index("ix_visits_table_started", "table_id", "started_at"),
     ONE_IN_PROGRESS,
 )
-on_sqlite(ONE_IN_PROGRESS, where=text(f"status = '{IN_PROGRESS}'"))
+on_sqlite(ONE_IN_PROGRESS, where=IN_PROGRESS_ONLY)
 
 history = Table(
     "visit_history", metadata,
@@ -75,6 +75,8 @@ history = Table(
 # instead of redoing its batch on a conflict, and two of them never deadlock.
 READ = select(visits.c.visit_id, visits.c.state, visits.c.version).where(
     visits.c.visit_id.in_(bindparam("visit_ids", expanding=True))).order_by(visits.c.visit_id).with_for_update()
+
+
 class VisitRepository:
     """Loads and saves visits in the caller's transaction, a unit of work: each visit is read at
     most once, and locked until the commit where the database can (PostgreSQL), and written at
