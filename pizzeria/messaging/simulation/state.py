@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 
-from sqlalchemy import Engine, MetaData, func, select
+from sqlalchemy import Engine, MetaData, case, func, select
 
 from ..outbox import outbox
 
@@ -21,7 +21,8 @@ def outbox_size(engine: Engine) -> int:
 
 def next_due(engine: Engine) -> float | None:
     """The first time an outbox row can be claimed by a relay: due and its lease over."""
-    claimable = func.max(outbox.c.not_before, func.coalesce(outbox.c.claimed_until + CLAIM_MARGIN, 0))
+    lease_over = func.coalesce(outbox.c.claimed_until + CLAIM_MARGIN, 0)
+    claimable = case((lease_over > outbox.c.not_before, lease_over), else_=outbox.c.not_before)  # the later
     with engine.connect() as conn:
         return conn.execute(select(func.min(claimable))).scalar()
 
