@@ -33,8 +33,9 @@ class SystemClock:
         return time.monotonic()
 
     def sleep(self, seconds: float) -> None:
-        """Sleep for real."""
-        time.sleep(seconds)
+        """Sleep for real; no time at all is no sleep (time.sleep(0) would give the CPU away)."""
+        if seconds > 0:
+            time.sleep(seconds)
 
 
 SYSTEM = SystemClock()
