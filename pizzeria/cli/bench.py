@@ -16,15 +16,17 @@ from pizzeria.cli.app import build_app, command, main
 @click.option("--pm-consumers", type=click.IntRange(1, 16), default=1, show_default=True)
 @click.option("--kitchens", type=click.IntRange(1, 16), default=1, show_default=True)
 @click.option("--timeout", type=click.FloatRange(min=1), default=600.0, show_default=True)
+@click.option("--one-at-a-time", is_flag=True,
+              help="Start each visit when the one before has ended: the latency of a visit alone.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def bench_command(tables: int, pizzas: int, pm_consumers: int, kitchens: int, timeout: float,
-                  as_json: bool) -> None:
+                  one_at_a_time: bool, as_json: bool) -> None:
     """Serve TABLES visits at once through fresh consumer processes and measure them."""
     from pizzeria.devtools import bench
     app = build_app()
     with _progress(tables) as bar:
         figures = bench.run(app, tables, pizzas, pm_consumers, kitchens, timeout,
-                            progress=lambda done: bar.update(done - bar.pos))
+                            progress=lambda done: bar.update(done - bar.pos), one_at_a_time=one_at_a_time)
     if as_json:
         click.echo(json.dumps(figures))
         return

@@ -20,6 +20,7 @@ POLL_SECONDS = 0.05
 # The figures come from the visits' own timestamps, so looking often for the ones that ended
 # buys nothing and would take CPU from the consumers under measurement.
 VISITS_POLL_SECONDS = 0.5
+ONE_AT_A_TIME_POLL_SECONDS = 0.1  # a visit alone takes tens of ms: wait less for the next one
 READY_SECONDS = 60.0
 
 
@@ -29,9 +30,10 @@ def messages_per_visit(pizzas: int) -> int:
 
 
 def run(app, tables: int, pizzas: int, pm_consumers: int, kitchens: int, timeout: float,
-        progress: Callable[[int], None] = lambda done: None) -> dict:
-    """Serve `tables` visits of `pizzas` pizzas each at once, with bake time 0, once one visit
-    has warmed the consumers up (compiled statements, prepared queries); return figures."""
+        progress: Callable[[int], None] = lambda done: None, one_at_a_time: bool = False) -> dict:
+    """Serve `tables` visits of `pizzas` pizzas each at once (or one after the other, each
+    started when the one before has ended), with bake time 0, once one visit has warmed the
+    consumers up (compiled statements, prepared queries); return figures."""
     copies = {"process_manager": pm_consumers, "kitchen": kitchens}
     queues = [name for name in module_names() for _ in range(copies.get(name, 1))]
     run_id = uuid.uuid4().hex[:6]
@@ -40,9 +42,9 @@ def run(app, tables: int, pizzas: int, pm_consumers: int, kitchens: int, timeout
         publisher = app.publisher()
         _wait_for_visits(app.engine, _start(app, publisher, f"w{run_id}", 1, pizzas), timeout)  # warm-up
         cpu_before, busy_before = consumers.cpu_seconds(), machine_busy_seconds()
-        started = _start(app, publisher, f"b{run_id}", tables, pizzas)
+        serve = _one_at_a_time if one_at_a_time else _at_once
+        started, finished = serve(app, publisher, f"b{run_id}", tables, pizzas, timeout, progress)
         publisher.close()
-        finished = _wait_for_visits(app.engine, started, timeout, progress)
         cpu = _cpu_ms_per_message(consumers.cpu_seconds(), cpu_before, machine_busy_seconds() - busy_before,
                                   len(started) * messages_per_visit(pizzas))
         rss = consumers.peak_rss_mib()
@@ -59,6 +61,26 @@ def _cpu_ms_per_message(after: dict[str, float], before: dict[str, float], machi
         kinds[kind] = kinds.get(kind, 0.0) + seconds - before.get(name, 0.0)
     return {**{kind: round(1000 * seconds / messages, 3) for kind, seconds in kinds.items()},
             "machine": round(1000 * machine / messages, 3)}
+
+
+def _at_once(app, publisher, prefix: str, tables: int, pizzas: int, timeout: float,
+             progress: Callable[[int], None]) -> tuple[dict[str, float], dict[str, float]]:
+    """Start every visit, then wait for them all; return when each started and ended."""
+    started = _start(app, publisher, prefix, tables, pizzas)
+    return started, _wait_for_visits(app.engine, started, timeout, progress)
+
+
+def _one_at_a_time(app, publisher, prefix: str, tables: int, pizzas: int, timeout: float,
+                   progress: Callable[[int], None]) -> tuple[dict[str, float], dict[str, float]]:
+    """Start each visit once the one before has ended; return when each started and ended."""
+    started: dict[str, float] = {}
+    finished: dict[str, float] = {}
+    for n in range(1, tables + 1):
+        one = _start(app, publisher, f"{prefix}_{n}", 1, pizzas)
+        finished.update(_wait_for_visits(app.engine, one, timeout, poll=ONE_AT_A_TIME_POLL_SECONDS))
+        started.update(one)
+        progress(n)
+    return started, finished
 
 
 def _start(app, publisher, prefix: str, tables: int, pizzas: int) -> dict[str, float]:
@@ -79,7 +101,8 @@ def _wait(condition: Callable[[], bool], timeout: float, what: str) -> None:
 
 
 def _wait_for_visits(engine, started: dict[str, float], timeout: float,
-                     progress: Callable[[int], None] = lambda done: None) -> dict[str, float]:
+                     progress: Callable[[int], None] = lambda done: None,
+                     poll: float = VISITS_POLL_SECONDS) -> dict[str, float]:
     """Poll until every visit has ended; return when each did (its last save)."""
     finished: dict[str, float] = {}
     pending = list(started)
@@ -87,7 +110,7 @@ def _wait_for_visits(engine, started: dict[str, float], timeout: float,
     while pending:
         if time.monotonic() > deadline:
             raise TimeoutError(f"{len(pending)} of {len(started)} visits still running after {timeout:g}s")
-        time.sleep(VISITS_POLL_SECONDS)
+        time.sleep(poll)
         with engine.connect() as conn:
             for chunk in range(0, len(pending), 500):
                 finished.update(conn.execute(
