@@ -55,15 +55,37 @@ def consume_command(queues: tuple[str, ...]) -> None:
     with exporting(f"pizzeria-{'+'.join(queues)}"):
         consumer = worker(app, list(dict.fromkeys(queues)))
         structlog.contextvars.bind_contextvars(consumer="+".join(queues))
-
-        def stop(signum, _frame):
-            structlog.get_logger().info("stopping", signal=signal.Signals(signum).name)
-            consumer.should_stop = True
-        for name in STOP_SIGNALS:
-            signal.signal(getattr(signal, name), stop)
+        _stop_on_signals(consumer)
         consumer.run()
         consumer.close()
     structlog.get_logger().info("stopped")
+
+
+def _stop_on_signals(consumer) -> None:
+    """On SIGTERM or SIGINT, let the consumer finish the message in hand and stop. The handler
+    only sets a flag and writes the signal to a pipe, where a thread of its own reads it and
+    logs "stopping": a handler that logged would wait forever for the log's lock when the
+    signal came in the middle of a line (on a full pipe, say), the lock held by the very
+    thread that runs the handler."""
+    import contextvars
+    import os
+    import signal
+    import threading
+
+    import structlog
+    reader, writer = os.pipe()
+
+    def stop(signum, _frame):
+        consumer.should_stop = True
+        os.write(writer, bytes([signum]))
+
+    def say_stopping() -> None:
+        signum = os.read(reader, 1)[0]
+        structlog.get_logger().info("stopping", signal=signal.Signals(signum).name)
+    threading.Thread(target=contextvars.copy_context().run, args=(say_stopping,), name="stopping",
+                     daemon=True).start()
+    for name in STOP_SIGNALS:
+        signal.signal(getattr(signal, name), stop)
 
 
 @command(main)
