@@ -21,7 +21,7 @@ from pizzeria.cli.app import build_app, command, main
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def bench_command(tables: int, pizzas: int, pm_consumers: int, kitchens: int, timeout: float,
                   one_at_a_time: bool, as_json: bool) -> None:
-    """Serve TABLES visits at once through fresh consumer processes and measure them."""
+    """Serve TABLES visits through fresh consumer processes, at once or one at a time, and measure them."""
     from pizzeria.devtools import bench
     app = build_app()
     with _progress(tables) as bar:
