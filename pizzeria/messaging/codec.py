@@ -16,17 +16,12 @@ from .errors import ContractError, InvalidPayload
 def to_payload(message: Any) -> dict[str, Any]:
     """Return the JSON-ready dict of a message dataclass (tuples become lists, enum members
     their values)."""
-    return {name: _plain(getattr(message, name)) for name in _field_names(type(message))}
+    return {name: _plain(getattr(message, name)) for name in _field_names(message.__class__)}
 
 
-_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
-
-
+@functools.cache
 def _field_names(cls: type) -> tuple[str, ...]:
-    names = _FIELD_NAMES.get(cls)
-    if names is None:
-        names = _FIELD_NAMES[cls] = tuple(field.name for field in dataclasses.fields(cls))
-    return names
+    return tuple(field.name for field in dataclasses.fields(cls))
 
 
 def from_payload(cls: type, payload: Any) -> Any:
