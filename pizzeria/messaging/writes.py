@@ -30,6 +30,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSON
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.expression import ColumnClause, TableValuedAlias
 
 Rows = Sequence[Mapping[str, Any]]  # each with the same keys; values of str, int, float, bytes or None
 T = TypeVar("T")
@@ -75,9 +76,7 @@ def _update(table: Table, names: tuple[str, ...], where: tuple[tuple[str, str], 
     json_to_recordset(:rows), or from b_-prefixed parameters."""
     keys = {key: column_name for column_name, key in where}
     if from_json:
-        given = func.json_to_recordset(bindparam("rows", type_=JSON)).table_valued(
-            *(column(name, table.c[keys.get(name, name)].type) for name in names),
-            column(ORDER, Integer)).render_derived(with_types=True)
+        given = _recordset("rows", [column(name, table.c[keys.get(name, name)].type) for name in names])
         value: Callable[[str], Any] = lambda name: given.c[name]  # noqa: E731
     else:
         value = lambda name: bindparam(f"b_{name}")  # noqa: E731
@@ -165,11 +164,15 @@ def _from_json(table: Table, names: tuple[str, ...], returning: tuple[Column[Any
                param: str) -> tuple[Insert, list[str]]:
     """INSERT INTO table (names) SELECT names FROM json_to_recordset(:param) in the rows' order
     (the ids a serial column gives follow it), and which of the names are binary columns."""
-    columns = [column(name, table.c[name].type) for name in names]
-    given = func.json_to_recordset(bindparam(param, type_=JSON)).table_valued(
-        *columns, column(ORDER, Integer)).render_derived(with_types=True)
+    given = _recordset(param, [column(name, table.c[name].type) for name in names])
     statement = insert(table).from_select(names, select(*(given.c[name] for name in names)).order_by(given.c[ORDER]))
     return (statement.returning(*returning) if returning else statement), _binary(table, names)
+
+
+def _recordset(param: str, columns: list[ColumnClause[Any]]) -> TableValuedAlias:
+    """json_to_recordset(:param) as a table of `columns` and the rows' position."""
+    return func.json_to_recordset(bindparam(param, type_=JSON)).table_valued(
+        *columns, column(ORDER, Integer)).render_derived(with_types=True)
 
 
 def _binary(table: Table, names: tuple[str, ...]) -> list[str]:
