@@ -20,6 +20,7 @@ from typing import Self
 from pizzeria.devtools.servers import RabbitMQ, free_ports
 
 NODE_COUNT = 3
+JOIN_ATTEMPTS = 3
 CLUSTER_CONF = "cluster_partition_handling = pause_minority\n"
 
 
@@ -48,10 +49,17 @@ class ClusterNode(RabbitMQ):
         return self.process is not None
 
     def join(self, first: "ClusterNode") -> None:
-        """Make this fresh, started node a member of the cluster that `first` is in."""
-        self.ctl("stop_app")
-        self.ctl("join_cluster", first.node)
-        self.ctl("start_app")
+        """Make this fresh, started node a member of the cluster that `first` is in. Mnesia
+        sometimes fails to start right after a join; the join is tried again, up to 3 times."""
+        for attempt in range(1, JOIN_ATTEMPTS + 1):
+            try:
+                self.ctl("stop_app")
+                self.ctl("join_cluster", first.node)  # nothing to do when it joined already
+                self.ctl("start_app")
+                return
+            except RuntimeError:
+                if attempt == JOIN_ATTEMPTS:
+                    raise
 
 
 class RabbitMQCluster:
@@ -73,11 +81,13 @@ class RabbitMQCluster:
         return ";".join(node.url for node in self.nodes)
 
     def start(self) -> None:
-        """Start the nodes that are down, all at once; the first time, join nodes 2 and 3 to node 1."""
+        """Start the nodes that are down, all at once; the first time, join nodes 2 and 3 to node 1,
+        one after the other: two nodes joining at once can fail to start Mnesia."""
         on_each(ClusterNode.start, (node for node in self.nodes if not node.running))
         if not self._formed:
             first, *others = self.nodes
-            on_each(lambda node: node.join(first), others)
+            for node in others:
+                node.join(first)
             self._formed = True
 
     def close(self) -> None:

@@ -39,7 +39,6 @@ def on_sqlite(item: Table | Index, **options: Any) -> None:
 
 
 def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.close()
+    from .sqlite_wal import use_wal  # here: a process on PostgreSQL never imports sqlite3
+
+    use_wal(dbapi_connection)

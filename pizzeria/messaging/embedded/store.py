@@ -10,6 +10,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import NamedTuple
 
+from ..sqlite_wal import use_wal
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS queues (name TEXT PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS messages (
@@ -48,11 +50,9 @@ class Leased(NamedTuple):
 
 
 def connect(path: Path) -> sqlite3.Connection:
-    """A connection in autocommit mode, WAL, synchronous=NORMAL (a process may die at any time
-    and lose nothing; an OS crash may lose the last commits), waiting on a busy file."""
+    """A connection in autocommit mode and WAL mode (sqlite_wal.use_wal), waiting on a busy file."""
     conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
+    use_wal(conn)
     return conn
 
 
