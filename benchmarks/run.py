@@ -66,7 +66,7 @@ def main() -> None:
             "rounds": rounds,
             "traced": traced,
             "spans_received": receiver.count,
-            "bare_latency": bare(fresh()[0], chains=LATENCY_VISITS, hops=15, one_at_a_time=True),
+            "bare_latency": bare(fresh()[0], "--route", "visit", "--one-at-a-time", chains=LATENCY_VISITS, hops=15),
             "pizzeria_latency": pizzeria(*fresh(), *ONE_AT_A_TIME),
             "embedded_latency": pizzeria(*embedded(), *ONE_AT_A_TIME),
             "idle_cpu_percent": idle_cpu_percent(*embedded(), Path(directory)),
@@ -81,8 +81,9 @@ def main() -> None:
     report(results)
 
 
-# The latency of a visit alone: a warm-up visit (a chain, for bare kombu), then 20 one after the
-# other on the same consumers, the median kept.
+# The latency of a visit alone: a warm-up visit, then 20 one after the other on the same
+# consumers, the median kept. Bare kombu's chains take the route of a visit's 15 messages, a
+# process for each of its four consumers.
 ONE_AT_A_TIME = ("--tables", LATENCY_VISITS, "--pizzas", 1, "--one-at-a-time")
 HARNESS = ("import json, logging, structlog; "
            "structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING)); "
@@ -129,9 +130,9 @@ def idle_cpu_percent(broker_url: str, database_url: str, directory: Path) -> flo
         process.wait()
 
 
-def bare(url: str, chains: int, hops: int, one_at_a_time: bool = False) -> dict:
+def bare(url: str, *args: str, chains: int, hops: int) -> dict:
     return _json([sys.executable, str(ROOT / "benchmarks" / "bare_kombu.py"), "--url", url, "--json",
-                  "--chains", str(chains), "--hops", str(hops), *(["--one-at-a-time"] if one_at_a_time else [])])
+                  "--chains", str(chains), "--hops", str(hops), *args])
 
 
 def pizzeria(broker_url: str, database_url: str, *args, env: dict | None = None) -> dict:
