@@ -22,7 +22,7 @@ def use_wal(conn: Any) -> None:
             conn.execute("PRAGMA journal_mode=WAL")
             break
         except sqlite3.OperationalError as error:
-            if "locked" not in str(error) or attempt == ATTEMPTS:
+            if error.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY or attempt == ATTEMPTS:  # any BUSY_* too
                 raise
             conn.execute("BEGIN IMMEDIATE")
             conn.execute("COMMIT")
