@@ -23,7 +23,7 @@ import uuid
 
 from kombu import Connection, Consumer, Exchange, Producer, Queue
 
-from pizzeria.messaging.endpoint import PREFETCH
+from pizzeria.messaging.contracts.endpoint import PREFETCH
 
 PREFIX = "bare_kombu"
 # The consumers of a visit of one pizza's messages but the last, in order (GetMenu to the menu,

@@ -26,10 +26,10 @@ from pizzeria.messaging import (
     build_worker,
     make_engine,
 )
-from pizzeria.messaging.broker import is_amqp
-from pizzeria.messaging.db import metadata as core_tables
-from pizzeria.messaging.topology import CLASSIC
-from pizzeria.messaging.work import is_outage
+from pizzeria.messaging.delivery.attempt import is_outage
+from pizzeria.messaging.store.engine import metadata as core_tables
+from pizzeria.messaging.transport.broker import is_amqp
+from pizzeria.messaging.transport.topology import CLASSIC
 
 NAMES = Names("pizzeria")
 WAIT_SECONDS = 2.0

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pizzeria.messaging.pipeline import MAX_BODY_BYTES
-from pizzeria.messaging.retry import RetryPolicy
+from pizzeria.messaging.delivery.pipeline import MAX_BODY_BYTES
+from pizzeria.messaging.delivery.policy import RetryPolicy
 from pizzeria.settings_table import INBOX_RETENTION_DAYS, SETTINGS, Invalid, Setting
 
 KEYS = frozenset(setting.key for setting in SETTINGS)

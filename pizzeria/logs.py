@@ -8,8 +8,8 @@ import sys
 import structlog
 from structlog.typing import Processor
 
-from pizzeria.messaging.redact import hide_password
-from pizzeria.messaging.tracing import add_trace_ids
+from pizzeria.messaging.observe.redact import hide_password
+from pizzeria.messaging.observe.tracing import add_trace_ids
 
 
 class _Redacting(logging.Formatter):

@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from pizzeria import modules
-from pizzeria.messaging.inbox import RETENTION_SECONDS
-from pizzeria.messaging.pipeline import MAX_BODY_BYTES
-from pizzeria.messaging.retry import RetryPolicy
+from pizzeria.messaging.delivery.pipeline import MAX_BODY_BYTES
+from pizzeria.messaging.delivery.policy import RetryPolicy
+from pizzeria.messaging.store.inbox import RETENTION_SECONDS
 
 RETRY = RetryPolicy()  # the defaults
 INBOX_RETENTION_DAYS = RETENTION_SECONDS / 86400

@@ -11,8 +11,14 @@ from typing import Any
 from sqlalchemy import Engine
 
 from pizzeria.bootstrap import NAMES
-from pizzeria.messaging import Envelope, Outgoing, Pipeline, RetryPolicy, Worker
-from pizzeria.messaging.outbox import Relay
+from pizzeria.messaging import (
+    Envelope,
+    Outgoing,
+    Pipeline,
+    RetryPolicy,
+    Worker,
+)
+from pizzeria.messaging.store.outbox import Relay
 
 
 @dataclass(eq=False)

@@ -32,7 +32,7 @@ def shown(value: Any, secret: bool) -> Any:
     if secret and value is not None:
         return "***"
     if isinstance(value, str):
-        from pizzeria.messaging.redact import hide_url_passwords  # the core: not for `pizzeria --help`
+        from pizzeria.messaging.observe.redact import hide_url_passwords  # the core: not for `pizzeria --help`
         return hide_url_passwords(value)
     return str(value) if isinstance(value, Path) else value
 

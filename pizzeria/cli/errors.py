@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pizzeria.messaging.redact import hide_password
+from pizzeria.messaging.observe.redact import hide_password
 
 
 def explain(error: BaseException) -> tuple[str, int]:

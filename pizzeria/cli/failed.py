@@ -23,13 +23,13 @@ def _ids(ids: tuple[int, ...], every: bool) -> None:
 
 def _chosen(app, ids: tuple[int, ...], every: bool, status: str | None = None) -> list:
     """The entries asked for; exit 1 naming any id the store does not hold."""
-    from pizzeria.messaging import failed as store
+    from pizzeria.messaging.store import failed as store
     entries = store.entries(app.engine, None if every else ids)
     missing = sorted(set(ids) - {entry.id for entry in entries})
     if missing:
         click.echo(f"error: no failed message with id {', '.join(map(str, missing))}", err=True)
         sys.exit(1)
-    from pizzeria.messaging.failures import status as status_of
+    from pizzeria.messaging.store.failed_entries import status as status_of
     return [entry for entry in entries if status is None or status_of(entry) == status]
 
 
@@ -37,8 +37,8 @@ def _chosen(app, ids: tuple[int, ...], every: bool, status: str | None = None) -
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def list_command(as_json: bool) -> None:
     """List the failed messages, oldest first."""
-    from pizzeria.messaging import failed as store
-    from pizzeria.messaging.failures import summary
+    from pizzeria.messaging.store import failed as store
+    from pizzeria.messaging.store.failed_entries import summary
     summaries = [summary(entry) for entry in store.entries(build_app().engine)]
     if as_json:
         click.echo(json.dumps(summaries, indent=2))
@@ -56,7 +56,7 @@ def list_command(as_json: bool) -> None:
 def show_command(entry_id: int, as_json: bool) -> None:
     """Show one failed message whole: headers, body, error and traceback."""
     (entry,) = _chosen(build_app(), (entry_id,), every=False)
-    from pizzeria.messaging.failures import details as details_of
+    from pizzeria.messaging.store.failed_entries import details as details_of
     details = details_of(entry)
     if as_json:
         click.echo(json.dumps(details, indent=2))
@@ -72,7 +72,7 @@ def show_command(entry_id: int, as_json: bool) -> None:
 def replay_command(ids: tuple[int, ...], every: bool) -> None:
     """Send failed messages to their queue again, as they were."""
     from pizzeria.bootstrap import NAMES
-    from pizzeria.messaging import failed as store
+    from pizzeria.messaging.store import failed as store
     _ids(ids, every)
     from pizzeria.telemetry import exporting
     app = build_app()
@@ -91,7 +91,7 @@ def replay_command(ids: tuple[int, ...], every: bool) -> None:
 @click.option("--all", "every", is_flag=True, help="Every message in the store.")
 def delete_command(ids: tuple[int, ...], every: bool) -> None:
     """Delete failed messages from the store."""
-    from pizzeria.messaging import failed as store
+    from pizzeria.messaging.store import failed as store
     _ids(ids, every)
     app = build_app()
     entries = _chosen(app, ids, every)

@@ -198,5 +198,5 @@ def start_tables(app, table_ids: list[str], order=None) -> list[str]:
 
 
 def _hide(url: str) -> str:
-    from pizzeria.messaging.redact import hide_password
+    from pizzeria.messaging.observe.redact import hide_password
     return hide_password(url)

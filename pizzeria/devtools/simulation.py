@@ -14,9 +14,9 @@ from pizzeria import bootstrap, modules
 from pizzeria.config import Settings
 from pizzeria.kitchen.domain import bakes
 from pizzeria.messaging import Envelope, Outgoing, VirtualClock, derived_id
-from pizzeria.messaging.failed import failed_messages
+from pizzeria.messaging.delivery.unit import answer
 from pizzeria.messaging.simulation import System, World
-from pizzeria.messaging.unit import answer
+from pizzeria.messaging.store.failed import failed_messages
 from pizzeria.process_manager import saga
 from pizzeria.process_manager.handlers import HANDLERS
 from pizzeria.process_manager.messages import OrderLine, StartTableService

@@ -16,14 +16,11 @@ tables from them.
 `testing` beside this module has the harness for handlers and whole flows.
 """
 
-from .broker import Broker, Publisher
-from .clock import SYSTEM, Clock, SystemClock, VirtualClock
-from .codec import from_payload, to_payload
-from .consumer import Worker, build_worker
-from .db import make_engine, on_sqlite
-from .endpoint import Endpoint, Handler, Module
-from .envelope import Envelope, derived_id, new_id
-from .errors import (
+from .contracts.clock import SYSTEM, Clock, SystemClock, VirtualClock
+from .contracts.codec import from_payload, to_payload
+from .contracts.endpoint import Endpoint, Handler, Module
+from .contracts.envelope import Envelope, derived_id, new_id
+from .contracts.errors import (
     BadMessage,
     Conflict,
     ContractError,
@@ -33,15 +30,18 @@ from .errors import (
     TopologyMismatch,
     UnknownType,
 )
-from .hooks import Hooks, Step
-from .message import Command, Contract, Event, Message
-from .naming import Names
-from .pipeline import MAX_BODY_BYTES, Pipeline
-from .retry import RetryPolicy
-from .topology import Topology
-from .transport import Delivery, Outgoing
-from .unit import Context
-from .writes import insert_rows, update_rows
+from .contracts.message import Command, Contract, Event, Message
+from .contracts.names import Names
+from .delivery.middleware import Hooks, Step
+from .delivery.pipeline import MAX_BODY_BYTES, Pipeline
+from .delivery.policy import RetryPolicy
+from .delivery.unit import Context
+from .store.engine import make_engine, on_sqlite
+from .store.writes import insert_rows, update_rows
+from .transport.broker import Broker, Publisher
+from .transport.consumer import Worker, build_worker
+from .transport.delivery import Delivery, Outgoing
+from .transport.topology import Topology
 
 __all__ = [
     "MAX_BODY_BYTES", "SYSTEM", "BadMessage", "Broker", "Clock", "Command", "Conflict", "Context", "Contract",

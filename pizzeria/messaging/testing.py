@@ -25,18 +25,18 @@ from typing import Any, TypeVar
 from kombu import Queue
 from sqlalchemy import Connection, Engine, Table, insert
 
-from .broker import Broker
-from .clock import SYSTEM, Clock, VirtualClock
-from .consumer import build_worker
-from .endpoint import Endpoint
-from .envelope import Envelope, derived_id, new_id
-from .hooks import Hooks
-from .naming import Names
-from .retry import RetryPolicy
+from .contracts.clock import SYSTEM, Clock, VirtualClock
+from .contracts.endpoint import Endpoint
+from .contracts.envelope import Envelope, derived_id, new_id
+from .contracts.names import Names
+from .delivery.middleware import Hooks
+from .delivery.policy import RetryPolicy
+from .delivery.unit import answer
 from .simulation.state import next_due
-from .topology import Topology
-from .transport import KombuDelivery, Outgoing
-from .unit import answer
+from .transport.broker import Broker
+from .transport.consumer import build_worker
+from .transport.delivery import KombuDelivery, Outgoing
+from .transport.topology import Topology
 
 T = TypeVar("T")
 FAST_RETRIES = RetryPolicy(immediate=1, delayed=1, first_delay=0.0)

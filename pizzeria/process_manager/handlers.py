@@ -8,7 +8,8 @@ from typing import Any
 
 from pizzeria.kitchen.messages import contract as kitchen
 from pizzeria.menu.messages import contract as menu
-from pizzeria.messaging import Context, Handler, tracing
+from pizzeria.messaging import Context, Handler
+from pizzeria.messaging.observe import tracing
 from pizzeria.waiter.messages import contract as waiter
 
 from . import saga

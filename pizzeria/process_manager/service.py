@@ -8,7 +8,13 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from pizzeria.messaging import Envelope, Outgoing, Publisher, derived_id, new_id
+from pizzeria.messaging import (
+    Envelope,
+    Outgoing,
+    Publisher,
+    derived_id,
+    new_id,
+)
 
 from . import views
 from .messages import StartTableService

@@ -14,10 +14,10 @@ from sqlalchemy import Connection, Engine, select
 
 from pizzeria.kitchen.messages import contract as kitchen
 from pizzeria.menu.messages import contract as menu
-from pizzeria.messaging.failed import failed_messages
-from pizzeria.messaging.inbox import inbox
-from pizzeria.messaging.outbox import outbox
-from pizzeria.messaging.tracing import conversation_trace_id
+from pizzeria.messaging.observe.tracing import conversation_trace_id
+from pizzeria.messaging.store.failed import failed_messages
+from pizzeria.messaging.store.inbox import inbox
+from pizzeria.messaging.store.outbox import outbox
 from pizzeria.waiter.messages import contract as waiter
 
 from .messages import contract

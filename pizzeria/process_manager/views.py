@@ -8,9 +8,9 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from pizzeria.messaging.failed import failed_messages
-from pizzeria.messaging.outbox import outbox
-from pizzeria.messaging.tracing import conversation_trace_id
+from pizzeria.messaging.observe.tracing import conversation_trace_id
+from pizzeria.messaging.store.failed import failed_messages
+from pizzeria.messaging.store.outbox import outbox
 
 from .messages import Deadline
 from .repository import history, visits

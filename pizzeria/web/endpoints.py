@@ -11,10 +11,10 @@ from fastapi import APIRouter, Request
 from sqlalchemy import Engine, func, or_, select
 
 from pizzeria.devtools.endpoints import describe
-from pizzeria.messaging import heartbeats
-from pizzeria.messaging.failed import failed_messages
-from pizzeria.messaging.inbox import inbox
-from pizzeria.messaging.outbox import outbox
+from pizzeria.messaging.store import heartbeats
+from pizzeria.messaging.store.failed import failed_messages
+from pizzeria.messaging.store.inbox import inbox
+from pizzeria.messaging.store.outbox import outbox
 from pizzeria.process_manager import views
 
 router = APIRouter(prefix="/api/endpoints", tags=["endpoints"])

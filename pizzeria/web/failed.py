@@ -10,8 +10,9 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field, model_validator
 
 from pizzeria.bootstrap import NAMES
-from pizzeria.messaging import failed as store
-from pizzeria.messaging import failures, inbox
+from pizzeria.messaging.store import failed as store
+from pizzeria.messaging.store import failed_entries as failures
+from pizzeria.messaging.store import inbox
 
 from .problems import Problem
 

@@ -11,8 +11,8 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse
 
-from pizzeria.messaging import failed as store
-from pizzeria.messaging import failures
+from pizzeria.messaging.store import failed as store
+from pizzeria.messaging.store import failed_entries as failures
 
 from .failed import Chosen, Group, delete_chosen, details, replay_chosen
 from .pages import TEMPLATES, message

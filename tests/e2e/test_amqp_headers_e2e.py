@@ -12,9 +12,9 @@ import amqp.serialization
 from kombu import Connection, Producer, Queue
 from polling import wait_until
 
-from pizzeria.messaging import failed as store
 from pizzeria.messaging import make_engine
-from pizzeria.messaging.headers import from_json_safe
+from pizzeria.messaging.store import failed as store
+from pizzeria.messaging.transport.headers import from_json_safe
 
 MESSAGE_ID = "headers-show-bill-1"
 VISIT_ID = "headers-visit-1"

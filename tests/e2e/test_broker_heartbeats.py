@@ -10,7 +10,7 @@ import re
 from polling import wait_until
 from sqlalchemy import create_engine, select
 
-from pizzeria.messaging import inbox
+from pizzeria.messaging.store import inbox
 
 
 def handlings(postgres_url: str, consumer: str) -> list[tuple[str, int | None]]:

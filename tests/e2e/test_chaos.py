@@ -26,8 +26,8 @@ from pizzeria import bootstrap
 from pizzeria.config import Settings
 from pizzeria.kitchen.domain import bakes_per_order
 from pizzeria.menu.domain import MENU
-from pizzeria.messaging import failed, inbox
-from pizzeria.messaging.outbox import outbox
+from pizzeria.messaging.store import failed, inbox
+from pizzeria.messaging.store.outbox import outbox
 from pizzeria.process_manager import views
 from pizzeria.process_manager.messages import OrderLine, StartTableService
 from pizzeria.process_manager.service import start_visit

@@ -9,7 +9,7 @@ from polling import wait_until
 from sqlalchemy import create_engine, func, select
 
 from pizzeria.kitchen.domain import bakes
-from pizzeria.messaging.failed import failed_messages
+from pizzeria.messaging.store.failed import failed_messages
 from pizzeria.modules import names
 
 QUEUES = names()

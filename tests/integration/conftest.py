@@ -3,7 +3,7 @@
 import pytest
 
 from pizzeria.bootstrap import create_tables
-from pizzeria.messaging.db import make_engine
+from pizzeria.messaging.store.engine import make_engine
 
 
 @pytest.fixture(params=["sqlite_url", "postgres_url"])

@@ -19,8 +19,18 @@ from sqlalchemy.exc import OperationalError
 
 from pizzeria.devtools.servers import free_ports
 from pizzeria.kitchen.messages import DoPizza
-from pizzeria.messaging import Broker, Endpoint, Envelope, Names, Outgoing, Publisher, Topology, build_worker, outbox
-from pizzeria.messaging import broker as broker_module
+from pizzeria.messaging import (
+    Broker,
+    Endpoint,
+    Envelope,
+    Names,
+    Outgoing,
+    Publisher,
+    Topology,
+    build_worker,
+)
+from pizzeria.messaging.store import outbox
+from pizzeria.messaging.transport import broker as broker_module
 
 NAMES = Names("brokertest")
 TOPOLOGY = Topology(NAMES, {"kitchen": ["kitchen.command.*"]})

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from pizzeria import bootstrap
 from pizzeria.config import Settings
 from pizzeria.messaging import Envelope, Outgoing
-from pizzeria.messaging.failed import failed_messages
+from pizzeria.messaging.store.failed import failed_messages
 from pizzeria.process_manager import views
 from pizzeria.process_manager.messages import OrderLine, StartTableService
 

@@ -9,8 +9,9 @@ from fakes import FakeDelivery, pipeline
 from sqlalchemy import select
 
 from pizzeria.kitchen.messages import DoPizza
-from pizzeria.messaging import Endpoint, Envelope, RetryPolicy, failed, inbox
-from pizzeria.messaging.errors import Unsettled
+from pizzeria.messaging import Endpoint, Envelope, RetryPolicy
+from pizzeria.messaging.contracts.errors import Unsettled
+from pizzeria.messaging.store import failed, inbox
 
 
 class Crash(BaseException):

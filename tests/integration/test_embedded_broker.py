@@ -18,7 +18,7 @@ from kombu import Connection, Producer
 from polling import wait_until
 from transport_client import EXCHANGE, queue
 
-from pizzeria.messaging.embedded.store import Store
+from pizzeria.messaging.transport.embedded.store import Store
 
 CLIENT = Path(__file__).with_name("transport_client.py")
 

@@ -11,7 +11,8 @@ from fakes import FakeDelivery, pipeline
 
 from pizzeria.bootstrap import NAMES
 from pizzeria.kitchen.messages import DoPizza
-from pizzeria.messaging import Endpoint, Envelope, Outgoing, RetryPolicy, failed, inbox
+from pizzeria.messaging import Endpoint, Envelope, Outgoing, RetryPolicy
+from pizzeria.messaging.store import failed, inbox
 
 ONCE = RetryPolicy(immediate=0, delayed=0)
 REPLAYED, ATTEMPTS, ROUND = "x-pizzeria-replayed", "x-pizzeria-attempts", "x-pizzeria-retry-round"

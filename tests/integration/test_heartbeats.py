@@ -6,8 +6,17 @@ from __future__ import annotations
 from fakes import FakeDelivery
 
 from pizzeria.kitchen.messages import DoPizza
-from pizzeria.messaging import Broker, Endpoint, Envelope, Names, Topology, VirtualClock, build_worker, heartbeats
-from pizzeria.messaging.inbox import this_process
+from pizzeria.messaging import (
+    Broker,
+    Endpoint,
+    Envelope,
+    Names,
+    Topology,
+    VirtualClock,
+    build_worker,
+)
+from pizzeria.messaging.store import heartbeats
+from pizzeria.messaging.store.inbox import this_process
 
 KITCHEN = Endpoint("kitchen", {DoPizza: lambda _command, _context: None})
 

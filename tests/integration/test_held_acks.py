@@ -9,7 +9,7 @@ import socket
 import pytest
 from kombu import Connection, Consumer, Queue
 
-from pizzeria.messaging.transport import HeldAcks, KombuDelivery, corked
+from pizzeria.messaging.transport.delivery import HeldAcks, KombuDelivery, corked
 
 QUEUE = "heldacks"
 

@@ -5,7 +5,14 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from pizzeria.messaging import Broker, Names, Topology, VirtualClock, build_worker, inbox
+from pizzeria.messaging import (
+    Broker,
+    Names,
+    Topology,
+    VirtualClock,
+    build_worker,
+)
+from pizzeria.messaging.store import inbox
 
 DAY = 86400.0
 

@@ -8,7 +8,8 @@ import time
 import pytest
 from sqlalchemy import func, select
 
-from pizzeria.messaging import Envelope, Outgoing, outbox
+from pizzeria.messaging import Envelope, Outgoing
+from pizzeria.messaging.store import outbox
 
 
 class FakePublisher:

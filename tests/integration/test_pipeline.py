@@ -21,8 +21,15 @@ from pizzeria.config import Settings
 from pizzeria.kitchen.domain import bakes, bakes_per_order
 from pizzeria.kitchen.handlers import do_pizza
 from pizzeria.kitchen.messages import DoPizza, PizzaDone
-from pizzeria.messaging import Endpoint, Envelope, Hooks, RetryPolicy, failed, make_engine, outbox
-from pizzeria.messaging.headers import from_json_safe
+from pizzeria.messaging import (
+    Endpoint,
+    Envelope,
+    Hooks,
+    RetryPolicy,
+    make_engine,
+)
+from pizzeria.messaging.store import failed, outbox
+from pizzeria.messaging.transport.headers import from_json_safe
 from pizzeria.waiter.messages import ShowBill
 
 ATTEMPTS, ROUND = "x-pizzeria-attempts", "x-pizzeria-retry-round"

@@ -17,9 +17,10 @@ from pizzeria import bootstrap
 from pizzeria.config import Settings
 from pizzeria.devtools.servers import free_ports
 from pizzeria.kitchen.messages import DoPizza
-from pizzeria.messaging import Envelope, Outgoing, TopologyMismatch, failed
-from pizzeria.messaging.errors import Unsettled
-from pizzeria.messaging.topology import BROKER_DELIVERY_LIMIT
+from pizzeria.messaging import Envelope, Outgoing, TopologyMismatch
+from pizzeria.messaging.contracts.errors import Unsettled
+from pizzeria.messaging.store import failed
+from pizzeria.messaging.transport.topology import BROKER_DELIVERY_LIMIT
 
 
 def app_on(url: str, tmp_path, **settings) -> bootstrap.App:

@@ -8,7 +8,7 @@ from fakes import FakeDelivery, FakePublisher
 from pizzeria.bootstrap import NAMES
 from pizzeria.kitchen.messages import DoPizza, PizzaDone
 from pizzeria.messaging import Endpoint, Envelope, Pipeline, VirtualClock
-from pizzeria.messaging.outbox import Relay
+from pizzeria.messaging.store.outbox import Relay
 
 
 def kitchen_pipeline(engine, clock=None) -> tuple[Pipeline, FakePublisher]:

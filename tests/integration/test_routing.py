@@ -14,8 +14,16 @@ from sqlalchemy import Engine, func, select
 
 from pizzeria.bootstrap import NAMES, create_tables
 from pizzeria.kitchen.messages import DoPizza, PizzaDone
-from pizzeria.messaging import Endpoint, Envelope, Outgoing, Pipeline, RetryPolicy, failed, make_engine, outbox
-from pizzeria.messaging.outbox import Relay
+from pizzeria.messaging import (
+    Endpoint,
+    Envelope,
+    Outgoing,
+    Pipeline,
+    RetryPolicy,
+    make_engine,
+)
+from pizzeria.messaging.store import failed, outbox
+from pizzeria.messaging.store.outbox import Relay
 
 ONCE = RetryPolicy(immediate=0, delayed=0)
 

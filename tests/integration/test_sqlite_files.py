@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import text
 
 from pizzeria.messaging import make_engine
-from pizzeria.messaging.embedded.store import Store
+from pizzeria.messaging.transport.embedded.store import Store
 
 ROUNDS = 40
 PROCESSES = 6

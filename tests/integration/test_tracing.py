@@ -13,8 +13,9 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 from pizzeria.bootstrap import NAMES
 from pizzeria.kitchen.messages import DoPizza, PizzaDone
-from pizzeria.messaging import Endpoint, Envelope, Pipeline, VirtualClock, tracing
-from pizzeria.messaging.outbox import Relay
+from pizzeria.messaging import Endpoint, Envelope, Pipeline, VirtualClock
+from pizzeria.messaging.observe import tracing
+from pizzeria.messaging.store.outbox import Relay
 
 
 @pytest.fixture
@@ -193,7 +194,8 @@ def test_the_process_managers_span_has_the_stage_before_and_after(engine, spans)
 
 def test_a_replay_is_a_send_span_in_the_visits_trace_linked_to_the_first_and_its_handling_continues_it(
         engine, spans):
-    from pizzeria.messaging import RetryPolicy, failed
+    from pizzeria.messaging import RetryPolicy
+    from pizzeria.messaging.store import failed
 
     def burns(_command, _context) -> None:
         raise RuntimeError("the oven is on fire")

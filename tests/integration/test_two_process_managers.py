@@ -16,8 +16,14 @@ from pizzeria.bootstrap import create_tables
 from pizzeria.kitchen.messages import PizzaDone
 from pizzeria.menu.domain import MENU
 from pizzeria.menu.messages import MenuGot
-from pizzeria.messaging import Endpoint, Envelope, RetryPolicy, make_engine, new_id
-from pizzeria.messaging.failed import failed_messages
+from pizzeria.messaging import (
+    Endpoint,
+    Envelope,
+    RetryPolicy,
+    make_engine,
+    new_id,
+)
+from pizzeria.messaging.store.failed import failed_messages
 from pizzeria.process_manager.handlers import HANDLERS
 from pizzeria.process_manager.messages import OrderLine, StartTableService
 from pizzeria.process_manager.repository import VisitRepository, history

@@ -14,9 +14,19 @@ from sqlalchemy import Column, Engine, MetaData, String, Table, func, select, te
 from sqlalchemy.exc import OperationalError
 
 from pizzeria.kitchen.messages import DoPizza
-from pizzeria.messaging import SYSTEM, Conflict, Endpoint, Envelope, HandlerMisused, RetryPolicy, failed, inbox, make_engine, work
-from pizzeria.messaging.db import metadata
-from pizzeria.messaging.unit import Unit
+from pizzeria.messaging import (
+    SYSTEM,
+    Conflict,
+    Endpoint,
+    Envelope,
+    HandlerMisused,
+    RetryPolicy,
+    make_engine,
+)
+from pizzeria.messaging.delivery import attempt as work
+from pizzeria.messaging.delivery.unit import Unit
+from pizzeria.messaging.store import failed, inbox
+from pizzeria.messaging.store.engine import metadata
 
 ONCE = RetryPolicy(immediate=0, delayed=0)
 notes = Table("work_notes", MetaData(), Column("note", String(32), primary_key=True))

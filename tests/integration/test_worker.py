@@ -13,9 +13,20 @@ from polling import wait_until
 from sqlalchemy import Engine
 
 from pizzeria.kitchen.messages import DoPizza
-from pizzeria.messaging import Broker, Endpoint, Envelope, Names, Outgoing, Publisher, Topology, build_worker, failed, make_engine
-from pizzeria.messaging.consumer import OUTAGE_BACKOFF_SECONDS
-from pizzeria.messaging.transport import KombuDelivery
+from pizzeria.messaging import (
+    Broker,
+    Endpoint,
+    Envelope,
+    Names,
+    Outgoing,
+    Publisher,
+    Topology,
+    build_worker,
+    make_engine,
+)
+from pizzeria.messaging.store import failed
+from pizzeria.messaging.transport.consumer import OUTAGE_BACKOFF_SECONDS
+from pizzeria.messaging.transport.delivery import KombuDelivery
 
 
 @pytest.fixture

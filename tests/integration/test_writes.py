@@ -12,7 +12,7 @@ from sqlalchemy import Column, Float, Integer, LargeBinary, MetaData, String, Ta
 from sqlalchemy.exc import IntegrityError
 
 from pizzeria.messaging import insert_rows, update_rows
-from pizzeria.messaging.writes import Clash, Writes
+from pizzeria.messaging.store.writes import Clash, Writes
 
 metadata = MetaData()
 things = Table(

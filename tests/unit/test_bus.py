@@ -16,7 +16,7 @@ from pizzeria import bootstrap, modules
 from pizzeria.bootstrap import NAMES, App
 from pizzeria.config import ConfigError, Settings
 from pizzeria.kitchen.domain import bakes_per_order
-from pizzeria.messaging import failed
+from pizzeria.messaging.store import failed
 from pizzeria.messaging.testing import FAST_RETRIES, Bus
 from pizzeria.process_manager import saga, views
 from pizzeria.process_manager.messages import StartTableService

@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 
 from pizzeria.cli import main
 from pizzeria.config import ConfigError, Settings, effective_settings
-from pizzeria.messaging.redact import hide_url_passwords
-from pizzeria.messaging.retry import RetryPolicy
+from pizzeria.messaging.delivery.policy import RetryPolicy
+from pizzeria.messaging.observe.redact import hide_url_passwords
 from pizzeria.settings_table import SETTINGS
 
 BY_KEY = {setting.key: setting for setting in SETTINGS}

@@ -12,7 +12,13 @@ import pytest
 
 from pizzeria import modules
 from pizzeria.config import Settings
-from pizzeria.messaging import Command, Contract, ContractError, Endpoint, Event
+from pizzeria.messaging import (
+    Command,
+    Contract,
+    ContractError,
+    Endpoint,
+    Event,
+)
 from pizzeria.process_manager import saga
 from pizzeria.process_manager.module import MODULE as PROCESS_MANAGER
 

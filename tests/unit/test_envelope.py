@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from pizzeria.kitchen.messages import DoPizza
 from pizzeria.messaging import BadMessage, InvalidPayload, UnknownType
-from pizzeria.messaging.envelope import Envelope, derived_id
+from pizzeria.messaging.contracts.envelope import Envelope, derived_id
 from pizzeria.process_manager.handlers import HANDLERS
 from pizzeria.process_manager.messages import OrderLine, StartTableService
 

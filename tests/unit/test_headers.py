@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from strategies import amqp_headers
 
-from pizzeria.messaging.headers import TAG, from_json_safe, to_json_safe
+from pizzeria.messaging.transport.headers import TAG, from_json_safe, to_json_safe
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=10),

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from pizzeria.messaging import Names
-from pizzeria.messaging.retry import RetryPolicy, Tries
+from pizzeria.messaging.delivery.policy import RetryPolicy, Tries
 
 NAMES = Names("shop")
 ATTEMPTS, ROUND, FIRST = "x-shop-attempts", "x-shop-retry-round", "x-shop-first-failed-at"

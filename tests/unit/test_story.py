@@ -10,7 +10,7 @@ import time
 from test_bus import app_in, bus_of
 
 from pizzeria.bootstrap import NAMES
-from pizzeria.messaging import failed, inbox
+from pizzeria.messaging.store import failed, inbox
 from pizzeria.messaging.testing import FAST_RETRIES
 from pizzeria.process_manager import storyboard, views
 from pizzeria.process_manager.messages import StartTableService
@@ -135,7 +135,8 @@ def test_an_unknown_visit_has_no_story(tmp_path):
 
 
 def test_a_message_published_and_waiting_only_to_be_deleted_is_not_shown_waiting(tmp_path):
-    from pizzeria.messaging import Envelope, outbox
+    from pizzeria.messaging import Envelope
+    from pizzeria.messaging.store import outbox
     from pizzeria.waiter.messages import ThankClient
     app, _told = visit_story(tmp_path)
     with app.engine.begin() as conn:  # as a relay leaves a row it published, before its next sweep

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pizzeria.devtools.otlp import Receiver
 from pizzeria.menu.messages import GetMenu
-from pizzeria.messaging import Envelope, tracing
+from pizzeria.messaging import Envelope
+from pizzeria.messaging.observe import tracing
 from pizzeria.telemetry import batching, exporting, tracer_provider
 
 

@@ -10,8 +10,18 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy import Column, Engine, MetaData, String, Table, func, insert, select
 
-from pizzeria.messaging import Command, Contract, Endpoint, Envelope, Event, Names, Outgoing, RetryPolicy, outbox
-from pizzeria.messaging.db import make_engine, metadata
+from pizzeria.messaging import (
+    Command,
+    Contract,
+    Endpoint,
+    Envelope,
+    Event,
+    Names,
+    Outgoing,
+    RetryPolicy,
+)
+from pizzeria.messaging.store import outbox
+from pizzeria.messaging.store.engine import make_engine, metadata
 from pizzeria.messaging.testing import Bus, FakeContext
 
 contract = Contract("shop")

@@ -131,7 +131,7 @@ def test_the_api_is_described_by_openapi(client):
 
 
 def test_the_endpoints_show_their_queues_counts_consumer_processes_and_the_outbox(client, bus, app):
-    from pizzeria.messaging import heartbeats
+    from pizzeria.messaging.store import heartbeats
     bus.worker.beat()
     client.post("/api/visits", json=ORDER)
     bus.run()

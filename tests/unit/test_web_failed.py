@@ -7,7 +7,7 @@ import pytest
 from fastapi.testclient import TestClient
 from test_bus import app_in, bus_of
 
-from pizzeria.messaging import failed
+from pizzeria.messaging.store import failed
 from pizzeria.web.app import create_app
 
 PIZZA = {"table_id": "T1", "order": [{"pizza": "margherita", "quantity": 1}]}

@@ -8,8 +8,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ..topology import Topology
-from ..transport import Outgoing
+from ..transport.delivery import Outgoing
+from ..transport.topology import Topology
 
 
 class ConnectionLost(Exception):

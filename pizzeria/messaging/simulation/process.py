@@ -11,14 +11,14 @@ from typing import Any
 
 from sqlalchemy import Engine, event
 
-from ..clock import Clock
-from ..endpoint import Endpoint
-from ..hooks import Handled, Hooks, Step
-from ..naming import Names
-from ..outbox import Relay
-from ..pipeline import Pipeline
-from ..retry import RetryPolicy
-from ..transport import Outgoing
+from ..contracts.clock import Clock
+from ..contracts.endpoint import Endpoint
+from ..contracts.names import Names
+from ..delivery.middleware import Handled, Hooks, Step
+from ..delivery.pipeline import Pipeline
+from ..delivery.policy import RetryPolicy
+from ..store.outbox import Relay
+from ..transport.delivery import Outgoing
 from .broker import SimBroker
 
 

@@ -19,13 +19,13 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from ..clock import VirtualClock
-from ..db import make_engine
-from ..db import metadata as core_tables
-from ..endpoint import Endpoint
-from ..envelope import Envelope
-from ..hooks import Step
-from ..topology import Topology
+from ..contracts.clock import VirtualClock
+from ..contracts.endpoint import Endpoint
+from ..contracts.envelope import Envelope
+from ..delivery.middleware import Step
+from ..store.engine import make_engine
+from ..store.engine import metadata as core_tables
+from ..transport.topology import Topology
 from . import state
 from .broker import ConnectionLost, SimBroker
 from .process import Crash, Process

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import Engine, MetaData, case, func, select
 
-from ..outbox import outbox
+from ..store.outbox import outbox
 
 CLAIM_MARGIN = 0.001  # a lease that ends at t is free just after t
 

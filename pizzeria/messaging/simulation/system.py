@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import MetaData
 
-from ..endpoint import Endpoint
-from ..hooks import Step
-from ..naming import Names
-from ..retry import RetryPolicy
-from ..transport import Outgoing
+from ..contracts.endpoint import Endpoint
+from ..contracts.names import Names
+from ..delivery.middleware import Step
+from ..delivery.policy import RetryPolicy
+from ..transport.delivery import Outgoing
 from . import state
 from .world import World
 

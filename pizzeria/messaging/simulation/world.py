@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 
-from ..clock import VirtualClock
-from ..envelope import Envelope
-from ..errors import BadMessage
-from ..transport import Outgoing
+from ..contracts.clock import VirtualClock
+from ..contracts.envelope import Envelope
+from ..contracts.errors import BadMessage
+from ..transport.delivery import Outgoing
 
 
 @dataclass

@@ -13,16 +13,17 @@ from kombu.message import Message as KombuMessage
 from kombu.mixins import ConsumerMixin
 from sqlalchemy import Engine
 
-from . import heartbeats, inbox, replies, starts
+from ..contracts.clock import SYSTEM, Clock
+from ..contracts.endpoint import Endpoint
+from ..delivery.middleware import Hooks
+from ..delivery.pipeline import MAX_BODY_BYTES, Pipeline
+from ..delivery.policy import RetryPolicy
+from ..store import heartbeats, inbox, replies
+from ..store import poison_counts as starts
+from ..store.outbox import Relay
 from .broker import Broker, Publisher
-from .clock import SYSTEM, Clock
-from .endpoint import Endpoint
-from .hooks import Hooks
-from .outbox import Relay
+from .delivery import JSON, HeldAcks, KombuDelivery, corked
 from .pacemaker import Pacemaker
-from .pipeline import MAX_BODY_BYTES, Pipeline
-from .retry import RetryPolicy
-from .transport import JSON, HeldAcks, KombuDelivery, corked
 
 OUTAGE_BACKOFF_SECONDS = 1.0  # doubled while the database stays out, up to
 MAX_OUTAGE_BACKOFF_SECONDS = 16.0

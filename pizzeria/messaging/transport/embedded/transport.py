@@ -20,7 +20,7 @@ from kombu.utils.json import dumps, loads
 from kombu.utils.scheduling import FairCycle
 from kombu.utils.uuid import uuid
 
-from ..clock import SYSTEM, Clock
+from ...contracts.clock import SYSTEM, Clock
 from .renew import Renewer
 from .store import Lease, Store
 from .watch import Watcher

@@ -27,13 +27,13 @@ from sqlalchemy import (
     update,
 )
 
-from . import tracing
-from .db import metadata, on_sqlite
-from .headers import from_json_safe, to_json_safe
-from .naming import Names
-from .redact import hide_password
-from .retry import Tries
-from .transport import Outgoing
+from ..contracts.names import Names
+from ..delivery.policy import Tries
+from ..observe import tracing
+from ..observe.redact import hide_password
+from ..transport.delivery import Outgoing
+from ..transport.headers import from_json_safe, to_json_safe
+from .engine import metadata, on_sqlite
 
 failed_messages = Table(
     "failed_messages", metadata,

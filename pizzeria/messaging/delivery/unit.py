@@ -12,12 +12,13 @@ from typing import Any, TypeVar, cast
 
 from sqlalchemy import Connection, Engine, Row, Table
 
-from . import inbox, outbox, replies, tracing
-from .clock import Clock
-from .envelope import Envelope, derived_id
-from .errors import HandlerMisused
-from .message import Command
-from .writes import Writes
+from ..contracts.clock import Clock
+from ..contracts.envelope import Envelope, derived_id
+from ..contracts.errors import HandlerMisused
+from ..contracts.message import Command
+from ..observe import tracing
+from ..store import inbox, outbox, replies
+from ..store.writes import Writes
 
 T = TypeVar("T")
 

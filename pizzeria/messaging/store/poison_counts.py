@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import Column, Connection, Engine, Float, Integer, String, Table, bindparam, delete, insert, select, update
 
-from .db import metadata
+from .engine import metadata
 
 starts = Table(
     "redelivered_starts", metadata,

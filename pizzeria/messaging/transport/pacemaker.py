@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from .clock import Clock
+from ..contracts.clock import Clock
 
 Connections = Callable[[], list[Any]]  # the kombu connections open right now
 

@@ -8,9 +8,9 @@ from typing import Any, cast
 
 from sqlalchemy import MetaData
 
+from ..delivery.unit import Context
 from .errors import ContractError
 from .message import Contract, Message
-from .unit import Context
 
 Handler = Callable[[Any, Context], None]
 PREFETCH = 30  # deliveries a consumer of a module takes at once, unless the module says otherwise

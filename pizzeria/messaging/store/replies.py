@@ -8,8 +8,8 @@ from collections.abc import Iterable, Mapping
 
 from sqlalchemy import Column, Connection, Engine, Float, Integer, LargeBinary, String, Table, delete, select
 
-from .db import metadata
-from .envelope import Envelope
+from ..contracts.envelope import Envelope
+from .engine import metadata
 
 replies = Table(
     "replies", metadata,

@@ -25,7 +25,7 @@ from sqlalchemy import (
     update,
 )
 
-from .db import metadata
+from .engine import metadata
 from .writes import insert_rows
 
 inbox = Table(

@@ -13,11 +13,11 @@ from kombu.exceptions import OperationalError as BrokerUnreachable
 from kombu.transport import TRANSPORT_ALIASES
 from sqlalchemy.exc import DBAPIError
 
-from .clock import SYSTEM, Clock
-from .errors import TopologyMismatch
-from .hooks import Hooks, Step
+from ..contracts.clock import SYSTEM, Clock
+from ..contracts.errors import TopologyMismatch
+from ..delivery.middleware import Hooks, Step
+from .delivery import Outgoing, corked
 from .topology import Topology
-from .transport import Outgoing, corked
 
 # Publishing gives up after a few seconds of a broker that is down (waits of 0.2, 0.4, ... s,
 # 6 tries), so a caller never hangs for ever and the outbox keeps what was not sent.
@@ -31,7 +31,7 @@ DECLARE_ATTEMPTS = 5
 
 HEARTBEAT_SECONDS = 60.0  # RabbitMQ's default
 # The embedded broker, sqlite://, by the path kombu imports it from when a URL names it.
-TRANSPORT_ALIASES["sqlite"] = "pizzeria.messaging.embedded.transport:Transport"
+TRANSPORT_ALIASES["sqlite"] = "pizzeria.messaging.transport.embedded.transport:Transport"
 
 
 def is_amqp(url: str) -> bool:

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Column, Engine, Float, Integer, String, Table, delete, insert, select, update
 
-from .db import metadata
+from .engine import metadata
 
 heartbeats = Table(
     "heartbeats", metadata,

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .naming import Names
+from ..contracts.names import Names
 
 
 @dataclass(frozen=True)

@@ -25,13 +25,13 @@ from sqlalchemy import (
     update,
 )
 
-from . import tracing
-from .clock import SYSTEM, Clock
-from .db import metadata, on_sqlite
-from .envelope import Envelope
-from .headers import from_json_safe, to_json_safe
-from .hooks import Hooks, Step
-from .transport import Outgoing
+from ..contracts.clock import SYSTEM, Clock
+from ..contracts.envelope import Envelope
+from ..delivery.middleware import Hooks, Step
+from ..observe import tracing
+from ..transport.delivery import Outgoing
+from ..transport.headers import from_json_safe, to_json_safe
+from .engine import metadata, on_sqlite
 from .writes import Writes, insert_rows
 
 outbox = Table(

@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from ..clock import Clock
+from ...contracts.clock import Clock
 from .store import Lease, Store
 
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from .envelope import Envelope
+from ..contracts.envelope import Envelope
 
 
 class Step(StrEnum):

@@ -10,13 +10,13 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from . import failed, outbox
-from .clock import Clock
-from .errors import BadMessage, MessagingError
-from .naming import Names
-from .retry import RetryPolicy, Tries
-from .transport import Delivery, Outgoing
-from .work import Item, raise_if_outage
+from ..contracts.clock import Clock
+from ..contracts.errors import BadMessage, MessagingError
+from ..contracts.names import Names
+from ..store import failed, outbox
+from ..transport.delivery import Delivery, Outgoing
+from .attempt import Item, raise_if_outage
+from .policy import RetryPolicy, Tries
 
 
 class Router:

@@ -20,20 +20,21 @@ from typing import Any
 import structlog
 from sqlalchemy import Engine, Row
 
-from . import inbox, outbox, replies, starts
-from .clock import SYSTEM, Clock
-from .endpoint import Endpoint
-from .envelope import Envelope
-from .errors import BadMessage, Unsettled
-from .hooks import Hooks, Step
-from .message import Command
-from .naming import Names
-from .outbox import Relay
-from .retry import RetryPolicy, Tries
-from .routing import Router
-from .transport import Delivery
-from .work import Failure, Item, Outage, is_outage, run_unit
-from .writes import Clash
+from ..contracts.clock import SYSTEM, Clock
+from ..contracts.endpoint import Endpoint
+from ..contracts.envelope import Envelope
+from ..contracts.errors import BadMessage, Unsettled
+from ..contracts.message import Command
+from ..contracts.names import Names
+from ..store import inbox, outbox, replies
+from ..store import poison_counts as starts
+from ..store.outbox import Relay
+from ..store.writes import Clash
+from ..transport.delivery import Delivery
+from .attempt import Failure, Item, Outage, is_outage, run_unit
+from .failure_routing import Router
+from .middleware import Hooks, Step
+from .policy import RetryPolicy, Tries
 
 MAX_BODY_BYTES = 1024 * 1024
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from kombu import Exchange, Queue, binding
 
-from .naming import Names
+from ..contracts.names import Names
 
 QUORUM, CLASSIC = "quorum", "classic"
 # The broker's own guard against a message that kills its consumer, behind the pipeline's

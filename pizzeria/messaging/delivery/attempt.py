@@ -15,16 +15,16 @@ import structlog
 from sqlalchemy import Engine, Row
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
-from . import tracing
-from .clock import Clock
-from .endpoint import Handler
-from .envelope import Envelope
-from .errors import Conflict
-from .hooks import Hooks, Step
-from .inbox import Handling
-from .message import Command
-from .retry import Tries
-from .transport import Delivery
+from ..contracts.clock import Clock
+from ..contracts.endpoint import Handler
+from ..contracts.envelope import Envelope
+from ..contracts.errors import Conflict
+from ..contracts.message import Command
+from ..observe import tracing
+from ..store.inbox import Handling
+from ..transport.delivery import Delivery
+from .middleware import Hooks, Step
+from .policy import Tries
 from .unit import Context, Unit
 
 CONFLICT_ATTEMPTS = 100  # conflicts are short-lived: two writers of one state, one wins each time

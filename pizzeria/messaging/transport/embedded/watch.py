@@ -9,7 +9,7 @@ import os
 import select
 from pathlib import Path
 
-from ..clock import Clock
+from ...contracts.clock import Clock
 from .store import Store
 
 IN_MODIFY = 0x2

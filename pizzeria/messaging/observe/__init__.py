@@ -1,0 +1,1 @@
+"""Watching the pipeline: traces, passwords hidden from logs."""
