@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from pizzeria.config import ConfigError
-from pizzeria.messaging import Context, Handler
+from pizzeria.messaging import Handler, HandlerContext
 from pizzeria.settings_table import KILL
 
 
@@ -32,13 +32,13 @@ def _faulty(handler: Handler, times: int) -> Handler:
 
 
 def _killing() -> Handler:
-    def killing_its_process(_message: Any, _context: Context) -> None:
+    def killing_its_process(_message: Any, _context: HandlerContext) -> None:
         os.kill(os.getpid(), signal.SIGKILL)  # as a segfault or the OOM killer would: no except runs
     return killing_its_process
 
 
 def _failing(handler: Handler, times: int) -> Handler:
-    def failing_first_attempts(message: Any, context: Context) -> None:
+    def failing_first_attempts(message: Any, context: HandlerContext) -> None:
         if context.attempt <= times:
             raise InjectedFault(f"{type(message).__name__} fails its first {times} attempts "
                                 f"(PIZZERIA_FAULTS), this is attempt {context.attempt}")

@@ -14,7 +14,7 @@ from pizzeria import bootstrap, modules
 from pizzeria.config import Settings
 from pizzeria.kitchen.domain import bakes
 from pizzeria.messaging import Envelope, Outgoing, VirtualClock, derived_id
-from pizzeria.messaging.delivery.unit import answer
+from pizzeria.messaging.delivery.context import answer
 from pizzeria.messaging.simulation import System, World
 from pizzeria.messaging.store.failed import failed_messages
 from pizzeria.process_manager import saga

@@ -7,7 +7,7 @@ from functools import partial
 
 import structlog
 
-from pizzeria.messaging import Context, Handler
+from pizzeria.messaging import Handler, HandlerContext
 
 from .domain import BAKED, CANCELLED, FAILED, bake_row, bakes, decide_outcome, outcomes_of, take_one
 from .messages import CancelPizza, DoPizza, PizzaCancelled, PizzaDone, PizzaFailed
@@ -15,7 +15,7 @@ from .messages import CancelPizza, DoPizza, PizzaCancelled, PizzaDone, PizzaFail
 log = structlog.get_logger("pizzeria.kitchen")
 
 
-def do_pizza(command: DoPizza, context: Context, oven: Callable[[Context], None], stock: Mapping[str, int]) -> None:
+def do_pizza(command: DoPizza, context: HandlerContext, oven: Callable[[HandlerContext], None], stock: Mapping[str, int]) -> None:
     """Bake first, outside any transaction, with the other pizzas handled in the same one (the
     oven takes them all at once); then, unless the order was cancelled meanwhile or the pizza
     ran out, record the bake and answer, in one commit."""
@@ -33,13 +33,13 @@ def do_pizza(command: DoPizza, context: Context, oven: Callable[[Context], None]
     context.send(PizzaDone(kitchen_order_id=order))
 
 
-def settle(context: Context, order: str, outcome: str) -> None:
+def settle(context: HandlerContext, order: str, outcome: str) -> None:
     """Decide how the kitchen order ends, for the rest of the batch too."""
     decide_outcome(context.db, order, outcome)
     context.once(known_outcomes)[order] = outcome
 
 
-def known_outcomes(context: Context) -> dict[str, str]:
+def known_outcomes(context: HandlerContext) -> dict[str, str]:
     """How the kitchen orders of the whole batch ended, those that did, read in one query when
     the transaction starts and kept up to date as the batch settles them; an order settled
     meanwhile by another kitchen makes the insert of its outcome conflict, and the messages are
@@ -49,7 +49,7 @@ def known_outcomes(context: Context) -> dict[str, str]:
     return outcomes_of(context.db, orders)
 
 
-def cancel_pizza(command: CancelPizza, context: Context) -> None:
+def cancel_pizza(command: CancelPizza, context: HandlerContext) -> None:
     """Make sure the pizza is never baked, and say so; a pizza baked already is done."""
     order = command.kitchen_order_id
     outcome = context.once(known_outcomes).get(order)
@@ -61,7 +61,7 @@ def cancel_pizza(command: CancelPizza, context: Context) -> None:
 def handlers(bake_seconds: float, stock: Mapping[str, int] | None = None) -> dict[type, Handler]:
     """The kitchen's handlers, an oven load baking for `bake_seconds`, with `stock` of the
     pizzas that can run out (the others never do)."""
-    def oven(context: Context) -> None:
+    def oven(context: HandlerContext) -> None:
         log.info("oven fired", pizzas=len(context.batch))
         context.clock.sleep(bake_seconds)  # the heavy work: an oven that takes its time
     return {DoPizza: partial(do_pizza, oven=oven, stock=stock or {}), CancelPizza: cancel_pizza}

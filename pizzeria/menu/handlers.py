@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from pizzeria.messaging import Context, Handler
+from pizzeria.messaging import Handler, HandlerContext
 
 from .domain import MENU
 from .messages import GetMenu, MenuGot
 
 
-def get_menu(_command: GetMenu, context: Context) -> None:
+def get_menu(_command: GetMenu, context: HandlerContext) -> None:
     """Answer with today's menu."""
     context.send(MenuGot(items=MENU))
 

@@ -10,7 +10,7 @@ tables from them.
     class ShipOrder(Command, unique_by=("order_id",)):
         order_id: str
 
-    def ship_order(command: ShipOrder, context: Context) -> None:
+    def ship_order(command: ShipOrder, context: HandlerContext) -> None:
         context.send(OrderShipped(command.order_id))
 
 `testing` beside this module has the harness for handlers and whole flows.
@@ -18,6 +18,7 @@ tables from them.
 
 from .contracts.clock import SYSTEM, Clock, SystemClock, VirtualClock
 from .contracts.codec import from_payload, to_payload
+from .contracts.context import HandlerContext
 from .contracts.endpoint import Endpoint, Handler, Module
 from .contracts.envelope import Envelope, derived_id, new_id
 from .contracts.errors import (
@@ -32,21 +33,22 @@ from .contracts.errors import (
 )
 from .contracts.message import Command, Contract, Event, Message
 from .contracts.names import Names
+from .delivery.context import Context
 from .delivery.middleware import Hooks, Step
 from .delivery.pipeline import MAX_BODY_BYTES, Pipeline
 from .delivery.policy import RetryPolicy
-from .delivery.unit import Context
 from .store.engine import make_engine, on_sqlite
 from .store.writes import insert_rows, update_rows
 from .transport.broker import Broker, Publisher
 from .transport.consumer import Worker, build_worker
 from .transport.delivery import Delivery, Outgoing
+from .transport.sending import send
 from .transport.topology import Topology
 
 __all__ = [
     "MAX_BODY_BYTES", "SYSTEM", "BadMessage", "Broker", "Clock", "Command", "Conflict", "Context", "Contract",
-    "ContractError", "Delivery", "Endpoint", "Envelope", "Event", "Handler", "HandlerMisused", "Hooks",
+    "ContractError", "Delivery", "Endpoint", "Envelope", "Event", "Handler", "HandlerContext", "HandlerMisused", "Hooks",
     "InvalidPayload", "Message", "MessagingError", "Module", "Names", "Outgoing", "Pipeline", "Publisher",
     "RetryPolicy", "Step", "SystemClock", "Topology", "TopologyMismatch", "UnknownType", "VirtualClock", "Worker", "build_worker",
-    "derived_id", "from_payload", "insert_rows", "make_engine", "new_id", "on_sqlite", "to_payload", "update_rows",
+    "derived_id", "from_payload", "insert_rows", "make_engine", "new_id", "on_sqlite", "send", "to_payload", "update_rows",
 ]

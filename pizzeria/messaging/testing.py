@@ -29,9 +29,9 @@ from .contracts.clock import SYSTEM, Clock, VirtualClock
 from .contracts.endpoint import Endpoint
 from .contracts.envelope import Envelope, derived_id, new_id
 from .contracts.names import Names
+from .delivery.context import answer
 from .delivery.middleware import Hooks
 from .delivery.policy import RetryPolicy
-from .delivery.unit import answer
 from .simulation.state import next_due
 from .transport.broker import Broker
 from .transport.consumer import build_worker

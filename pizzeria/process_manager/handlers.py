@@ -8,7 +8,7 @@ from typing import Any
 
 from pizzeria.kitchen.messages import contract as kitchen
 from pizzeria.menu.messages import contract as menu
-from pizzeria.messaging import Context, Handler
+from pizzeria.messaging import Handler, HandlerContext
 from pizzeria.messaging.observe import tracing
 from pizzeria.waiter.messages import contract as waiter
 
@@ -21,7 +21,7 @@ class UnknownVisit(LookupError):
     """A message for a visit that has not started (yet: it is retried, then stored as failed)."""
 
 
-def start_table_service(command: StartTableService, context: Context, timing: saga.Timing) -> None:
+def start_table_service(command: StartTableService, context: HandlerContext, timing: saga.Timing) -> None:
     """Open a visit, unless the table already has one in progress."""
     repository = context.once(VisitRepository.of)
     visit_id = context.envelope.correlation_id
@@ -38,7 +38,7 @@ def start_table_service(command: StartTableService, context: Context, timing: sa
     _ask_deadline(context, visit, None, timing)
 
 
-def on_message(message: Any, context: Context, timing: saga.Timing) -> None:
+def on_message(message: Any, context: HandlerContext, timing: saga.Timing) -> None:
     """Move the visit on by one event (or deadline, cancellation, retry); one that does not fit
     its stage is recorded as ignored. The save is compare-and-set at the commit; a conflict is
     retried."""
@@ -70,7 +70,7 @@ def _trace_decision(before: saga.Visit, visit: saga.Visit, message: Any) -> None
         tracing.event("compensation began", reason=visit.reason)
 
 
-def _record(context: Context, visit: saga.Visit, commands: list, resending: bool = False) -> None:
+def _record(context: HandlerContext, visit: saga.Visit, commands: list, resending: bool = False) -> None:
     """Send the commands; the history gets the message received (with the stage it took the
     visit to) and each command sent, once: a command sent again (after a deadline, on a retry)
     is noted on the message that made it go."""
@@ -84,7 +84,7 @@ def _record(context: Context, visit: saga.Visit, commands: list, resending: bool
             context.insert_later(history, history_row(visit_id, "sent", envelope, now))
 
 
-def _ask_deadline(context: Context, visit: saga.Visit, before: saga.Visit | None, timing: saga.Timing) -> None:
+def _ask_deadline(context: HandlerContext, visit: saga.Visit, before: saga.Visit | None, timing: saga.Timing) -> None:
     """Once the visit moved on (or ended), take back the deadline of the step it left, if it has
     not gone yet, and send the new step's to the process manager itself, to come back in time."""
     deadline = saga.deadline(visit, before)

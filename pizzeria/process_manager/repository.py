@@ -27,8 +27,8 @@ from pizzeria.messaging import (
     SYSTEM,
     Clock,
     Conflict,
-    Context,
     Envelope,
+    HandlerContext,
     from_payload,
     insert_rows,
     on_sqlite,
@@ -95,7 +95,7 @@ class VisitRepository:
         self.changed: set[str] = set()
 
     @classmethod
-    def of(cls, context: Context) -> VisitRepository:
+    def of(cls, context: HandlerContext) -> VisitRepository:
         """The repository of the context's transaction: the visits of all its messages (and the
         tables they start visits at) are read at the first `get` (or look-up), and what they
         changed is written just before the commit."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pizzeria.messaging import Context, Handler
+from pizzeria.messaging import Handler, HandlerContext
 
 from .domain import CannotOrder, choose_order
 from .messages import (
@@ -22,12 +22,12 @@ from .messages import (
 )
 
 
-def show_menu(_command: ShowMenu, context: Context) -> None:
+def show_menu(_command: ShowMenu, context: HandlerContext) -> None:
     """Hand the menu over."""
     context.send(MenuShown())
 
 
-def place_order(command: PlaceOrder, context: Context) -> None:
+def place_order(command: PlaceOrder, context: HandlerContext) -> None:
     """Order what the client wished, or choose for it; refuse an order that cannot be made."""
     try:
         lines = choose_order(command.items, command.wish, seed=context.envelope.correlation_id)
@@ -37,22 +37,22 @@ def place_order(command: PlaceOrder, context: Context) -> None:
         context.send(OrderPlaced(lines=lines))
 
 
-def serve_pizzas(_command: ServePizzas, context: Context) -> None:
+def serve_pizzas(_command: ServePizzas, context: HandlerContext) -> None:
     """Bring the pizzas."""
     context.send(PizzasServed())
 
 
-def show_bill(command: ShowBill, context: Context) -> None:
+def show_bill(command: ShowBill, context: HandlerContext) -> None:
     """The client pays the bill in full."""
     context.send(BillPaid(amount_cents=command.amount_cents))
 
 
-def thank_client(_command: ThankClient, context: Context) -> None:
+def thank_client(_command: ThankClient, context: HandlerContext) -> None:
     """Say goodbye."""
     context.send(ClientThanked())
 
 
-def apologise(_command: Apologise, context: Context) -> None:
+def apologise(_command: Apologise, context: HandlerContext) -> None:
     """Tell the client the visit ends here; the client leaves."""
     context.send(ClientApologisedTo())
 

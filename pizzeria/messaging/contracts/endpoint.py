@@ -8,11 +8,11 @@ from typing import Any, cast
 
 from sqlalchemy import MetaData
 
-from ..delivery.unit import Context
+from .context import HandlerContext
 from .errors import ContractError
 from .message import Contract, Message
 
-Handler = Callable[[Any, Context], None]
+Handler = Callable[[Any, HandlerContext], None]
 PREFETCH = 30  # deliveries a consumer of a module takes at once, unless the module says otherwise
 
 

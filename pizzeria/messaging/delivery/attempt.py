@@ -23,9 +23,10 @@ from ..contracts.message import Command
 from ..observe import tracing
 from ..store.inbox import Handling
 from ..transport.delivery import Delivery
+from .context import Context
 from .middleware import Hooks, Step
 from .policy import Tries
-from .unit import Context, Unit
+from .unit import Unit
 
 CONFLICT_ATTEMPTS = 100  # conflicts are short-lived: two writers of one state, one wins each time
 GROUP_CONFLICT_ATTEMPTS = 5  # then one by one: a group has more to conflict on

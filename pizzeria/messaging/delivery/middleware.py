@@ -1,13 +1,37 @@
-"""What the core tells whoever listens: where a message's way stands, and what it did once
-handled. Tests wait on these instead of reading logs; a simulator crashes a process at a step."""
+"""Middleware: everything that watches or steers the pipeline, outside of it.
+
+A middleware overrides the hooks it needs; every hook of `Middleware` does nothing. The
+pipeline, the relay, the publisher and the consumer loop call them through one `Middlewares`
+chain, in the order the middlewares were given. Tracing, the log lines, the simulator's crash
+points and a consumer's periodic chores are middlewares; so is a test's counter:
+
+    class Counter(Middleware):
+        def __init__(self) -> None:
+            self.handled = 0
+
+        def after_settle(self, endpoint: str, settled: Sequence[Settled]) -> None:
+            self.handled += sum(1 for each in settled if each.how is How.HANDLED)
+
+A hook that raises stops the pipeline as a crash would, so a hook that may fail catches its own
+errors: the pipeline never swallows them (the simulator's crash points rely on it).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TYPE_CHECKING, Any
 
 from ..contracts.envelope import Envelope
+
+if TYPE_CHECKING:
+    from ..transport.delivery import Delivery
+    from .attempt import InFlight
+    from .policy import Decision
+
+# What a relay publishes at once, as the hooks see it: (exchange, routing key, headers).
+Publishing = tuple[str, str, MutableMapping[str, Any]]
 
 
 class Step(StrEnum):
@@ -24,17 +48,148 @@ class Step(StrEnum):
     RELAY_CONFIRMED = "relay_confirmed"  # a relay's rows are confirmed; not deleted
 
 
-Handled = Callable[[str, Envelope, list[Envelope]], None]
-Reached = Callable[[Step], None]
+class How(StrEnum):
+    """How a delivery was settled."""
+
+    HANDLED = "handled"  # its unit of work committed
+    DUPLICATE = "duplicate"  # the inbox knew it, or the batch held it twice: dropped
+    RETRY_LATER = "retry_later"  # out of tries in this delivery: it comes back through the outbox
+    DEAD = "dead"  # kept in the failed store, with the reason
+    REQUEUED = "requeued"  # the database was out: the broker delivers it again
+
+
+@dataclass(frozen=True)
+class Settled:
+    """What became of one delivery of a batch: `how`, and for a message handled, its envelope
+    and what its handler sent (None and () for a delivery that could not be opened)."""
+
+    delivery: Delivery
+    how: How
+    envelope: Envelope | None = None
+    sent: tuple[Envelope, ...] = field(default=())
+
+
+class Middleware:
+    """A middleware's hooks, each a no-op; override the ones you need.
+
+    - `reached(step)`: the process passes a named `Step` (a simulator may crash it there).
+    - `before_handler(message)`, `after_handler(message, error)`: around each handler's run,
+      `error` None when it returned; a try rolled back later still counts as a run.
+    - `sending(envelope, exchange, routing_key, delayed)`: a handler sends a message; the
+      headers returned go with it (kept in its outbox row until it is published).
+    - `before_publish(messages)`, `after_publish(messages, error)`: around a relay's publish of
+      outbox rows, confirms included; headers may be changed before.
+    - `after_commit(endpoint, messages)`: a unit of work committed for these messages.
+    - `on_failure(message, error, decision)`: a failed try, and what the failure policy
+      decided; `message` None for a delivery that could not be opened.
+    - `after_settle(endpoint, settled)`: the deliveries of a batch are acked or requeued.
+    - `on_idle(now)`: a turn of the consumer loop, between batches (periodic chores).
+    - `on_close()`: the consumer is stopping.
+    """
+
+    def reached(self, step: Step) -> None:
+        """The process passes `step`."""
+
+    def before_handler(self, message: InFlight) -> None:
+        """A handler is about to run for `message`."""
+
+    def after_handler(self, message: InFlight, error: BaseException | None) -> None:
+        """The handler of `message` returned (error None) or raised `error`."""
+
+    def sending(self, envelope: Envelope, exchange: str, routing_key: str, delayed: bool) -> Mapping[str, str]:
+        """Headers to send with a message a handler sends."""
+        return {}
+
+    def before_publish(self, messages: Sequence[Publishing]) -> None:
+        """A relay is about to publish `messages`."""
+
+    def after_publish(self, messages: Sequence[Publishing], error: BaseException | None) -> None:
+        """A relay published `messages`, confirmed (error None), or failed with `error`."""
+
+    def after_commit(self, endpoint: str, messages: Sequence[InFlight]) -> None:
+        """The unit of work of `messages` committed."""
+
+    def on_failure(self, message: InFlight | None, error: BaseException, decision: Decision) -> None:
+        """A try of `message` failed with `error`; `decision` says what comes next."""
+
+    def after_settle(self, endpoint: str, settled: Sequence[Settled]) -> None:
+        """The deliveries of a batch are settled."""
+
+    def on_idle(self, now: float) -> None:
+        """A turn of the consumer loop, between batches."""
+
+    def on_close(self) -> None:
+        """The consumer is stopping."""
+
+
+class Middlewares(Middleware):
+    """The middlewares of one process, called in order: the one the pipeline talks to."""
+
+    def __init__(self, middlewares: Iterable[Middleware] = ()):
+        self.chain: list[Middleware] = list(middlewares)
+
+    def add(self, middleware: Middleware) -> None:
+        """Call `middleware` too, after the others."""
+        self.chain.append(middleware)
+
+    def reached(self, step: Step) -> None:
+        for each in self.chain:
+            each.reached(step)
+
+    def before_handler(self, message: InFlight) -> None:
+        for each in self.chain:
+            each.before_handler(message)
+
+    def after_handler(self, message: InFlight, error: BaseException | None) -> None:
+        for each in reversed(self.chain):  # the last one in is the first one out, as a with block
+            each.after_handler(message, error)
+
+    def sending(self, envelope: Envelope, exchange: str, routing_key: str, delayed: bool) -> Mapping[str, str]:
+        headers: dict[str, str] = {}
+        for each in self.chain:
+            headers.update(each.sending(envelope, exchange, routing_key, delayed))
+        return headers
+
+    def before_publish(self, messages: Sequence[Publishing]) -> None:
+        for each in self.chain:
+            each.before_publish(messages)
+
+    def after_publish(self, messages: Sequence[Publishing], error: BaseException | None) -> None:
+        for each in reversed(self.chain):
+            each.after_publish(messages, error)
+
+    def after_commit(self, endpoint: str, messages: Sequence[InFlight]) -> None:
+        for each in self.chain:
+            each.after_commit(endpoint, messages)
+
+    def on_failure(self, message: InFlight | None, error: BaseException, decision: Decision) -> None:
+        for each in self.chain:
+            each.on_failure(message, error, decision)
+
+    def after_settle(self, endpoint: str, settled: Sequence[Settled]) -> None:
+        for each in self.chain:
+            each.after_settle(endpoint, settled)
+
+    def on_idle(self, now: float) -> None:
+        for each in self.chain:
+            each.on_idle(now)
+
+    def on_close(self) -> None:
+        for each in self.chain:
+            each.on_close()
+
+
+# The callbacks of before middleware, while the pipeline moves over to it.
+Handled = Any
+Reached = Any
 
 
 @dataclass(frozen=True)
 class Hooks:
-    """Callbacks of one process: `handled(consumer, envelope, sent)` once a message's unit of
-    work committed and its delivery was acked; `reached(step)` as the process passes a step."""
+    """Callbacks of one process (being replaced by Middleware)."""
 
-    handled: list[Handled] = field(default_factory=list)
-    reached: list[Reached] = field(default_factory=list)
+    handled: list[Any] = field(default_factory=list)
+    reached: list[Any] = field(default_factory=list)
 
     def reach(self, step: Step) -> None:
         """Tell the listeners the process is at `step`."""
