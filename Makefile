@@ -13,7 +13,7 @@ CHAOS ?= 200
 SUDO    := $(if $(filter 0,$(shell id -u)),,sudo)
 APT_GET := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get
 
-.PHONY: help venv demo test lint coverage mutation chaos simulate bench servers up clean
+.PHONY: help venv demo helpdesk test lint coverage mutation chaos simulate bench servers up clean
 
 help: ## List the targets
 	@echo "make TARGET, where TARGET is one of:"
@@ -28,6 +28,9 @@ $(STAMP): pyproject.toml
 
 demo: venv ## Run one visit of the pizza house (pizzeria demo)
 	$(VENV)/bin/pizzeria demo
+
+helpdesk: venv ## Run the helpdesk, a second application on the messaging core (examples/helpdesk)
+	$(VENV)/bin/python -m examples.helpdesk demo
 
 lint: venv ## ruff, mypy (strict on the messaging core) and the import rules (lint-imports)
 	$(VENV)/bin/ruff check .

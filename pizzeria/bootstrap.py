@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import structlog
@@ -15,21 +16,21 @@ from pizzeria import modules
 from pizzeria.config import Settings
 from pizzeria.faults import with_faults
 from pizzeria.messaging import (
+    CLASSIC,
     Broker,
     Endpoint,
-    Hooks,
+    Middleware,
     Module,
     Names,
     Publisher,
     Topology,
     Worker,
     build_worker,
+    is_amqp,
+    is_outage,
     make_engine,
 )
-from pizzeria.messaging.delivery.attempt import is_outage
-from pizzeria.messaging.store.engine import metadata as core_tables
-from pizzeria.messaging.transport.broker import is_amqp
-from pizzeria.messaging.transport.topology import CLASSIC
+from pizzeria.messaging.admin import core_tables
 
 NAMES = Names("pizzeria")
 WAIT_SECONDS = 2.0
@@ -63,9 +64,10 @@ def bootstrap(settings: Settings | None = None) -> App:
 
 
 def endpoint(module: Module, settings: Settings) -> Endpoint:
-    """The module's queue with its handlers (and any faults asked for), ready to consume."""
-    handlers = with_faults(module.name, module.handlers(settings), settings.faults)
-    return Endpoint(module.name, handlers, module.prefetch)
+    """The module's queue with its handlers, built from its settings (and any faults asked for), ready to consume."""
+    values = settings.modules[module.name]
+    handlers = with_faults(module.name, module.handlers(values), settings.faults)
+    return Endpoint(module.name, handlers, values["prefetch"])
 
 
 def init(app: App, wait: bool = False) -> None:
@@ -106,8 +108,8 @@ def _add_what_is_new(conn: Connection, table: Table) -> None:
         index.create(conn, checkfirst=True)
 
 
-def worker(app: App, queues: list[str], hooks: Hooks | None = None) -> Worker:
-    """A worker consuming the named queues."""
+def worker(app: App, queues: list[str], middlewares: Sequence[Middleware] = ()) -> Worker:
+    """A worker consuming the named queues, with `middlewares` after the standard ones."""
     return build_worker(app.broker, app.engine, [app.endpoints[name] for name in queues],
-                        app.settings.retry, app.settings.max_body_bytes, hooks,
+                        app.settings.retry, app.settings.max_body_bytes, middlewares,
                         inbox_retention=app.settings.inbox_retention_days * 86400)

@@ -1,20 +1,28 @@
-"""Settings: the defaults, then the TOML files PIZZERIA_CONFIG names, then PIZZERIA_* environment variables."""
+"""Settings: the defaults, then the TOML files PIZZERIA_CONFIG names, then PIZZERIA_* environment
+variables. The application's own are in settings_table; each module declares its own, which go by
+the module's name: `[kitchen] bake_seconds = 2` in a file, PIZZERIA_KITCHEN__BAKE_SECONDS in the
+environment."""
 
 from __future__ import annotations
 
 import difflib
 import os
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pizzeria.messaging.delivery.pipeline import MAX_BODY_BYTES
-from pizzeria.messaging.delivery.policy import RetryPolicy
-from pizzeria.settings_table import INBOX_RETENTION_DAYS, SETTINGS, Invalid, Setting
+from pizzeria import modules
+from pizzeria.messaging import MAX_BODY_BYTES, RetryPolicy, Setting
+from pizzeria.settings_table import FIELDS, INBOX_RETENTION_DAYS, SETTINGS
 
-KEYS = frozenset(setting.key for setting in SETTINGS)
+PREFIX = "PIZZERIA_"
+# Between a module and its setting in a variable's name, two underscores (pydantic-settings' nested
+# delimiter): names of modules and of settings hold single ones (process_manager, step_resends), so
+# PIZZERIA_PROCESS_MANAGER_STEP_RESENDS could be read two ways; and a variable holding `__` can only
+# be a module's setting, so a misspelt one is refused instead of ignored.
+NESTED = "__"
 
 
 class ConfigError(ValueError):
@@ -23,23 +31,28 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class Settings:
-    """Where the broker and the database are, and how the pizza house behaves."""
+    """Where the broker and the database are, how the pizza house behaves, and each module's settings."""
 
     broker_url: str
     database_url: str
     var_dir: Path
-    bake_seconds: float = 0.5
     log_json: bool = False
     retry: RetryPolicy = RetryPolicy()
     faults: Mapping[str, int] = field(default_factory=dict)
     max_body_bytes: int = MAX_BODY_BYTES
     inbox_retention_days: float = INBOX_RETENTION_DAYS
-    step_deadline_seconds: float = 30.0
-    step_resends: int = 3
-    stock: Mapping[str, int] = field(default_factory=dict)  # pizzas the kitchen can still bake; others unlimited
     web_token: str | None = field(default=None, repr=False)  # what the web's changing requests must carry
     queue_type: str = "quorum"  # of the RabbitMQ queues: quorum or classic
     heartbeat_seconds: float = 60.0  # between the client and RabbitMQ; 0 for none
+    modules: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # by module, its settings by name
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "modules", module_values(self.modules))
+
+    @property
+    def step_deadline_seconds(self) -> float:
+        """How long a step of a visit may go unanswered (the process manager's setting): what tells a stuck visit."""
+        return float(self.modules["process_manager"]["step_deadline_seconds"])
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
@@ -49,19 +62,26 @@ class Settings:
 
     @classmethod
     def of(cls, effective: Iterable[Effective]) -> Settings:
-        """The settings made of these effective values, one for each setting of the table."""
+        """The settings made of these effective values, one for each setting known."""
         fields: dict[str, Any] = {}
         retry: dict[str, Any] = {}
+        values: dict[str, dict[str, Any]] = {}
         for item in effective:
-            group, _, name = item.setting.attribute.rpartition(".")
-            (retry if group == "retry" else fields)[name] = item.value
-        return cls(**fields, retry=RetryPolicy(**retry))
+            module, _, name = item.key.rpartition(".")
+            if module:
+                values.setdefault(module, {})[name] = item.value
+            else:
+                group, _, attribute = FIELDS.get(name, name).rpartition(".")
+                (retry if group == "retry" else fields)[attribute] = item.value
+        return cls(**fields, retry=RetryPolicy(**retry), modules=values)
 
 
 @dataclass(frozen=True)
 class Effective:
-    """A setting's value in effect, and its source: "default", a settings file, or an environment variable."""
+    """A setting's value in effect under its key, and its source: "default", a settings file, or an
+    environment variable."""
 
+    key: str
     setting: Setting
     value: Any
     source: str
@@ -74,24 +94,53 @@ class _Layer:
     values: Mapping[str, object]
     path: str | None = None
 
-    def source(self, setting: Setting) -> str:
-        """Where `setting` came from, if this layer has it."""
-        return self.path or setting.env
+    def source(self, key: str) -> str:
+        """Where the setting of `key` came from, if this layer has it."""
+        return self.path or variable(key)
 
-    def where(self, setting: Setting) -> str:
-        """How an error about `setting` from this layer begins."""
-        return f"{self.path}: {setting.key}" if self.path else setting.env
+    def where(self, key: str) -> str:
+        """How an error about the setting of `key` from this layer begins."""
+        return f"{self.path}: {key}" if self.path else variable(key)
+
+
+def declared() -> dict[str, Setting]:
+    """Every setting by its key: the application's own by name, then each module's as `module.name`."""
+    known = {setting.name: setting for setting in SETTINGS}
+    for module in modules.declarations():
+        known.update({f"{module.name}.{setting.name}": setting for setting in module.all_settings})
+    return known
+
+
+def variable(key: str) -> str:
+    """The environment variable of a setting: PIZZERIA_QUEUE_TYPE, PIZZERIA_KITCHEN__BAKE_SECONDS."""
+    return PREFIX + key.upper().replace(".", NESTED)
+
+
+def module_values(given: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Each module's settings by name: the values given, the declared default for the others; an
+    unknown module or setting is refused."""
+    known = declared()
+    for key in (f"{module}.{name}" for module, values in given.items() for name in values):
+        if key not in known:
+            raise ConfigError(f"no setting {key}{_did_you_mean(key, known)}")
+    values: dict[str, dict[str, Any]] = {}
+    for module in modules.declarations():
+        mine = given.get(module.name, {})
+        values[module.name] = {setting.name: mine[setting.name] if setting.name in mine else setting.read(setting.default)
+                               for setting in module.all_settings}
+    return values
 
 
 def effective_settings(env: Mapping[str, str] = os.environ) -> list[Effective]:
     """Each setting's value and source: the environment wins over the files, a later file over an
     earlier one, either over the default; every value given is checked, the overruled ones too."""
-    layers = [*(_file_layer(path) for path in config_paths(env)), _env_layer(env)]
+    known = declared()
+    layers = [*(_file_layer(path, known) for path in config_paths(env)), _env_layer(env, known)]
     found: dict[str, Any] = {}
     effective = []
-    for setting in SETTINGS:
-        item = _effective(setting, layers, found)
-        found[setting.key] = item.value
+    for key, setting in known.items():
+        item = _effective(key, setting, layers, found)
+        found[key] = item.value
         effective.append(item)
     return effective
 
@@ -101,32 +150,48 @@ def config_paths(env: Mapping[str, str] = os.environ) -> list[str]:
     return [path for path in env.get("PIZZERIA_CONFIG", "").split(os.pathsep) if path]
 
 
-def _effective(setting: Setting, layers: list[_Layer], found: Mapping[str, Any]) -> Effective:
-    given = [Effective(setting, _parse(setting, layer.values[setting.key], layer.where(setting)), layer.source(setting))
-             for layer in layers if setting.key in layer.values]
+def _effective(key: str, setting: Setting, layers: list[_Layer], found: Mapping[str, Any]) -> Effective:
+    given = [Effective(key, setting, _read(setting, layer.values[key], layer.where(key)), layer.source(key))
+             for layer in layers if key in layer.values]
     if given:
         return given[-1]
-    default = setting.default.format_map(found) if isinstance(setting.default, str) else setting.default
-    return Effective(setting, setting.parse(default), "default")
+    default = setting.default
+    if isinstance(default, str) and "." not in key:  # the application's own may name one before it: {var_dir}
+        default = default.format_map(found)
+    return Effective(key, setting, setting.read(default), "default")
 
 
-def _parse(setting: Setting, value: object, where: str) -> Any:
+def _read(setting: Setting, value: object, where: str) -> Any:
     try:
-        return setting.parse(value)
-    except Invalid as error:
+        return setting.read(value)
+    except ValueError as error:
         raise ConfigError(f"{where}{error}") from None
 
 
-def _env_layer(env: Mapping[str, str]) -> _Layer:
-    """The PIZZERIA_* variables that are set and not empty."""
-    return _Layer({setting.key: env[setting.env] for setting in SETTINGS if env.get(setting.env)})
+def _env_layer(env: Mapping[str, str], known: Collection[str]) -> _Layer:
+    """The PIZZERIA_* variables of settings that are set and not empty; one that holds `__`, or names
+    a module's setting without its module, and is no setting's is refused."""
+    keys = {variable(key): key for key in known}
+    for name, value in env.items():
+        bare = name.removeprefix(PREFIX).lower()
+        if value and name.startswith(PREFIX) and name not in keys and (
+                NESTED in bare or any(key.endswith(f".{bare}") for key in known)):
+            raise ConfigError(f"{name}: no such setting{_did_you_mean(name, known, variable)}")
+    return _Layer({key: env[name] for name, key in keys.items() if env.get(name)})
 
 
-def _file_layer(path: str) -> _Layer:
-    values = _read_toml(path)
+def _file_layer(path: str, known: Collection[str]) -> _Layer:
+    values: dict[str, object] = {}
+    for key, value in _read_toml(path).items():
+        if key not in modules.names():
+            values[key] = value
+        elif isinstance(value, dict):  # [kitchen] bake_seconds = 2
+            values.update({f"{key}.{name}": item for name, item in value.items()})
+        else:
+            raise ConfigError(f"{path}: {key}={value!r} is not a table of the {key} module's settings")
     for key in values:
-        if key not in KEYS:
-            raise ConfigError(f"{path}: unknown key {key!r}{_did_you_mean(key)}")
+        if key not in known:
+            raise ConfigError(f"{path}: unknown key {key!r}{_did_you_mean(key, [*known, *modules.names()])}")
     return _Layer(values, path)
 
 
@@ -142,8 +207,12 @@ def _read_toml(path: str) -> dict[str, Any]:
         raise ConfigError(f"{path}: not valid TOML: not UTF-8 text") from None
 
 
-def _did_you_mean(key: str) -> str:
-    """` (did you mean 'bake_seconds'?)` for the closest key, its variable's or its field's name, if any."""
-    names = {name: setting.key for setting in SETTINGS for name in (setting.key, setting.env.lower(), setting.attribute)}
-    close = difflib.get_close_matches(key.lower(), names, n=1)
-    return f" (did you mean {names[close[0]]!r}?)" if close else ""
+def _did_you_mean(word: str, known: Collection[str], shown: Callable[[str], str] = repr) -> str:
+    """` (did you mean 'kitchen.bake_seconds'?)`: the settings `word` names in another form (as a
+    variable, a field of Settings, a module's setting without its module), else the closest, if any."""
+    key = word.lower().removeprefix(PREFIX.lower()).replace(NESTED, ".")
+    fields = {attribute.rpartition(".")[2]: name for name, attribute in FIELDS.items()}
+    named = [key] if key in known else [fields[key]] if key in fields else [
+        known_key for known_key in known if known_key.endswith(f".{key}")]
+    close = named or difflib.get_close_matches(key, list(known), n=1)
+    return f" (did you mean {' or '.join(map(shown, close))}?)" if close else ""

@@ -8,8 +8,8 @@ import sys
 import structlog
 from structlog.typing import Processor
 
-from pizzeria.messaging.observe.redact import hide_password
-from pizzeria.messaging.observe.tracing import add_trace_ids
+from pizzeria.messaging import tracing
+from pizzeria.messaging.admin import hide_password
 
 
 class _Redacting(logging.Formatter):
@@ -27,7 +27,7 @@ def configure(json_lines: bool) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_Redacting("%(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=logging.WARNING, handlers=[handler], force=True)
-    shared: list[Processor] = [structlog.contextvars.merge_contextvars, add_trace_ids,
+    shared: list[Processor] = [structlog.contextvars.merge_contextvars, tracing.add_trace_ids,
                                structlog.processors.add_log_level, structlog.processors.TimeStamper(fmt="iso", utc=True)]
     ending: list[Processor]
     if json_lines:

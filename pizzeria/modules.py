@@ -1,6 +1,6 @@
 """The modules of the pizza house. Queues, bindings, tables, the CLI's choices, the fault
 setting's checks and the bench all derive from this list: a new worker is a package with a
-`module.py` that declares its `MODULE`, and one line here."""
+`module.py` that declares its `MODULE` (with its settings, which go by its name), and one line here."""
 
 from __future__ import annotations
 

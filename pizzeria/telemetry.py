@@ -10,7 +10,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from pizzeria.messaging.observe import tracing
+from pizzeria.messaging import tracing
 
 ENDPOINTS = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
 # A consumer makes thousands of spans a second: fewer, larger exports cost less than the SDK's

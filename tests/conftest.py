@@ -1,4 +1,4 @@
-"""Fixtures for tests that need real servers; see tests/servers.py.
+"""Fixtures for tests that need real servers, which pizzeria/devtools/servers.py starts.
 
 The servers start once per session, and only if a test asks for them. Each
 test then gets its own RabbitMQ vhost or PostgreSQL database, deleted after it.

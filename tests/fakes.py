@@ -6,7 +6,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine
 
@@ -19,6 +19,8 @@ from pizzeria.messaging import (
     Worker,
 )
 from pizzeria.messaging.store.outbox import Relay
+
+M = TypeVar("M")
 
 
 @dataclass(eq=False)
@@ -57,6 +59,11 @@ class FakePublisher:
 def pipeline(engine: Engine, policy: RetryPolicy = RetryPolicy(), **kwargs: Any) -> Pipeline:
     """A pipeline on `engine` whose relay publishes to a FakePublisher (`.relay.publish_many`)."""
     return Pipeline(engine, Relay(engine, FakePublisher().publish_many), NAMES, policy, **kwargs)
+
+
+def chore(worker: Worker, kind: type[M]) -> M:
+    """The worker's middleware of `kind` (a chore: OutboxSweep, Pruning, Heartbeat)."""
+    return next(each for each in worker.middleware.chain if isinstance(each, kind))
 
 
 @contextmanager

@@ -48,7 +48,7 @@ class Pizzeria:
 
     def baking(self, bake_seconds: float, pizza: str = "margherita") -> subprocess.Popen:
         """Start every consumer, serve TBL1 one pizza, and return the kitchen once it bakes it."""
-        self.env["PIZZERIA_BAKE_SECONDS"] = str(bake_seconds)
+        self.env["PIZZERIA_KITCHEN__BAKE_SECONDS"] = str(bake_seconds)
         kitchen = self.consume("kitchen")
         for queue in ("process_manager", "menu", "waiter"):
             self.consume(queue)
@@ -77,7 +77,7 @@ class Pizzeria:
 def environment(tmp_path: Path, **settings: str) -> dict[str, str]:
     """This process's environment without PIZZERIA_ settings, quick bakes, and `settings`."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("PIZZERIA_")}
-    env.update({"PIZZERIA_BAKE_SECONDS": "0.05", **settings})
+    env.update({"PIZZERIA_KITCHEN__BAKE_SECONDS": "0.05", **settings})
     return env
 
 

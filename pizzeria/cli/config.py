@@ -16,14 +16,15 @@ from pizzeria.cli.app import command, main
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def config_command(as_json: bool) -> None:
     """Each setting's value and source: "default", a file PIZZERIA_CONFIG names, or a PIZZERIA_*
-    environment variable; passwords hidden. --json adds what each setting does. Connects to nothing."""
+    environment variable; the application's own first, then each module's as MODULE.NAME; passwords
+    hidden. --json adds what each setting does. Connects to nothing."""
     from pizzeria.config import effective_settings
     effective = effective_settings()
     if as_json:
-        click.echo(json.dumps({item.setting.key: {"value": shown(item.value, item.setting.secret), "source": item.source,
-                                                  "help": item.setting.help} for item in effective}, indent=2))
+        click.echo(json.dumps({item.key: {"value": shown(item.value, item.setting.secret), "source": item.source,
+                                          "help": item.setting.help} for item in effective}, indent=2))
     else:
-        click.echo("\n".join(table([(item.setting.key, as_text(shown(item.value, item.setting.secret)), item.source)
+        click.echo("\n".join(table([(item.key, as_text(shown(item.value, item.setting.secret)), item.source)
                                      for item in effective])))
 
 
@@ -32,20 +33,19 @@ def shown(value: Any, secret: bool) -> Any:
     if secret and value is not None:
         return "***"
     if isinstance(value, str):
-        from pizzeria.messaging.observe.redact import hide_url_passwords  # the core: not for `pizzeria --help`
+        from pizzeria.messaging.admin import hide_url_passwords  # the core: not for `pizzeria --help`
         return hide_url_passwords(value)
     return str(value) if isinstance(value, Path) else value
 
 
 def as_text(value: Any) -> str:
     """`value` as the environment would say it; - for none."""
-    from pizzeria.settings_table import plain
     if isinstance(value, Mapping):
         return ",".join(f"{name}:{times}" for name, times in value.items()) or "-"
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, float):
-        return plain(value)
+        return str(int(value)) if value.is_integer() else str(value)
     return "-" if value is None else str(value)
 
 

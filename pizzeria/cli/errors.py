@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pizzeria.messaging.observe.redact import hide_password
+from pizzeria.messaging.admin import hide_password
 
 
 def explain(error: BaseException) -> tuple[str, int]:

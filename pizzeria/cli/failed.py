@@ -22,24 +22,23 @@ def _ids(ids: tuple[int, ...], every: bool) -> None:
 
 
 def _chosen(app, ids: tuple[int, ...], every: bool, status: str | None = None) -> list:
-    """The entries asked for; exit 1 naming any id the store does not hold."""
-    from pizzeria.messaging.store import failed as store
-    entries = store.entries(app.engine, None if every else ids)
+    """The entries asked for (of this status, if given); exit 1 naming any id the store does not hold."""
+    from pizzeria.messaging import admin
+    entries = admin.failed_entries(app.engine, None if every else ids)
     missing = sorted(set(ids) - {entry.id for entry in entries})
     if missing:
         click.echo(f"error: no failed message with id {', '.join(map(str, missing))}", err=True)
         sys.exit(1)
-    from pizzeria.messaging.store.failed_entries import status as status_of
-    return [entry for entry in entries if status is None or status_of(entry) == status]
+    return [entry for entry in entries if status is None or admin.failed_status(entry) == status]
 
 
 @command(failed)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def list_command(as_json: bool) -> None:
     """List the failed messages, oldest first."""
-    from pizzeria.messaging.store import failed as store
-    from pizzeria.messaging.store.failed_entries import summary
-    summaries = [summary(entry) for entry in store.entries(build_app().engine)]
+    from pizzeria.messaging import admin
+    from pizzeria.process_manager.views import with_visit_id
+    summaries = [with_visit_id(admin.failed_summary(entry)) for entry in admin.failed_entries(build_app().engine)]
     if as_json:
         click.echo(json.dumps(summaries, indent=2))
         return
@@ -56,8 +55,9 @@ def list_command(as_json: bool) -> None:
 def show_command(entry_id: int, as_json: bool) -> None:
     """Show one failed message whole: headers, body, error and traceback."""
     (entry,) = _chosen(build_app(), (entry_id,), every=False)
-    from pizzeria.messaging.store.failed_entries import details as details_of
-    details = details_of(entry)
+    from pizzeria.messaging import admin
+    from pizzeria.process_manager.views import with_visit_id
+    details = with_visit_id(admin.failed_details(entry))
     if as_json:
         click.echo(json.dumps(details, indent=2))
         return
@@ -72,7 +72,7 @@ def show_command(entry_id: int, as_json: bool) -> None:
 def replay_command(ids: tuple[int, ...], every: bool) -> None:
     """Send failed messages to their queue again, as they were."""
     from pizzeria.bootstrap import NAMES
-    from pizzeria.messaging.store import failed as store
+    from pizzeria.messaging import admin
     _ids(ids, every)
     from pizzeria.telemetry import exporting
     app = build_app()
@@ -80,7 +80,7 @@ def replay_command(ids: tuple[int, ...], every: bool) -> None:
     try:
         with exporting("pizzeria-cli"):
             for entry in _chosen(app, ids, every, status=None if ids else "failed"):
-                store.replay(app.engine, publisher.publish, entry, NAMES, time.time())
+                admin.replay_failed(app.engine, publisher.publish, entry, NAMES, time.time())
                 click.echo(f"replayed {entry.id} ({entry.type or 'unknown type'}) to {entry.queue}")
     finally:
         publisher.close()
@@ -91,9 +91,9 @@ def replay_command(ids: tuple[int, ...], every: bool) -> None:
 @click.option("--all", "every", is_flag=True, help="Every message in the store.")
 def delete_command(ids: tuple[int, ...], every: bool) -> None:
     """Delete failed messages from the store."""
-    from pizzeria.messaging.store import failed as store
+    from pizzeria.messaging import admin
     _ids(ids, every)
     app = build_app()
     entries = _chosen(app, ids, every)
-    store.remove(app.engine, [entry.id for entry in entries])
+    admin.delete_failed(app.engine, [entry.id for entry in entries])
     click.echo(f"deleted {len(entries)} failed message(s)")

@@ -174,7 +174,7 @@ def demo_command(tables: int, timeout: float, out_of: str | None) -> None:
     """Start the four consumers as processes, serve the tables, show each visit, stop cleanly."""
     from pizzeria.devtools.processes import Consumers
     app = build_app()
-    env = {"PIZZERIA_STOCK": f"{out_of}:0"} if out_of else {}
+    env = {"PIZZERIA_KITCHEN__STOCK": f"{out_of}:0"} if out_of else {}
     with Consumers(module_names(), log_dir=app.settings.var_dir / "log", env=env) as consumers:
         click.echo(f"consumers started: {consumers.describe()}")
         order = None if out_of is None else _order(None, None, f"margherita:1,{out_of}:1")
@@ -198,5 +198,5 @@ def start_tables(app, table_ids: list[str], order=None) -> list[str]:
 
 
 def _hide(url: str) -> str:
-    from pizzeria.messaging.observe.redact import hide_password
+    from pizzeria.messaging.admin import hide_password
     return hide_password(url)

@@ -37,7 +37,7 @@ def run(app, tables: int, pizzas: int, pm_consumers: int, kitchens: int, timeout
     copies = {"process_manager": pm_consumers, "kitchen": kitchens}
     queues = [name for name in module_names() for _ in range(copies.get(name, 1))]
     run_id = uuid.uuid4().hex[:6]
-    with Consumers(queues, app.settings.var_dir / "bench" / run_id, {"PIZZERIA_BAKE_SECONDS": "0"}) as consumers:
+    with Consumers(queues, app.settings.var_dir / "bench" / run_id, {"PIZZERIA_KITCHEN__BAKE_SECONDS": "0"}) as consumers:
         _wait(consumers.ready, READY_SECONDS, "the consumers to start")
         publisher = app.publisher()
         _wait_for_visits(app.engine, _start(app, publisher, f"w{run_id}", 1, pizzas), timeout)  # warm-up
@@ -151,7 +151,7 @@ def harness_visit_ms(runs: int = 20) -> float:
 
     with tempfile.TemporaryDirectory() as directory:
         app = bootstrap.bootstrap(Settings("memory://", f"sqlite:///{directory}/db.sqlite", Path(directory),
-                                           bake_seconds=0))
+                                           modules={"kitchen": {"bake_seconds": 0}}))
         bootstrap.create_tables(app.engine)
         bus = Bus(list(app.endpoints.values()), app.engine, bootstrap.NAMES)
         times = []

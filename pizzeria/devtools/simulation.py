@@ -13,12 +13,10 @@ from sqlalchemy import func, select
 from pizzeria import bootstrap, modules
 from pizzeria.config import Settings
 from pizzeria.kitchen.domain import bakes
-from pizzeria.messaging import Envelope, Outgoing, VirtualClock, derived_id
-from pizzeria.messaging.delivery.context import answer
-from pizzeria.messaging.simulation import System, World
-from pizzeria.messaging.store.failed import failed_messages
+from pizzeria.messaging import Envelope, Outgoing, VirtualClock, admin, derived_id
+from pizzeria.messaging.simulation import System, World, answer
 from pizzeria.process_manager import saga
-from pizzeria.process_manager.handlers import HANDLERS
+from pizzeria.process_manager.handlers import handlers
 from pizzeria.process_manager.messages import OrderLine, StartTableService
 from pizzeria.process_manager.repository import history, load, visits
 
@@ -32,7 +30,7 @@ FAULTS = {"waiter.ShowBill": 3, "kitchen.DoPizza": 1}
 # a message that kills its consumer.
 CRASHES = 1000
 ONCE_PER_VISIT = ("ServePizzas", "ShowBill", "ThankClient")
-TYPES = {cls.__name__: cls for cls in HANDLERS}
+TYPES = {cls.__name__: cls for cls in handlers()}
 POISON = Outgoing(StartTableService.route, b"{not json", {"message_id": "poison"})
 BAKED_TWICE = select(bakes.c.kitchen_order_id, func.count()).group_by(bakes.c.kitchen_order_id).having(func.count() > 1)
 
@@ -88,8 +86,7 @@ def visits_ended(world: World) -> list[str]:
 def failed_once(world: World) -> list[str]:
     """The poison message is in the failed store, once; no other message is: every fault is
     within the retries."""
-    with world.engine.connect() as conn:
-        stored = conn.execute(select(failed_messages.c.body, failed_messages.c.error)).all()
+    stored = [(entry.body, entry.error) for entry in admin.failed_entries(world.engine)]
     poisons = sum(body == POISON.body for body, _ in stored)
     return [f"stored as failed: {error}" for body, error in stored if body != POISON.body] + (
         [f"the poison message is in the failed store {poisons} times"] if poisons != 1 else [])

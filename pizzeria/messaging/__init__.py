@@ -33,22 +33,29 @@ from .contracts.errors import (
 )
 from .contracts.message import Command, Contract, Event, Message
 from .contracts.names import Names
+from .contracts.settings import Setting
 from .delivery.context import Context
-from .delivery.middleware import Hooks, Step
+from .delivery.attempt import InFlight
+from .delivery.middleware import How, Middleware, Middlewares, Settled, Step
+from .delivery.policy import Dead, Decision, FailurePolicy, Requeue, RetryLater, RetryNow, is_outage
 from .delivery.pipeline import MAX_BODY_BYTES, Pipeline
 from .delivery.policy import RetryPolicy
+from .observe import tracing
 from .store.engine import make_engine, on_sqlite
+from .store.inbox import RETENTION_SECONDS as INBOX_RETENTION_SECONDS
 from .store.writes import insert_rows, update_rows
-from .transport.broker import Broker, Publisher
+from .transport.broker import Broker, Publisher, is_amqp
 from .transport.consumer import Worker, build_worker
 from .transport.delivery import Delivery, Outgoing
 from .transport.sending import send
-from .transport.topology import Topology
+from .transport.topology import CLASSIC, QUORUM, Topology
 
 __all__ = [
+    "CLASSIC", "INBOX_RETENTION_SECONDS", "QUORUM", "is_amqp", "tracing",
     "MAX_BODY_BYTES", "SYSTEM", "BadMessage", "Broker", "Clock", "Command", "Conflict", "Context", "Contract",
-    "ContractError", "Delivery", "Endpoint", "Envelope", "Event", "Handler", "HandlerContext", "HandlerMisused", "Hooks",
-    "InvalidPayload", "Message", "MessagingError", "Module", "Names", "Outgoing", "Pipeline", "Publisher",
-    "RetryPolicy", "Step", "SystemClock", "Topology", "TopologyMismatch", "UnknownType", "VirtualClock", "Worker", "build_worker",
+    "ContractError", "Delivery", "Endpoint", "Envelope", "Event", "Handler", "HandlerContext", "HandlerMisused", "How", "InFlight", "Middleware", "Middlewares", "Settled",
+    "FailurePolicy", "Decision", "RetryNow", "RetryLater", "Dead", "Requeue", "is_outage",
+    "InvalidPayload", "Message", "MessagingError", "Module", "Names", "Outgoing", "Pipeline", "Publisher", "RetryPolicy",
+    "Setting", "Step", "SystemClock", "Topology", "TopologyMismatch", "UnknownType", "VirtualClock", "Worker", "build_worker",
     "derived_id", "from_payload", "insert_rows", "make_engine", "new_id", "on_sqlite", "send", "to_payload", "update_rows",
 ]

@@ -18,34 +18,55 @@ be done; `wait_for` is fed by the pipeline's hook, never by log text:
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from dataclasses import dataclass, field
+from typing import Any, TypeVar, cast
 
 from kombu import Queue
 from sqlalchemy import Connection, Engine, Table, insert
 
 from .contracts.clock import SYSTEM, Clock, VirtualClock
+from .contracts.context import HandlerContext
 from .contracts.endpoint import Endpoint
-from .contracts.envelope import Envelope, derived_id, new_id
+from .contracts.envelope import Envelope, new_id
 from .contracts.names import Names
-from .delivery.context import answer
-from .delivery.middleware import Hooks
-from .delivery.policy import RetryPolicy
+from .delivery.attempt import InFlight
+from .delivery.context import LentConnection, answer, refuse_a_second
+from .delivery.middleware import How, Middleware, Settled
+from .delivery.policy import Dead, Decision, FailurePolicy
 from .simulation.state import next_due
 from .transport.broker import Broker
 from .transport.consumer import build_worker
 from .transport.delivery import KombuDelivery, Outgoing
+from .transport.sending import send
 from .transport.topology import Topology
 
 T = TypeVar("T")
-FAST_RETRIES = RetryPolicy(immediate=1, delayed=1, first_delay=0.0)
+FAST_RETRIES = FailurePolicy(immediate=1, delayed=1, first_delay=0.0)
+
+
+@dataclass(eq=False)
+class _Transaction:
+    """What the contexts of the messages handled together share besides their records: the
+    connection, the ids sent, the envelopes of `later`, the work left for the commit, and what
+    `once` made."""
+
+    engine: Engine | None
+    conn: Connection | None = None
+    sent_ids: set[str] = field(default_factory=set)
+    delayed: list[Envelope] = field(default_factory=list)
+    before_commit: list[Callable[[], None]] = field(default_factory=list)
+    once: dict[Callable[..., Any], Any] = field(default_factory=dict)
 
 
 class FakeContext:
-    """A handler's context for a unit test: records the messages the handler sent (at once, or
-    `later`), the rows it asked to insert at the commit and the work it left for the commit; lends a connection to
-    `engine` if there is one, and `commit()` does what the core would at the end."""
+    """A `HandlerContext` for a unit test that behaves as the core's: records the messages the
+    handler sent (at once, or `later` until withdrawn), the rows it asked to insert at the commit
+    and the work it left for the commit; lends a connection to `engine` if there is one, which
+    the handler cannot commit, and `commit()` does what the core would at the end. For the
+    other messages of its `batch`, `for_message` gives contexts of the same transaction."""
 
     def __init__(self, envelope: Envelope, attempt: int = 1, engine: Engine | None = None,
                  batch: Sequence[Envelope] = (), clock: Clock = SYSTEM):
@@ -58,69 +79,84 @@ class FakeContext:
         self.later: list[tuple[Any, float]] = []
         self.withdrawn: list[Any] = []
         self.inserted: dict[Table, list[dict[str, Any]]] = {}
-        self._engine = engine
-        self._conn: Connection | None = None
-        self._before_commit: list[Callable[[], None]] = []
-        self._once: dict[Callable[..., Any], Any] = {}
+        self._transaction = _Transaction(engine)
 
     @classmethod
     def of(cls, message: Any, correlation_id: str = "correlation-1", **kwargs: Any) -> FakeContext:
         """The context of a first delivery of `message` in `correlation_id`."""
         return cls(Envelope.wrap(message, message_id=new_id(), correlation_id=correlation_id), **kwargs)
 
+    def for_message(self, envelope: Envelope, attempt: int = 1) -> FakeContext:
+        """The context of another message of `batch`, handled in the same transaction: its own
+        envelope and attempt; the records, the connection, `once` and the commit shared."""
+        if envelope not in self.batch:
+            raise AssertionError(f"{envelope.type} {envelope.message_id} is not in the batch of this context")
+        other = copy.copy(self)
+        other.envelope, other.attempt = envelope, attempt
+        return other
+
     @property
     def db(self) -> Connection:
-        """A connection to the engine, in a transaction that `commit` ends."""
-        if self._engine is None:
-            raise AssertionError("this handler uses the database: give FakeContext an engine")
-        if self._conn is None:
-            self._conn = self._engine.connect()
-        return self._conn
+        """A connection to the engine, lent as the core lends it: its transaction ends at this
+        context's `commit` or `close`, never at the handler's."""
+        return cast(Connection, LentConnection(self._connection()))
 
     def send(self, message: Any, delay: float = 0.0) -> Envelope:
         """Record `message`, in the envelope the core would give it; one sent with a `delay` in
-        `later`, with its delay."""
+        `later`, with its delay. A second message with one id raises `HandlerMisused`."""
         envelope = answer(self.envelope, message, self.clock.time())
+        refuse_a_second(envelope, self._transaction.sent_ids)
+        self._transaction.sent_ids.add(envelope.message_id)
         if delay > 0:
             self.later.append((message, delay))
+            self._transaction.delayed.append(envelope)
             return envelope
         self.sent.append(envelope)
         self.messages.append(message)
         return envelope
 
     def withdraw(self, message: Any) -> None:
-        """Record a delayed message taken back."""
+        """Record `message` in `withdrawn`; sent with a delay in this transaction, it leaves
+        `later` and may be sent again."""
+        message_id = answer(self.envelope, message, self.clock.time()).message_id
+        transaction = self._transaction
+        kept = [(entry, envelope) for entry, envelope in zip(self.later, transaction.delayed, strict=True)
+                if envelope.message_id != message_id]
+        if len(kept) < len(self.later):
+            transaction.sent_ids.discard(message_id)
+        self.later[:] = [entry for entry, _envelope in kept]
+        transaction.delayed[:] = [envelope for _entry, envelope in kept]
         self.withdrawn.append(message)
 
     def insert_later(self, table: Table, row: dict[str, Any]) -> None:
         """Record a row to insert at the commit."""
         self.inserted.setdefault(table, []).append(row)
 
-    def once(self, make: Callable[[Any], T]) -> T:
-        """`make(self)`, made once."""
-        if make not in self._once:
-            self._once[make] = make(self)
-        return self._once[make]  # type: ignore[no-any-return]
+    def once(self, make: Callable[[HandlerContext], T]) -> T:
+        """`make(self)`, made on first use and shared by every context of the transaction."""
+        if make not in self._transaction.once:
+            self._transaction.once[make] = make(self)
+        return self._transaction.once[make]  # type: ignore[no-any-return]
 
     def before_commit(self, work: Callable[[], None]) -> None:
-        """Record work for the commit."""
-        self._before_commit.append(work)
+        """Call `work` once, when `commit` begins."""
+        self._transaction.before_commit.append(work)
 
     def commit(self) -> None:
         """Do the work left for the commit, insert the rows, and commit."""
-        for work in self._before_commit:
+        for work in self._transaction.before_commit:
             work()
         for table, rows in self.inserted.items():
-            self.db.execute(insert(table), rows)
-        if self._conn is not None:
-            self._conn.commit()
+            self._connection().execute(insert(table), rows)
+        if self._transaction.conn is not None:
+            self._transaction.conn.commit()
         self.close()
 
     def close(self) -> None:
         """Roll back what was not committed and give the connection back."""
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        if self._transaction.conn is not None:
+            self._transaction.conn.close()
+            self._transaction.conn = None
 
     def __enter__(self) -> FakeContext:
         return self
@@ -128,35 +164,47 @@ class FakeContext:
     def __exit__(self, *_exc: object) -> None:
         self.close()
 
+    def _connection(self) -> Connection:
+        """The transaction's connection to the engine, begun on first use."""
+        transaction = self._transaction
+        if transaction.engine is None:
+            raise AssertionError("this handler uses the database: give FakeContext an engine")
+        if transaction.conn is None:
+            transaction.conn = transaction.engine.connect()
+        return transaction.conn
+
 
 class Bus:
     """Endpoints run in this process on kombu's memory:// transport and `engine`, through the
     same pipeline as a worker, one batch at a time; every message handled, and every message
-    its handler sent, is recorded for `wait_for`."""
+    its handler sent, is recorded for `wait_for`. With `fail_fast`, the first failed try of a
+    handler raises its exception out of `run`, `step` or `wait_for`, instead of being retried."""
 
     def __init__(self, endpoints: Sequence[Endpoint], engine: Engine, names: Names,
-                 policy: RetryPolicy = FAST_RETRIES, hooks: Hooks | None = None, clock: VirtualClock | None = None):
+                 policy: FailurePolicy = FAST_RETRIES, middlewares: Sequence[Middleware] = (),
+                 clock: VirtualClock | None = None, fail_fast: bool = False):
         self.endpoints = list(endpoints)
         self.engine = engine
         self.clock = clock or VirtualClock(start=time.time())
-        self.seen: list[Envelope] = []
-        self.hooks = hooks or Hooks()
-        self.hooks.handled.append(self._record)
+        self.fail_fast = fail_fast
+        self.watch = _Watch()
         topology = Topology(names, {endpoint.name: endpoint.routes for endpoint in self.endpoints})
-        self.worker = build_worker(Broker("memory://", topology), engine, self.endpoints, policy, hooks=self.hooks,
-                                   clock=self.clock)
+        self.worker = build_worker(Broker("memory://", topology), engine, self.endpoints, policy,
+                                   middlewares=[self.watch, *middlewares], clock=self.clock)
         self.connection = self.worker.broker.open()
         self.queues = {endpoint.name: topology.queues[endpoint.name](self.connection.default_channel)
                        for endpoint in self.endpoints}
         for queue in self.queues.values():
             queue.purge()
 
+    @property
+    def seen(self) -> list[Envelope]:
+        """Every message handled, and what each one's handler sent, in order."""
+        return self.watch.seen
+
     def send(self, message: Any, correlation_id: str, message_id: str | None = None) -> Envelope:
-        """Publish `message` as the start of `correlation_id`; return its envelope."""
-        envelope = Envelope.wrap(message, correlation_id=correlation_id,
-                                 message_id=message_id or derived_id(correlation_id, type(message).__name__))
-        self.publish(Outgoing(type(message).route, envelope.encode(), envelope.headers()))
-        return envelope
+        """Publish `message` in `correlation_id` (see `pizzeria.messaging.send`); return its envelope."""
+        return send(self.worker.publisher, message, correlation_id, message_id)
 
     def publish(self, message: Outgoing) -> None:
         """Publish a message as it is, garbage included."""
@@ -183,8 +231,9 @@ class Bus:
             deliveries = self._take(self.queues[endpoint.name], endpoint.prefetch)
             if deliveries:
                 self.worker.pipeline.handle(endpoint, deliveries)
+                self._fail_fast()
                 busy = True
-        return self.worker.relay.sweep() > 0 or busy
+        return self.worker.pipeline.relay.sweep() > 0 or busy
 
     def wait_for(self, kind: type | str, correlation_id: str, timeout: float = 10.0) -> Envelope:
         """Run until a message of `kind` in `correlation_id` was handled or sent; return it."""
@@ -192,7 +241,7 @@ class Bus:
         self.run(until=lambda: self._found(name, correlation_id) is not None, timeout=timeout)
         found = self._found(name, correlation_id)
         if found is None:
-            raise AssertionError(f"no {name} in {correlation_id}: the bus ran dry without one")
+            raise AssertionError(f"no {name} in {correlation_id}: the bus ran dry without one{self.watch.dead_told()}")
         return found
 
     def close(self) -> None:
@@ -206,12 +255,13 @@ class Bus:
     def __exit__(self, *_exc: object) -> None:
         self.close()
 
-    def _record(self, _consumer: str, envelope: Envelope, sent: list[Envelope]) -> None:
-        self.seen += [envelope, *sent]
-
     def _found(self, name: str, correlation_id: str) -> Envelope | None:
-        return next((envelope for envelope in self.seen
+        return next((envelope for envelope in self.watch.seen
                      if envelope.type == name and envelope.correlation_id == correlation_id), None)
+
+    def _fail_fast(self) -> None:
+        if self.fail_fast and self.watch.failures:
+            raise self.watch.failures[0][1]
 
     @staticmethod
     def _take(queue: Queue, limit: int) -> list[KombuDelivery]:
@@ -219,3 +269,25 @@ class Bus:
         while len(deliveries) < limit and (message := queue.get(no_ack=False)) is not None:
             deliveries.append(KombuDelivery(message))
         return deliveries
+
+
+class _Watch(Middleware):
+    """The bus's eyes: the messages handled with what they sent, the failed tries, the dead."""
+
+    def __init__(self) -> None:
+        self.seen: list[Envelope] = []
+        self.failures: list[tuple[InFlight | None, BaseException, Decision]] = []
+
+    def after_settle(self, endpoint: str, settled: Sequence[Settled]) -> None:
+        for each in settled:
+            if each.how is How.HANDLED and each.message is not None:
+                self.seen += [each.message.envelope, *each.sent]
+
+    def on_failure(self, message: InFlight | None, error: BaseException, decision: Decision) -> None:
+        self.failures.append((message, error, decision))
+
+    def dead_told(self) -> str:
+        """What went to the failed store, told in a few words for an assertion's message."""
+        dead = [f"{message.envelope.type if message else 'a delivery'}: {type(error).__name__}: {error}"
+                for message, error, decision in self.failures if isinstance(decision, Dead)]
+        return f"; {len(dead)} went to the failed store: " + "; ".join(dead) if dead else ""

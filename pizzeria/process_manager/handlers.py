@@ -8,8 +8,7 @@ from typing import Any
 
 from pizzeria.kitchen.messages import contract as kitchen
 from pizzeria.menu.messages import contract as menu
-from pizzeria.messaging import Handler, HandlerContext
-from pizzeria.messaging.observe import tracing
+from pizzeria.messaging import Handler, HandlerContext, tracing
 from pizzeria.waiter.messages import contract as waiter
 
 from . import saga
@@ -105,6 +104,3 @@ def handlers(timing: saga.Timing = saga.TIMING) -> dict[type, Handler]:
                                   RetryStep: move_on}
     found.update({event: move_on for contract in (menu, waiter, kitchen) for event in contract.events.values()})
     return found
-
-
-HANDLERS = handlers()

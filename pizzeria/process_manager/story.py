@@ -5,19 +5,15 @@ duplicates it met; and what still waits in the outbox (a deadline, a retry)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Engine, select
 
 from pizzeria.kitchen.messages import contract as kitchen
 from pizzeria.menu.messages import contract as menu
-from pizzeria.messaging.observe.tracing import conversation_trace_id
-from pizzeria.messaging.store.failed import failed_messages
-from pizzeria.messaging.store.inbox import inbox
-from pizzeria.messaging.store.outbox import outbox
+from pizzeria.messaging import admin
 from pizzeria.waiter.messages import contract as waiter
 
 from .messages import contract
@@ -99,7 +95,7 @@ class Story:
     @property
     def trace_id(self) -> str:
         """The visit's trace, in any tracing backend."""
-        return conversation_trace_id(self.visit_id)
+        return admin.conversation_trace_id(self.visit_id)
 
     @property
     def begins_at(self) -> float:
@@ -117,19 +113,19 @@ def story(engine: Engine, visit_id: str) -> Story | None:
     """The story of one visit, or None if there is no such visit."""
     with engine.connect() as conn:
         visit = conn.execute(select(visits).where(visits.c.visit_id == visit_id)).first()
-        if visit is None:
-            return None
-        steps = _steps(conn, visit_id)
-        _add_failures(conn, visit_id, steps)
-        waiting = _waiting(conn, visit_id)
+        rows = conn.execute(select(history).where(history.c.visit_id == visit_id).order_by(history.c.id)).all()
+    if visit is None:
+        return None
+    steps = _steps(engine, rows)
+    _add_failures(engine, visit_id, steps)
+    waiting = [Waiting(kind, due_at) for kind, due_at in admin.waiting_in_outbox(engine, visit_id)]
     ordered = sorted(steps.values(), key=lambda step: step.begins or visit.started_at)
     return Story(visit_id, visit.table_id, visit.status, visit.started_at, visit.updated_at, ordered, waiting)
 
 
-def _steps(conn: Connection, visit_id: str) -> dict[str, Step]:
+def _steps(engine: Engine, rows: Sequence[Any]) -> dict[str, Step]:
     """A step for every message of the visit's history, with its handling from the inbox."""
-    rows = conn.execute(select(history).where(history.c.visit_id == visit_id).order_by(history.c.id)).all()
-    handled = _handled(conn, rows)
+    handled = _handled(engine, rows)
     ours = {row.message_id for row in rows}
     steps: dict[str, Step] = {}
     stage = None
@@ -148,20 +144,18 @@ def _steps(conn: Connection, visit_id: str) -> dict[str, Step]:
     return steps
 
 
-def _handled(conn: Connection, rows: Sequence[Any]) -> dict[tuple[str, str], Handled]:
+def _handled(engine: Engine, rows: Sequence[Any]) -> dict[tuple[str, str], Handled]:
     """The inbox rows of the history's messages (and of their causes), by consumer and message."""
     ids = {row.message_id for row in rows} | {row.causation_id for row in rows if row.causation_id}
     consumers = {MANAGER} | {_module_and_kind(row.type)[0] for row in rows}
-    query = select(inbox).where(inbox.c.consumer.in_(consumers), inbox.c.message_id.in_(ids))
     return {(row.consumer, row.message_id): Handled(row.consumer, row.process, row.started_at, row.handled_at,
                                                     row.attempt, row.last_error, row.duplicates or 0)
-            for row in conn.execute(query)}
+            for row in admin.inbox_rows(engine, consumers, ids)}
 
 
-def _add_failures(conn: Connection, visit_id: str, steps: dict[str, Step]) -> None:
+def _add_failures(engine: Engine, visit_id: str, steps: dict[str, Step]) -> None:
     """Put each failed-store entry of the visit on its message's step, or on a step of its own."""
-    query = select(failed_messages).where(failed_messages.c.correlation_id == visit_id).order_by(failed_messages.c.id)
-    for entry in conn.execute(query):
+    for entry in admin.failed_entries(engine, correlation_id=visit_id):
         failure = Failure(entry.id, f"{entry.error_type}: {entry.error}", entry.attempts, entry.last_failed_at,
                           entry.replayed_at)
         key = entry.message_id or f"failed {entry.id}"
@@ -171,20 +165,6 @@ def _add_failures(conn: Connection, visit_id: str, steps: dict[str, Step]) -> No
             sender = MANAGER if receiver != MANAGER else module if kind == "event" else CLIENT
             steps[key] = Step(entry.type or "a message", entry.message_id or "", sender, receiver)
         steps[key].failures.append(failure)
-
-
-def _waiting(conn: Connection, visit_id: str) -> list[Waiting]:
-    """The visit's messages in the outbox that no relay has taken yet (a deadline, a retry; not
-    one published and waiting only to be deleted), soonest first."""
-    query = (select(outbox.c.headers, outbox.c.not_before)
-             .where(outbox.c.headers.contains(visit_id), outbox.c.claimed_until.is_(None))
-             .order_by(outbox.c.not_before))
-    found = []
-    for headers, due_at in conn.execute(query):
-        fields = json.loads(headers)
-        if fields.get("correlation_id") == visit_id:
-            found.append(Waiting(str(fields.get("type")), due_at))
-    return found
 
 
 def _module_and_kind(message_type: str) -> tuple[str, str]:

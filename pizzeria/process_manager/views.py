@@ -8,9 +8,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from pizzeria.messaging.observe.tracing import conversation_trace_id
-from pizzeria.messaging.store.failed import failed_messages
-from pizzeria.messaging.store.outbox import outbox
+from pizzeria.messaging import admin
 
 from .messages import Deadline
 from .repository import history, visits
@@ -48,67 +46,69 @@ def latest_visits(engine: Engine, table_id: str | None = None, status: str | Non
     if status is not None and status != FAILED:
         query = query.where(visits.c.status == status)
     with engine.connect() as conn:
-        reports = (_report(conn, row, with_history=False) for row in conn.execute(query))
-        return [report for report in reports if status is None or report["status"] == status][:limit]
+        rows = conn.execute(query).all()
+    reports = (_report(engine, row, with_history=False) for row in rows)
+    return [report for report in reports if status is None or report["status"] == status][:limit]
 
 
 def stuck(engine: Engine, now: float, deadline_seconds: float, grace: float = 1.0) -> list[dict[str, Any]]:
     """The visits in progress that have not moved for longer than a step's deadline, or that
     have no deadline pending (for longer than `grace`): their reports, with their stage, how
     long they have waited and whether a deadline is pending."""
-    pending = _deadlines_pending(engine)
+    pending = admin.conversations_waiting(engine, Deadline.route)
+    with engine.connect() as conn:
+        rows = conn.execute(select(visits).where(visits.c.status == IN_PROGRESS).order_by(visits.c.table_id)).all()
     found = []
-    with engine.connect() as conn:
-        for row in conn.execute(select(visits).where(visits.c.status == IN_PROGRESS).order_by(visits.c.table_id)):
-            waited = now - row.updated_at
-            if waited > deadline_seconds or (row.visit_id not in pending and waited > grace):
-                found.append({**_report(conn, row), "stage": json.loads(row.state)["stage"],
-                              "waited_seconds": round(waited, 1), "deadline_pending": row.visit_id in pending})
+    for row in rows:
+        waited = now - row.updated_at
+        if waited > deadline_seconds or (row.visit_id not in pending and waited > grace):
+            found.append({**_report(engine, row), "stage": json.loads(row.state)["stage"],
+                          "waited_seconds": round(waited, 1), "deadline_pending": row.visit_id in pending})
     return found
-
-
-def _deadlines_pending(engine: Engine) -> set[str]:
-    """The visits with a deadline waiting in the outbox."""
-    with engine.connect() as conn:
-        rows = conn.execute(select(outbox.c.headers).where(outbox.c.routing_key == Deadline.route)).scalars()
-        return {json.loads(headers).get("correlation_id") for headers in rows}
 
 
 def _first_report(engine: Engine, query) -> dict[str, Any] | None:
     with engine.connect() as conn:
         row = conn.execute(query).first()
-        return None if row is None else _report(conn, row)
+    return None if row is None else _report(engine, row)
 
 
-def _report(conn, row, with_history: bool = True) -> dict[str, Any]:
+def _report(engine: Engine, row, with_history: bool = True) -> dict[str, Any]:
     state = json.loads(row.state)
-    entries = conn.execute(select(history).where(history.c.visit_id == row.visit_id)
-                           .order_by(history.c.id)).all() if with_history else []
     bill = state["bill_cents"]
     status, reason = row.status, state["reason"]
-    stuck = _failed_message(conn, row.visit_id) if status == IN_PROGRESS else None
+    stuck = _failed_message(engine, row.visit_id) if status == IN_PROGRESS else None
     if stuck is not None:
         status, reason = FAILED, (f"{stuck.type or 'a message'} failed in {stuck.queue} after "
                                   f"{stuck.attempts} attempts: {stuck.error_type}: {stuck.error} "
                                   f"(pizzeria failed show {stuck.id})")
     return {
-        "table_id": row.table_id, "visit_id": row.visit_id, "trace_id": conversation_trace_id(row.visit_id),
+        "table_id": row.table_id, "visit_id": row.visit_id, "trace_id": admin.conversation_trace_id(row.visit_id),
         "status": status, "stage": state["stage"],
         "reason": reason, "started_at": _iso(row.started_at), "updated_at": _iso(row.updated_at),
         "order": [{"pizza": line["pizza"], "quantity": line["quantity"]} for line in state["order"]],
         "pizzas": [{"kitchen_order_id": pizza["kitchen_order_id"], "pizza": pizza["pizza"],
                     "status": _pizza_status(pizza)} for pizza in state["pizzas"]],
         "bill": None if bill is None else {"amount": f"{bill / 100:.2f}", "paid": state["paid"]},
-        **({"history": [{"type": entry.type, "direction": entry.direction, "message_id": entry.message_id,
-                         "at": _iso(entry.at), "note": entry.note} for entry in entries]} if with_history else {}),
+        **({"history": _history(engine, row.visit_id)} if with_history else {}),
     }
 
 
-def _failed_message(conn, visit_id: str):
+def _history(engine: Engine, visit_id: str) -> list[dict[str, Any]]:
+    with engine.connect() as conn:
+        entries = conn.execute(select(history).where(history.c.visit_id == visit_id).order_by(history.c.id)).all()
+    return [{"type": entry.type, "direction": entry.direction, "message_id": entry.message_id, "at": _iso(entry.at),
+             "note": entry.note} for entry in entries]
+
+
+def _failed_message(engine: Engine, visit_id: str):
     """The visit's oldest message in the failed store that was not replayed, if any."""
-    return conn.execute(select(failed_messages).where(
-        failed_messages.c.correlation_id == visit_id, failed_messages.c.replayed_at.is_(None))
-        .order_by(failed_messages.c.id).limit(1)).first()
+    return next(iter(admin.failed_entries(engine, correlation_id=visit_id, status=admin.FAILED)), None)
+
+
+def with_visit_id(entry: dict[str, Any]) -> dict[str, Any]:
+    """A failed message's summary or details as the house shows them: its correlation id is its visit's id."""
+    return {("visit_id" if key == "correlation_id" else key): value for key, value in entry.items()}
 
 
 def _pizza_status(pizza: dict[str, Any]) -> str:

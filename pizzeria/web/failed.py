@@ -10,9 +10,8 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field, model_validator
 
 from pizzeria.bootstrap import NAMES
-from pizzeria.messaging.store import failed as store
-from pizzeria.messaging.store import failed_entries as failures
-from pizzeria.messaging.store import inbox
+from pizzeria.messaging import admin
+from pizzeria.process_manager.views import with_visit_id
 
 from .problems import Problem
 
@@ -44,15 +43,15 @@ class Chosen(BaseModel):
 def listed(request: Request, queue: str | None = None, type: str | None = None, error_type: str | None = None,
            visit_id: str | None = None, status: str | None = None) -> list[dict[str, Any]]:
     """The failed messages, oldest first, filtered by queue, type, error class, visit and status."""
-    entries = store.entries(request.app.state.pizzeria.engine)
-    return [failures.summary(entry) for entry in failures.matching(
-        entries, queue=queue, type=type, error_type=error_type, visit_id=visit_id, status=status)]
+    entries = admin.failed_entries(request.app.state.pizzeria.engine, queue=queue, type=type, error_type=error_type,
+                                   correlation_id=visit_id, status=status)
+    return [with_visit_id(admin.failed_summary(entry)) for entry in entries]
 
 
 @router.get("/groups", summary="Count the failed messages by group")
 def grouped(request: Request) -> list[dict[str, Any]]:
     """The messages not replayed, counted by queue, type and error class, the largest group first."""
-    return failures.groups(store.entries(request.app.state.pizzeria.engine))
+    return admin.failed_groups(request.app.state.pizzeria.engine)
 
 
 @router.get("/{entry_id}", summary="Read a failed message whole")
@@ -77,9 +76,7 @@ def delete(chosen: Chosen, request: Request) -> dict[str, list[int]]:
 def details(engine: Any, entry_id: int) -> dict[str, Any]:
     """One entry whole, and whether its consumer's inbox shows it handled; Problem 404 if none."""
     (entry,) = _entries(engine, [entry_id])
-    consumer = entry.queue.removeprefix(NAMES.queue(""))
-    handled = bool(entry.message_id) and bool(inbox.handled(engine, consumer, [entry.message_id]))
-    return {**failures.details(entry), "took_effect": handled}
+    return {**with_visit_id(admin.failed_details(entry)), "took_effect": admin.took_effect(engine, entry, NAMES)}
 
 
 def replay_chosen(app: Any, chosen: Chosen) -> list[int]:
@@ -88,7 +85,7 @@ def replay_chosen(app: Any, chosen: Chosen) -> list[int]:
     publisher = app.publisher()
     try:
         for entry in entries:
-            store.replay(app.engine, publisher.publish, entry, NAMES, time.time())
+            admin.replay_failed(app.engine, publisher.publish, entry, NAMES, time.time())
     finally:
         publisher.close()
     return [entry.id for entry in entries]
@@ -97,7 +94,7 @@ def replay_chosen(app: Any, chosen: Chosen) -> list[int]:
 def delete_chosen(engine: Any, chosen: Chosen) -> list[int]:
     """Delete the chosen entries; return their ids."""
     ids = [entry.id for entry in _chosen(engine, chosen)]
-    store.remove(engine, ids)
+    admin.delete_failed(engine, ids)
     return ids
 
 
@@ -105,12 +102,12 @@ def _chosen(engine: Any, chosen: Chosen) -> list[Any]:
     if chosen.ids is not None:
         return _entries(engine, chosen.ids)
     assert chosen.group is not None  # the validator lets nothing else through
-    return failures.matching(store.entries(engine), status=failures.FAILED, **chosen.group.model_dump())
+    return admin.failed_entries(engine, status=admin.FAILED, **chosen.group.model_dump())
 
 
 def _entries(engine: Any, ids: list[int]) -> list[Any]:
     """The entries with these ids; 404 naming those the store does not hold."""
-    entries = store.entries(engine, ids)
+    entries = admin.failed_entries(engine, ids)
     missing = sorted(set(ids) - {entry.id for entry in entries})
     if missing:
         raise Problem(404, "No such failed message", f"no failed message with id {', '.join(map(str, missing))}")

@@ -11,8 +11,8 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse
 
-from pizzeria.messaging.store import failed as store
-from pizzeria.messaging.store import failed_entries as failures
+from pizzeria.messaging import admin
+from pizzeria.process_manager.views import with_visit_id
 
 from .failed import Chosen, Group, delete_chosen, details, replay_chosen
 from .pages import TEMPLATES, message
@@ -24,8 +24,8 @@ router = APIRouter(prefix="/failed", include_in_schema=False)
 @router.get("", response_class=HTMLResponse)
 def groups_page(request: Request) -> HTMLResponse:
     """The messages not replayed, by queue, type and error class."""
-    groups = [{**group, "query": urlencode({key: group[key] or "" for key in failures.GROUPED_BY})}
-              for group in failures.groups(store.entries(request.app.state.pizzeria.engine))]
+    groups = [{**group, "query": urlencode({key: group[key] or "" for key in Group.model_fields})}
+              for group in admin.failed_groups(request.app.state.pizzeria.engine)]
     return TEMPLATES.TemplateResponse(request, "failed.html", {"groups": groups})
 
 
@@ -33,10 +33,9 @@ def groups_page(request: Request) -> HTMLResponse:
 def group_page(request: Request, queue: str, error_type: str, type: str = "") -> HTMLResponse:
     """One group's messages not replayed, to choose from."""
     group = Group(queue=queue, type=type or None, error_type=error_type)
-    entries = failures.matching(store.entries(request.app.state.pizzeria.engine), status=failures.FAILED,
-                                **group.model_dump())
+    entries = admin.failed_entries(request.app.state.pizzeria.engine, status=admin.FAILED, **group.model_dump())
     return TEMPLATES.TemplateResponse(request, "failed_group.html", {
-        "group": group, "entries": [failures.summary(entry) for entry in entries],
+        "group": group, "entries": [with_visit_id(admin.failed_summary(entry)) for entry in entries],
         "group_values": json.dumps({"queue": queue, "type": type, "error_type": error_type})})
 
 

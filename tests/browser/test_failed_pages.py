@@ -14,7 +14,7 @@ from pizzeria.config import Settings
 from pizzeria.messaging import Outgoing
 
 BROKEN_KITCHEN = {"PIZZERIA_FAULTS": "kitchen.DoPizza:1000", "PIZZERIA_RETRY_IMMEDIATE": "0",
-                  "PIZZERIA_RETRY_DELAYED": "0", "PIZZERIA_STEP_DEADLINE_SECONDS": "600"}
+                  "PIZZERIA_RETRY_DELAYED": "0", "PIZZERIA_PROCESS_MANAGER__STEP_DEADLINE_SECONDS": "600"}
 
 
 def failed_entries(base: str) -> list[dict]:

@@ -26,7 +26,7 @@ def test_a_bad_order_is_refused_with_a_line_under_the_form(house, page):
     assert "write PIZZA:QUANTITY" in page.inner_text("#message")
 
 
-@pytest.mark.settings(PIZZERIA_BAKE_SECONDS="5")
+@pytest.mark.settings(PIZZERIA_KITCHEN__BAKE_SECONDS="5")
 def test_a_visit_cancelled_from_its_page_ends_cancelled(house, page):
     start(page, house.base, "TBL3", "margherita:1")
     page.wait_for_selector("#visit-TBL3[data-status=in_progress]")

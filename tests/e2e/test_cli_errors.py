@@ -37,10 +37,10 @@ def test_bad_arguments_exit_2_naming_the_problem(embedded, args, complaint):
 
 
 def test_a_bad_setting_exits_2_with_one_line(embedded):
-    embedded.env["PIZZERIA_BAKE_SECONDS"] = "soon"
+    embedded.env["PIZZERIA_KITCHEN__BAKE_SECONDS"] = "soon"
     result = embedded.run("init")
     assert result.returncode == 2
-    assert one_line_error(result) == "error: PIZZERIA_BAKE_SECONDS='soon' is not a number"
+    assert one_line_error(result) == "error: PIZZERIA_KITCHEN__BAKE_SECONDS='soon' is not a number"
 
 
 @pytest.mark.parametrize("url, complaint", [

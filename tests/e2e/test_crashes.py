@@ -42,7 +42,7 @@ def test_a_kitchen_killed_mid_bake_leaves_the_pizza_to_the_other_kitchen_which_b
 
 
 def test_visits_go_on_through_a_postgresql_restart_and_no_message_fails(on_rabbitmq, postgres, postgres_url):
-    on_rabbitmq.env["PIZZERIA_BAKE_SECONDS"] = "0.3"
+    on_rabbitmq.env["PIZZERIA_KITCHEN__BAKE_SECONDS"] = "0.3"
     for queue in QUEUES:
         on_rabbitmq.consume(queue)
     for n in range(1, 6):

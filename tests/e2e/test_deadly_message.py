@@ -26,7 +26,7 @@ def died_or_stored(pizzeria, kitchen) -> str | None:
 
 
 def test_a_message_that_kills_its_consumer_ends_in_the_failed_store_at_the_delivery_limit(on_rabbitmq):
-    on_rabbitmq.env.update(PIZZERIA_DELIVERY_LIMIT=str(LIMIT), PIZZERIA_STEP_DEADLINE_SECONDS="600")
+    on_rabbitmq.env.update(PIZZERIA_DELIVERY_LIMIT=str(LIMIT), PIZZERIA_PROCESS_MANAGER__STEP_DEADLINE_SECONDS="600")
     for queue in ("process_manager", "menu", "waiter"):
         on_rabbitmq.consume(queue)
     killing = {**on_rabbitmq.env, "PIZZERIA_FAULTS": "kitchen.DoPizza:kill"}

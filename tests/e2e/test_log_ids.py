@@ -104,7 +104,7 @@ def serve_and_log(pizzeria, amqp_url: str, tables: list[str]) -> tuple[list[dict
     """Queue the visits before the process manager starts, so that it takes them as one batch;
     hold each worker back until the saga's commands for it are all queued, so that it too takes
     them in batches. Return the visits once ended, and every consumer's lines about messages."""
-    pizzeria.env.update(PIZZERIA_LOG_JSON="1", PIZZERIA_BAKE_SECONDS="0.05")
+    pizzeria.env.update(PIZZERIA_LOG_JSON="1", PIZZERIA_KITCHEN__BAKE_SECONDS="0.05")
     assert pizzeria.run("init").returncode == 0
     publish_visits(amqp_url, tables)
     wait_until(lambda: messages_in(amqp_url, "process_manager") == len(tables), what="the visits to be queued")

@@ -179,7 +179,7 @@ def failed_list(pizzeria) -> list[dict]:
 
 def test_every_kind_of_poison_in_every_queue_is_stored_as_failed_once_while_every_visit_finishes(
         on_rabbitmq, amqp_url, tmp_path):
-    on_rabbitmq.env.update(PIZZERIA_BAKE_SECONDS="0.3", PIZZERIA_MAX_BODY_BYTES=str(MAX_BODY_BYTES),
+    on_rabbitmq.env.update(PIZZERIA_KITCHEN__BAKE_SECONDS="0.3", PIZZERIA_MAX_BODY_BYTES=str(MAX_BODY_BYTES),
                            PIZZERIA_RETRY_DELAY_SECONDS="0.1")
     consumers = {queue: on_rabbitmq.consume(queue) for queue in QUEUES}
     for queue, consumer in consumers.items():

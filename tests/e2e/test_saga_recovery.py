@@ -14,7 +14,7 @@ from polling import wait_until
 from pizzeria import bootstrap
 
 # Short deadlines, so that a test waits seconds; PIZZERIA_E2E_STEP_DEADLINE=30 measures the default.
-DEADLINE = {"PIZZERIA_STEP_DEADLINE_SECONDS": os.environ.get("PIZZERIA_E2E_STEP_DEADLINE", "1")}
+DEADLINE = {"PIZZERIA_PROCESS_MANAGER__STEP_DEADLINE_SECONDS": os.environ.get("PIZZERIA_E2E_STEP_DEADLINE", "1")}
 
 
 def broker_url(pizzeria) -> str:
@@ -54,14 +54,14 @@ def test_a_message_lost_from_a_workers_queue_goes_again_after_its_deadline(pizze
     report = wait_until(lambda: ended(pizzeria), timeout=60, what="the visit to end")
     with capsys.disabled():
         print(f"\nlost ShowMenu recovered, visit finished {time.monotonic() - lost_at:.1f}s after the loss "
-              f"(deadline {DEADLINE['PIZZERIA_STEP_DEADLINE_SECONDS']} s, a waiter starting meanwhile)")
+              f"(deadline {DEADLINE['PIZZERIA_PROCESS_MANAGER__STEP_DEADLINE_SECONDS']} s, a waiter starting meanwhile)")
     assert report["status"] == "finished"
     notes = [entry["note"] for entry in report["history"] if entry["type"] == "Deadline" and entry["note"]]
     assert any("ShowMenu" in note for note in notes), notes
 
 
 def test_a_worker_that_never_answers_ends_the_visit_cancelled_naming_the_step(on_rabbitmq):
-    on_rabbitmq.env.update(DEADLINE, PIZZERIA_STEP_RESENDS="2")
+    on_rabbitmq.env.update(DEADLINE, PIZZERIA_PROCESS_MANAGER__STEP_RESENDS="2")
     for queue in ("process_manager", "waiter", "kitchen"):  # no menu
         on_rabbitmq.consume(queue)
     result = on_rabbitmq.run("serve", "TBL1", "--timeout", "60")
@@ -71,7 +71,7 @@ def test_a_worker_that_never_answers_ends_the_visit_cancelled_naming_the_step(on
 
 
 def test_a_pizza_that_runs_out_cancels_the_rest_and_bills_what_was_served(on_rabbitmq):
-    on_rabbitmq.env.update(PIZZERIA_STOCK="diavola:0")
+    on_rabbitmq.env.update(PIZZERIA_KITCHEN__STOCK="diavola:0")
     for queue in ("process_manager", "menu", "waiter", "kitchen"):
         on_rabbitmq.consume(queue)
     result = on_rabbitmq.run("serve", "TBL1", "--order", "margherita:1,diavola:1", "--timeout", "60")
@@ -111,7 +111,7 @@ def test_a_visit_whose_only_message_was_deleted_from_the_failed_store_is_listed_
 
 
 def test_visit_retry_sends_the_current_step_again_at_once(on_rabbitmq):
-    on_rabbitmq.env.update(PIZZERIA_STEP_DEADLINE_SECONDS="3600")  # no deadline will help
+    on_rabbitmq.env.update(PIZZERIA_PROCESS_MANAGER__STEP_DEADLINE_SECONDS="3600")  # no deadline will help
     for queue in ("process_manager", "menu", "kitchen"):
         on_rabbitmq.consume(queue)
     assert on_rabbitmq.run("serve", "TBL1", "--order", "margherita:1", "--no-wait").returncode == 0

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 from amqp.exceptions import ChannelError, MessageNacked
+from fakes import chore
 from kombu import Connection, Queue
 from kombu.exceptions import OperationalError as KombuOperationalError
 from polling import wait_until
@@ -29,6 +30,7 @@ from pizzeria.messaging import (
     Topology,
     build_worker,
 )
+from pizzeria.messaging.observe.chores import OutboxSweep
 from pizzeria.messaging.store import outbox
 from pizzeria.messaging.transport import broker as broker_module
 
@@ -176,12 +178,12 @@ def test_a_relay_sweep_the_broker_refuses_keeps_the_rows_and_the_worker_publishe
         with engine.begin() as conn:
             outbox.add_raw(conn, message("lost")._replace(exchange="no-such-exchange"), "m-lost", time.time())
             outbox.add_raw(conn, message("kept"), "m-kept", time.time())
-        worker.sweep_outbox()  # logs, and does not raise
+        chore(worker, OutboxSweep).sweep()  # logs, and does not raise
         assert outbox_ids(engine) == ["m-lost", "m-kept"]
         with engine.begin() as conn:
             conn.execute(outbox.outbox.delete().where(outbox.outbox.c.message_id == "m-lost"))
             conn.execute(outbox.outbox.update().values(claimed_until=0))  # as once the lease ends
-        worker.sweep_outbox()
+        chore(worker, OutboxSweep).sweep()
         assert (outbox_ids(engine), taken(broker)) == ([], ["m-kept"])
     finally:
         worker.close()

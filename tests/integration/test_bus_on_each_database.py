@@ -21,7 +21,7 @@ ORDER = (OrderLine("margherita", 1),)
 def app(request, tmp_path) -> Iterator[App]:
     """The application on memory:// and a fresh database, SQLite then PostgreSQL."""
     app = bootstrap.bootstrap(Settings("memory://", request.getfixturevalue(request.param), tmp_path,
-                                       bake_seconds=0))
+                                       modules={"kitchen": {"bake_seconds": 0}}))
     bootstrap.create_tables(app.engine)
     yield app
     app.engine.dispose()

@@ -18,7 +18,7 @@ from pizzeria.process_manager.messages import OrderLine, StartTableService
 
 @pytest.fixture
 def app(amqp_url, sqlite_url, tmp_path):
-    app = bootstrap.bootstrap(Settings(amqp_url, sqlite_url, tmp_path, bake_seconds=0))
+    app = bootstrap.bootstrap(Settings(amqp_url, sqlite_url, tmp_path, modules={"kitchen": {"bake_seconds": 0}}))
     bootstrap.init(app)
     yield app
     app.engine.dispose()

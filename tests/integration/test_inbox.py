@@ -3,7 +3,7 @@ prunes it as it goes."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from pizzeria.messaging import (
     Broker,
@@ -23,7 +23,7 @@ def handled_ids(engine) -> list[str]:
 
 
 def mark(conn, consumer: str, message_id: str, at: float) -> None:
-    inbox.record(conn, consumer, "host:1", [inbox.Handling(message_id, at, attempt=1)], at)
+    conn.execute(insert(inbox.inbox), inbox.rows(consumer, "host:1", [inbox.Handling(message_id, at, attempt=1)], at))
 
 
 def test_pruning_forgets_only_what_was_handled_before_the_cut(engine):

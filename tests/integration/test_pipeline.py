@@ -24,7 +24,7 @@ from pizzeria.kitchen.messages import DoPizza, PizzaDone
 from pizzeria.messaging import (
     Endpoint,
     Envelope,
-    Hooks,
+    Middleware,
     RetryPolicy,
     make_engine,
 )
@@ -38,7 +38,7 @@ ATTEMPTS, ROUND = "x-pizzeria-attempts", "x-pizzeria-retry-round"
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
     directory = tmp_path_factory.mktemp("pipeline")
-    settings = Settings("memory://", f"sqlite:///{directory}/db.sqlite", directory, bake_seconds=0,
+    settings = Settings("memory://", f"sqlite:///{directory}/db.sqlite", directory, modules={"kitchen": {"bake_seconds": 0}},
                         faults={"waiter.ShowBill": 1000})
     app = bootstrap.bootstrap(settings)
     bootstrap.create_tables(app.engine)
@@ -267,7 +267,7 @@ def test_a_header_name_that_is_not_utf8_is_kept_and_never_stops_the_pipeline(app
     assert delivery.settled == ["ack"] and failed.headers_of(entry)[b"\xffname"] == "value"
 
 
-def test_after_a_failed_try_every_group_that_commits_is_published_at_once_and_told_to_the_hooks(app):
+def test_after_a_failed_try_every_group_that_commits_is_published_at_once_and_told_to_the_middleware(app):
     published, told = [], []
 
     def second_fails_once(command, context):
@@ -275,8 +275,11 @@ def test_after_a_failed_try_every_group_that_commits_is_published_at_once_and_to
             raise RuntimeError("not yet")
         context.send(PizzaDone(command.kitchen_order_id))
 
-    consumer = pipeline(app.engine, RetryPolicy(immediate=1, delayed=0),
-                        hooks=Hooks([lambda name, envelope, sent: told.append((name, envelope.type, len(sent)))]))
+    class Told(Middleware):
+        def after_settle(self, endpoint, settled):
+            told.extend((endpoint, each.message.envelope.type, len(each.sent)) for each in settled)
+
+    consumer = pipeline(app.engine, RetryPolicy(immediate=1, delayed=0), middleware=Told())
     consumer.relay.publish_many = published.extend
     consumer.handle(Endpoint("kitchen", {DoPizza: second_fails_once}), pizzas("group-1", "group-2", "group-3"))
     assert sorted(json.loads(message.body)["payload"]["kitchen_order_id"] for message in published) == [

@@ -24,7 +24,8 @@ from pizzeria.messaging.transport.topology import BROKER_DELIVERY_LIMIT
 
 
 def app_on(url: str, tmp_path, **settings) -> bootstrap.App:
-    app = bootstrap.bootstrap(Settings(url, f"sqlite:///{tmp_path}/db.sqlite", tmp_path, bake_seconds=0, **settings))
+    app = bootstrap.bootstrap(Settings(url, f"sqlite:///{tmp_path}/db.sqlite", tmp_path,
+                                       modules={"kitchen": {"bake_seconds": 0}}, **settings))
     bootstrap.init(app)
     return app
 

@@ -181,10 +181,10 @@ def test_a_duplicate_dropped_and_a_message_out_of_tries_are_in_the_trace(engine,
 def test_the_process_managers_span_has_the_stage_before_and_after(engine, spans):
     from pizzeria.menu.domain import MENU
     from pizzeria.menu.messages import MenuGot
-    from pizzeria.process_manager.handlers import HANDLERS
+    from pizzeria.process_manager.handlers import handlers
     from pizzeria.process_manager.messages import StartTableService
     consumer, _ = kitchen(engine, bake)
-    manager = Endpoint("process_manager", HANDLERS)
+    manager = Endpoint("process_manager", handlers())
     for message_id, message in (("s1", StartTableService("T1")), ("e1", MenuGot(MENU))):
         consumer.handle(manager, [FakeDelivery.of(Envelope.wrap(message, message_id=message_id, correlation_id="visit-1"))])
     (menu_got,) = [span for span in spans.get_finished_spans() if span.attributes.get("messaging.message.id") == "e1"]
@@ -221,10 +221,10 @@ def test_a_replay_is_a_send_span_in_the_visits_trace_linked_to_the_first_and_its
 
 
 def test_a_deadline_passing_and_a_compensation_beginning_are_events_of_the_process_managers_span(engine, spans):
-    from pizzeria.process_manager.handlers import HANDLERS
+    from pizzeria.process_manager.handlers import handlers
     from pizzeria.process_manager.messages import CancelVisit, Deadline, StartTableService
     consumer, _ = kitchen(engine, bake)
-    manager = Endpoint("process_manager", HANDLERS)
+    manager = Endpoint("process_manager", handlers())
     for message_id, message in (("s1", StartTableService("T1")), ("d1", Deadline("awaiting_menu", 0)),
                                 ("c1", CancelVisit("closing time"))):
         consumer.handle(manager, [FakeDelivery.of(Envelope.wrap(message, message_id=message_id, correlation_id="visit-1"))])

@@ -24,7 +24,7 @@ from pizzeria.messaging import (
     new_id,
 )
 from pizzeria.messaging.store.failed import failed_messages
-from pizzeria.process_manager.handlers import HANDLERS
+from pizzeria.process_manager.handlers import handlers
 from pizzeria.process_manager.messages import OrderLine, StartTableService
 from pizzeria.process_manager.repository import VisitRepository, history
 from pizzeria.waiter import messages as waiter
@@ -64,7 +64,7 @@ def phases_of(visit_id: str, lines: tuple[OrderLine, ...]) -> list[list[Envelope
              for i, message in enumerate(group)] for g, group in enumerate(groups)]
 
 
-ENDPOINT = Endpoint("process_manager", HANDLERS)
+ENDPOINT = Endpoint("process_manager", handlers())
 
 
 def deliver(engine, envelope: Envelope) -> None:

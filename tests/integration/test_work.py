@@ -10,7 +10,7 @@ from collections import Counter
 
 import pytest
 from fakes import FakeDelivery, pipeline
-from sqlalchemy import Column, Engine, MetaData, String, Table, func, select, text
+from sqlalchemy import Column, Engine, MetaData, String, Table, func, insert, select, text
 from sqlalchemy.exc import OperationalError
 
 from pizzeria.kitchen.messages import DoPizza
@@ -19,15 +19,16 @@ from pizzeria.messaging import (
     Conflict,
     Endpoint,
     Envelope,
+    FailurePolicy,
     HandlerMisused,
     RetryPolicy,
     make_engine,
 )
-from pizzeria.messaging.delivery import attempt as work
 from pizzeria.messaging.delivery.unit import Unit
 from pizzeria.messaging.store import failed, inbox
-from pizzeria.messaging.store.engine import metadata
+from pizzeria.messaging.store.tables import metadata
 
+POLICY = FailurePolicy()  # the defaults, whose limits these tests reach
 ONCE = RetryPolicy(immediate=0, delayed=0)
 notes = Table("work_notes", MetaData(), Column("note", String(32), primary_key=True))
 
@@ -75,7 +76,7 @@ def test_a_handler_that_lost_a_conflict_runs_again_and_its_last_run_is_committed
 
 def test_a_group_whose_conflicts_run_out_is_tried_one_by_one_and_each_is_handled(db):
     runs: Counter[str] = Counter()
-    contested_runs = work.GROUP_CONFLICT_ATTEMPTS + 2
+    contested_runs = POLICY.group_conflict_attempts + 2
 
     def handler(command, context):
         runs[command.kitchen_order_id] += 1
@@ -84,7 +85,7 @@ def test_a_group_whose_conflicts_run_out_is_tried_one_by_one_and_each_is_handled
 
     deliveries = pizzas("calm", "contested")
     assert pipeline(db, ONCE).handle(kitchen(handler), deliveries)
-    assert runs == {"calm": work.GROUP_CONFLICT_ATTEMPTS + 1, "contested": contested_runs}
+    assert runs == {"calm": POLICY.group_conflict_attempts + 1, "contested": contested_runs}
     assert [delivery.settled for delivery in deliveries] == [["ack"], ["ack"]]
     assert handled_ids(db) == {"m-calm", "m-contested"} and failed.entries(db) == []
 
@@ -99,8 +100,8 @@ def test_a_message_that_never_wins_its_conflict_ends_in_the_failed_store_instead
     deliveries = pizzas("p")
     pipeline(sqlite_engine, ONCE).handle(kitchen(always_conflicts), deliveries)
     (entry,) = failed.entries(sqlite_engine)
-    assert (entry.error_type, entry.attempts) == ("Conflict", work.CONFLICT_ATTEMPTS)
-    assert (len(runs), deliveries[0].settled) == (work.CONFLICT_ATTEMPTS, ["ack"])
+    assert (entry.error_type, entry.attempts) == ("Conflict", POLICY.conflict_attempts)
+    assert (len(runs), deliveries[0].settled) == (POLICY.conflict_attempts, ["ack"])
 
 
 def test_a_brief_outage_under_a_handler_is_tried_again_and_the_message_handled(db):
@@ -126,7 +127,7 @@ def test_a_lasting_outage_requeues_the_batch_with_nothing_stored_or_recorded(db)
     deliveries = pizzas("a", "b")
     assert pipeline(db, ONCE).handle(kitchen(database_down), deliveries) is False
     assert [delivery.settled for delivery in deliveries] == [["requeue"], ["requeue"]]
-    assert (len(runs), handled_ids(db), failed.entries(db)) == (work.OUTAGE_ATTEMPTS, set(), [])
+    assert (len(runs), handled_ids(db), failed.entries(db)) == (POLICY.outage_attempts, set(), [])
 
 
 def test_a_connection_killed_under_a_handler_is_an_outage_and_the_unit_runs_again_on_a_new_one(postgres_url):
@@ -202,9 +203,9 @@ def test_a_unit_of_work_commits_once(db):
 
 
 def test_the_inbox_answers_for_one_consumer_and_nothing_for_no_ids(db):
+    handlings = [inbox.Handling(m, time.time(), 1) for m in ("m1", "m2")]
     with db.begin() as conn:
-        inbox.record(conn, "kitchen", "host:1", [inbox.Handling(m, time.time(), 1) for m in ("m1", "m2")],
-                     time.time())
+        conn.execute(insert(inbox.inbox), inbox.rows("kitchen", "host:1", handlings, time.time()))
     assert inbox.handled(db, "kitchen", ["m1", "m3"]) == {"m1"}
     assert inbox.handled(db, "waiter", ["m1"]) == set()
     assert inbox.handled(db, "kitchen", []) == set()

@@ -17,6 +17,7 @@ from pizzeria.messaging import (
     Broker,
     Endpoint,
     Envelope,
+    FailurePolicy,
     Names,
     Outgoing,
     Publisher,
@@ -25,7 +26,6 @@ from pizzeria.messaging import (
     make_engine,
 )
 from pizzeria.messaging.store import failed
-from pizzeria.messaging.transport.consumer import OUTAGE_BACKOFF_SECONDS
 from pizzeria.messaging.transport.delivery import KombuDelivery
 
 
@@ -97,7 +97,7 @@ def test_a_batch_that_meets_a_database_out_of_reach_goes_back_to_its_queue_and_t
         started = time.monotonic()
         worker.handle_batch()
         backed_off = time.monotonic() - started
-    assert backed_off >= OUTAGE_BACKOFF_SECONDS
+    assert backed_off >= FailurePolicy().outage_backoff
     assert sorted(Envelope.decode(message.body).message_id for message in waiting(broker)) == ["m-a", "m-b"]
     worker.close()
 

@@ -14,7 +14,7 @@ from sqlalchemy import Engine, inspect, select
 
 from pizzeria import bootstrap, modules
 from pizzeria.bootstrap import NAMES, App
-from pizzeria.config import ConfigError, Settings
+from pizzeria.config import ConfigError, Settings, effective_settings
 from pizzeria.kitchen.domain import bakes_per_order
 from pizzeria.messaging.store import failed
 from pizzeria.messaging.testing import FAST_RETRIES, Bus
@@ -23,8 +23,11 @@ from pizzeria.process_manager.messages import StartTableService
 from pizzeria.waiter.messages import BillPaid, OrderLine, ShowBill
 
 
-def settings_in(tmp_path: Path, **kwargs) -> Settings:
-    return Settings("memory://", f"sqlite:///{tmp_path}/db.sqlite", tmp_path, bake_seconds=0, **kwargs)
+def settings_in(tmp_path: Path, modules: dict | None = None, **kwargs) -> Settings:
+    """Settings on memory:// and a SQLite file in `tmp_path`, a kitchen that bakes at once, `modules` and `kwargs`."""
+    modules = modules or {}
+    quick = {**modules, "kitchen": {"bake_seconds": 0, **modules.get("kitchen", {})}}
+    return Settings("memory://", f"sqlite:///{tmp_path}/db.sqlite", tmp_path, modules=quick, **kwargs)
 
 
 def app_in(tmp_path: Path, **kwargs) -> App:
@@ -172,14 +175,16 @@ BAR = {
         HANDLERS = {PourWater: pour_water}
         ''',
     "module.py": '''
-        """The bar, declared once for the application."""
+        """The bar, declared once for the application, with its setting."""
 
-        from pizzeria.messaging import Module
+        from pizzeria.messaging import Module, Setting
 
         from .handlers import HANDLERS, metadata
         from .messages import contract
 
-        MODULE = Module("bar", contract, handlers=lambda _settings: HANDLERS, tables=metadata)
+        SETTINGS = (Setting("glass_ml", int, 250, "how much a glass holds", within=(50, 1000)),)
+
+        MODULE = Module("bar", contract, handlers=lambda _settings: HANDLERS, tables=metadata, settings=SETTINGS)
         ''',
 }
 
@@ -221,6 +226,12 @@ def test_create_tables_creates_the_new_modules_table(bar, tmp_path):
     app = bootstrap.bootstrap(settings_in(tmp_path))
     bootstrap.create_tables(app.engine)
     assert inspect(app.engine).has_table("bar_poured")
+
+
+def test_the_new_modules_settings_go_by_its_name_its_prefetch_too(bar, tmp_path):
+    found = {item.key: (item.value, item.source) for item in effective_settings({"PIZZERIA_BAR__GLASS_ML": "330"})}
+    assert (found["bar.glass_ml"], found["bar.prefetch"]) == ((330, "PIZZERIA_BAR__GLASS_ML"), (30, "default"))
+    assert bootstrap.bootstrap(settings_in(tmp_path, modules={"bar": {"prefetch": 3}})).endpoints["bar"].prefetch == 3
 
 
 def test_a_fault_is_refused_for_a_module_that_is_not_in_the_list(tmp_path):

@@ -22,7 +22,7 @@ from pizzeria.messaging import (
 from pizzeria.process_manager import saga
 from pizzeria.process_manager.module import MODULE as PROCESS_MANAGER
 
-SETTINGS = Settings("memory://", "sqlite://", Path("var"), bake_seconds=0)
+SETTINGS = Settings("memory://", "sqlite://", Path("var"), modules={"kitchen": {"bake_seconds": 0}})
 
 
 def event_named(name: str, **fields: type) -> type:
@@ -93,7 +93,7 @@ def test_an_endpoint_refuses_two_handled_types_with_the_same_name():
 # --- the pizza house's modules agree --------------------------------------------------------
 
 def events_the_process_manager_handles() -> set[type]:
-    return {cls for cls in PROCESS_MANAGER.handlers(SETTINGS) if issubclass(cls, Event)}
+    return {cls for cls in PROCESS_MANAGER.handlers(SETTINGS.modules["process_manager"]) if issubclass(cls, Event)}
 
 
 def test_every_event_the_process_manager_takes_moves_the_saga_at_some_stage():
@@ -108,13 +108,13 @@ def test_every_event_the_saga_steps_on_is_taken_by_the_process_manager():
 
 @pytest.mark.parametrize("module", modules.declarations(), ids=modules.names())
 def test_every_command_of_a_modules_contract_has_a_handler_in_that_module(module):
-    assert set(module.contract.commands.values()) - set(module.handlers(SETTINGS)) == set()
+    assert set(module.contract.commands.values()) - set(module.handlers(SETTINGS.modules[module.name])) == set()
 
 
 @pytest.mark.parametrize("module", [module for module in modules.declarations() if module.name != "process_manager"],
                          ids=[name for name in modules.names() if name != "process_manager"])
 def test_a_worker_handles_only_the_commands_of_its_own_contract(module):
-    assert set(module.handlers(SETTINGS)) == set(module.contract.commands.values())
+    assert set(module.handlers(SETTINGS.modules[module.name])) == set(module.contract.commands.values())
 
 
 def test_every_modules_declared_name_is_its_name_in_the_list_of_modules():

@@ -12,10 +12,10 @@ from hypothesis import strategies as st
 from pizzeria.kitchen.messages import DoPizza
 from pizzeria.messaging import BadMessage, InvalidPayload, UnknownType
 from pizzeria.messaging.contracts.envelope import Envelope, derived_id
-from pizzeria.process_manager.handlers import HANDLERS
+from pizzeria.process_manager.handlers import handlers
 from pizzeria.process_manager.messages import OrderLine, StartTableService
 
-PM_TYPES = {cls.__name__: cls for cls in HANDLERS}
+PM_TYPES = {cls.__name__: cls for cls in handlers()}
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
     lambda children: st.lists(children) | st.dictionaries(st.text(), children), max_leaves=20)

@@ -20,8 +20,7 @@ from pizzeria.menu.messages import GetMenu, MenuGot
 from pizzeria.messaging import Context, derived_id, make_engine
 from pizzeria.messaging.testing import FakeContext
 from pizzeria.process_manager import views
-from pizzeria.process_manager.handlers import HANDLERS as PM_HANDLERS
-from pizzeria.process_manager.handlers import UnknownVisit
+from pizzeria.process_manager.handlers import UnknownVisit, handlers
 from pizzeria.process_manager.messages import StartTableService
 from pizzeria.process_manager.repository import VisitRepository, history
 from pizzeria.process_manager.saga import Stage
@@ -43,6 +42,7 @@ from pizzeria.waiter.messages import (
 )
 
 WAITER_MENU = (MenuItem("margherita", 850), MenuItem("diavola", 1000))
+PM_HANDLERS = handlers()  # the process manager's, with the steps' default deadlines
 
 
 @pytest.fixture
@@ -163,10 +163,10 @@ def test_pizzas_handled_in_one_transaction_share_one_firing_of_the_oven(engine):
     oven = CountingOven()
     first, second = DoPizza("visit-1-1", "diavola"), DoPizza("visit-1-2", "marinara")
     batch = [FakeContext.of(message, correlation_id="visit-1").envelope for message in (first, second)]
-    context = FakeContext(batch[0], engine=engine, batch=batch)  # one context stands for the transaction
+    context = FakeContext(batch[0], engine=engine, batch=batch)
     bake = functools.partial(do_pizza, oven=oven, stock={})
     bake(first, context)
-    bake(second, context)
+    bake(second, context.for_message(batch[1]))  # in the same transaction
     context.commit()
     assert oven.fired == 1
     assert context.messages == [PizzaDone("visit-1-1"), PizzaDone("visit-1-2")]

@@ -21,7 +21,8 @@ from pizzeria.messaging import (
     RetryPolicy,
 )
 from pizzeria.messaging.store import outbox
-from pizzeria.messaging.store.engine import make_engine, metadata
+from pizzeria.messaging.store.engine import make_engine
+from pizzeria.messaging.store.tables import metadata
 from pizzeria.messaging.testing import Bus, FakeContext
 
 contract = Contract("shop")

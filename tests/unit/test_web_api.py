@@ -5,9 +5,11 @@ errors as problems naming the field, and the guard on requests that change somet
 from __future__ import annotations
 
 import pytest
+from fakes import chore
 from fastapi.testclient import TestClient
 from test_bus import app_in, bus_of
 
+from pizzeria.messaging.observe.chores import Heartbeat
 from pizzeria.web.app import create_app
 
 PROBLEM = "application/problem+json"
@@ -16,7 +18,7 @@ ORDER = {"table_id": "T1", "order": [{"pizza": "margherita", "quantity": 2}]}
 
 @pytest.fixture
 def app(tmp_path):
-    app = app_in(tmp_path, step_deadline_seconds=3600)
+    app = app_in(tmp_path, modules={"process_manager": {"step_deadline_seconds": 3600}})
     yield app
     app.engine.dispose()
 
@@ -132,7 +134,7 @@ def test_the_api_is_described_by_openapi(client):
 
 def test_the_endpoints_show_their_queues_counts_consumer_processes_and_the_outbox(client, bus, app):
     from pizzeria.messaging.store import heartbeats
-    bus.worker.beat()
+    chore(bus.worker, Heartbeat).beat()
     client.post("/api/visits", json=ORDER)
     bus.run()
     health = client.get("/api/endpoints").json()

@@ -11,17 +11,18 @@ from pizzeria.messaging.store import failed
 from pizzeria.web.app import create_app
 
 PIZZA = {"table_id": "T1", "order": [{"pizza": "margherita", "quantity": 1}]}
+NO_DEADLINE = {"process_manager": {"step_deadline_seconds": 3600}}  # no step goes again in a test
 
 
 @pytest.fixture
 def stored(tmp_path):
     """A visit whose pizza failed for good (the kitchen fails every attempt); the web app on a
     kitchen mended since, and a bus to run the consumers of the mended app."""
-    broken = app_in(tmp_path, faults={"kitchen.DoPizza": 1000}, step_deadline_seconds=3600)
+    broken = app_in(tmp_path, faults={"kitchen.DoPizza": 1000}, modules=NO_DEADLINE)
     with bus_of(broken) as bus:  # first: a bus empties its queues as it starts
         visit_id = TestClient(create_app(broken)).post("/api/visits", json=PIZZA).json()["visit_id"]
         bus.run(until=lambda: bool(failed.entries(broken.engine)))
-    mended = app_in(tmp_path, step_deadline_seconds=3600)
+    mended = app_in(tmp_path, modules=NO_DEADLINE)
     with bus_of(mended) as bus:
         yield TestClient(create_app(mended)), bus, visit_id
     broken.engine.dispose()

@@ -15,28 +15,47 @@ T = TypeVar("T")
 
 
 class HandlerContext(Protocol):
-    """A handler's context: its envelope, which attempt this is (1 for the first), the clock,
-    the envelopes handled in the same transaction, a lent connection that cannot end the
-    transaction, and the ways to send, take back, insert at the commit and share work."""
-
-    envelope: Envelope
-    attempt: int
+    """A handler's context: its envelope, which attempt this is, the clock, the envelopes
+    handled in the same transaction, a lent connection that cannot end the transaction, and the
+    ways to send, take back, insert at the commit and share work. It cannot commit: whoever
+    lent it does (the core, or a test)."""
 
     @property
-    def clock(self) -> Clock: ...
+    def envelope(self) -> Envelope:
+        """The envelope of the message being handled: its ids, type, time and payload."""
 
     @property
-    def batch(self) -> tuple[Envelope, ...]: ...
+    def attempt(self) -> int:
+        """Which run of the handler on this message this is, every delivery counted: 1 for the first."""
 
     @property
-    def db(self) -> Connection: ...
+    def clock(self) -> Clock:
+        """The clock of the process: read the time from it, never from the system."""
 
-    def send(self, message: Any, delay: float = 0.0) -> Envelope: ...
+    @property
+    def batch(self) -> tuple[Envelope, ...]:
+        """The envelopes of every message handled in this transaction, this one's included."""
 
-    def withdraw(self, message: Any) -> None: ...
+    @property
+    def db(self) -> Connection:
+        """The transaction's connection, begun on first use; its `commit`, `rollback` and
+        `close` raise `HandlerMisused`: the transaction ends when its lender says."""
 
-    def insert_later(self, table: Table, row: dict[str, Any]) -> None: ...
+    def send(self, message: Any, delay: float = 0.0) -> Envelope:
+        """Send `message` at the commit, in this correlation, or `delay` seconds after it; return
+        its envelope. A command's id derives from its idempotency key, an event's from its cause;
+        a second message with one id in the transaction raises `HandlerMisused`."""
 
-    def once(self, make: Callable[[Any], T]) -> T: ...
+    def withdraw(self, message: Any) -> None:
+        """Take back `message`, sent with a delay in this correlation, if it has not gone yet: it
+        will not come at all (sent in this transaction, it is not saved; and may be sent again)."""
 
-    def before_commit(self, work: Callable[[], None]) -> None: ...
+    def insert_later(self, table: Table, row: dict[str, Any]) -> None:
+        """Insert `row` into `table` at the commit, with the other rows left for it."""
+
+    def once(self, make: Callable[[HandlerContext], T]) -> T:
+        """The one `make(context)` of this transaction, made on first use and shared by every
+        message handled in it."""
+
+    def before_commit(self, work: Callable[[], None]) -> None:
+        """Call `work` once, just before the transaction commits, inside it."""

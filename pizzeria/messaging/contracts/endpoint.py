@@ -11,22 +11,38 @@ from sqlalchemy import MetaData
 from .context import HandlerContext
 from .errors import ContractError
 from .message import Contract, Message
+from .settings import Setting
 
 Handler = Callable[[Any, HandlerContext], None]
 PREFETCH = 30  # deliveries a consumer of a module takes at once, unless the module says otherwise
+MOST_PREFETCH = 1000  # the most an operator may set a module's prefetch to
 
 
 @dataclass(frozen=True)
 class Module:
     """One module of an application, declared once: its name (and queue), the contract it
-    owns, its handlers (built from the application's settings), how many deliveries it takes
-    at once, and the tables it keeps."""
+    owns, its handlers (built from the values of its settings, by name), how many deliveries it
+    takes at once by default, the tables it keeps, and the settings it declares."""
 
     name: str
     contract: Contract
-    handlers: Callable[[Any], Mapping[type, Handler]]
+    handlers: Callable[[Mapping[str, Any]], Mapping[type, Handler]]
     prefetch: int = PREFETCH
     tables: MetaData = field(default_factory=MetaData)
+    settings: tuple[Setting, ...] = ()
+
+    def __post_init__(self) -> None:
+        names = [setting.name for setting in self.all_settings]
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            raise ContractError(f"module {self.name} has two settings named {', '.join(twice)}")
+
+    @property
+    def all_settings(self) -> tuple[Setting, ...]:
+        """Its settings: `prefetch` (its default the module's `prefetch`), then those it declares."""
+        prefetch = Setting("prefetch", int, self.prefetch, "deliveries a consumer of this module takes at once",
+                           within=(1, MOST_PREFETCH))
+        return (prefetch, *self.settings)
 
 
 @dataclass(frozen=True)

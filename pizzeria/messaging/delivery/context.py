@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from sqlalchemy import Connection, Table
 
 from ..contracts.clock import Clock
+from ..contracts.context import HandlerContext
 from ..contracts.envelope import Envelope, derived_id
 from ..contracts.errors import HandlerMisused
 from ..contracts.message import Command
-from ..observe import tracing
 
 if TYPE_CHECKING:
     from .unit import Unit
@@ -28,6 +28,13 @@ def answer(cause: Envelope, message: Any, at: float) -> Envelope:
         message_id = derived_id(cause.message_id, type(message).__name__)
     return Envelope.wrap(message, message_id=message_id, correlation_id=cause.correlation_id,
                          causation_id=cause.message_id, at=at)
+
+
+def refuse_a_second(envelope: Envelope, sent_ids: set[str]) -> None:
+    """Raise `HandlerMisused` if a message with `envelope`'s id was sent before in the transaction."""
+    if envelope.message_id in sent_ids:
+        raise HandlerMisused(f"{envelope.type} was sent twice with one id: a command needs a unique_by "
+                             f"that tells the two apart, an event answers its cause once")
 
 
 class LentConnection:
@@ -50,10 +57,10 @@ class LentConnection:
 
 
 class Context:
-    """What a handler sees besides its message: the envelope, which attempt this is (1 for the
-    first), the transaction's connection, a way to send, rows to insert at the commit, and work
-    done once for every message handled together, and the clock to read the time from. It
-    cannot commit: the core does."""
+    """The core's `HandlerContext`, over the unit of work of the messages handled together: the
+    envelope, which attempt this is (1 for the first), the transaction's connection, ways to
+    send and take back, rows to insert at the commit, work done once for every message handled
+    together, and the clock to read the time from. It cannot commit: the core does."""
 
     __slots__ = ("envelope", "attempt", "_unit")
 
@@ -83,28 +90,29 @@ class Context:
         goes then (a timeout), kept durably meanwhile. A command's id derives from its
         idempotency key, an event's from the message it answers: a re-run sends the same ids."""
         envelope = answer(self.envelope, message, self._unit.clock.time())
-        if envelope.message_id in self._unit.sent_ids:
-            raise HandlerMisused(f"{envelope.type} was sent twice with one id: a command needs a unique_by "
-                                 f"that tells the two apart, an event answers its cause once")
-        route = type(message).route
+        refuse_a_second(envelope, self._unit.sent_ids)
+        route, unit = type(message).route, self._unit
+        unit.traced[envelope.message_id] = dict(unit.middleware.sending(envelope, unit.exchange, route, delay > 0))
         if delay > 0:
-            self._unit.traced[envelope.message_id] = tracing.scheduled()
-            self._unit.later.append((envelope, route, delay))
+            unit.later.append((envelope, route, delay))
         else:
-            self._unit.traced[envelope.message_id] = tracing.created(envelope, self._unit.exchange, route)
-            self._unit.sent.append((envelope, route))
+            unit.sent.append((envelope, route))
         self._unit.sent_ids.add(envelope.message_id)
         return envelope
 
     def withdraw(self, message: Any) -> None:
-        """Take back a message this correlation sent with a delay, if it has not gone yet (a
-        timeout whose step was answered): it will not come at all. The row goes at the commit,
-        with those of the other messages handled in the same transaction; one sent in this
-        transaction is not saved at all."""
+        """Take back `message`, sent with a delay in this correlation, if it has not gone yet (a
+        deadline whose step was answered): it will not come at all. Its id is derived as `send`
+        derives it, so the handler names the message, not its id. Sent in an earlier
+        transaction, its outbox row is deleted at the commit, unless a relay has claimed it
+        (it is going: too late); sent in this one, by any message of it, it is not saved at
+        all, and may be sent again. A message sent without a delay is not taken back."""
         message_id = answer(self.envelope, message, self._unit.clock.time()).message_id
         unit = self._unit
-        unit.later = [later for later in unit.later if later[0].message_id != message_id]
-        unit.sent_ids.discard(message_id)
+        kept = [later for later in unit.later if later[0].message_id != message_id]
+        if len(kept) < len(unit.later):
+            unit.sent_ids.discard(message_id)
+        unit.later = kept
         unit.withdrawn.append(message_id)
 
     def insert_later(self, table: Table, row: dict[str, Any]) -> None:
@@ -112,7 +120,7 @@ class Context:
         those of the other messages handled in the same transaction)."""
         self._unit.deferred.setdefault(table, []).append(row)
 
-    def once(self, make: Callable[[Context], T]) -> T:
+    def once(self, make: Callable[[HandlerContext], T]) -> T:
         """The one `make(context)` of this transaction, made on first use and shared by every
         message handled in it: a repository that reads and writes for all of them, an oven
         that bakes them all at once."""

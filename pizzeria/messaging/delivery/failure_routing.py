@@ -1,7 +1,7 @@
-"""Where a message goes once it is out of tries in this delivery: back later through the
-outbox while rounds are left, else to the failed store. Whatever goes wrong on the way (headers
-JSON cannot hold, a retry that cannot be scheduled) still ends with the message kept, with the
-reason; only a database outage is raised, for the deliveries to be requeued."""
+"""Carrying out what the failure policy decided for a message out of tries here: back later
+through the outbox, or to the failed store. Whatever goes wrong on the way (headers JSON cannot
+hold, a retry that cannot be scheduled) still ends with the message kept, with the reason; only a
+database outage is raised, for the deliveries to be requeued."""
 
 from __future__ import annotations
 
@@ -15,29 +15,28 @@ from ..contracts.errors import BadMessage, MessagingError
 from ..contracts.names import Names
 from ..store import failed, outbox
 from ..transport.delivery import Delivery, Outgoing
-from .attempt import Item, raise_if_outage
-from .policy import RetryPolicy, Tries
+from .attempt import InFlight
+from .policy import Tries, is_outage
 
 
-class Router:
-    """Sends messages out of tries back later, or to the failed store."""
+class FailureRouter:
+    """Sends a message back later, or keeps it in the failed store."""
 
-    def __init__(self, engine: Engine, names: Names, policy: RetryPolicy, log: Any, clock: Clock):
+    def __init__(self, engine: Engine, names: Names, log: Any, clock: Clock):
         self.engine = engine
         self.clock = clock
         self.names = names
-        self.policy = policy
         self.log = log
 
-    def route(self, queue: str, item: Item, error: BaseException) -> None:
-        """Back later if rounds are left and the error is worth a retry, else failed."""
-        if not isinstance(error, BadMessage) and item.tries.rounds < self.policy.delayed:
-            try:
-                return self._retry_later(queue, item)
-            except Exception as scheduling:
-                raise_if_outage(scheduling)
-                error = MessagingError(f"{type(error).__name__}: {error}; "
-                                       f"and no retry could be scheduled: {type(scheduling).__name__}: {scheduling}")
+    def retry_later(self, queue: str, item: InFlight, error: BaseException, delay: float) -> None:
+        """Back through the outbox after `delay`; to the failed store if it cannot be scheduled."""
+        try:
+            return self._retry_later(queue, item, delay)
+        except Exception as scheduling:
+            if is_outage(scheduling):
+                raise
+            error = MessagingError(f"{type(error).__name__}: {error}; "
+                                   f"and no retry could be scheduled: {type(scheduling).__name__}: {scheduling}")
         self.store_failed(queue, item.delivery, error, item.tries, item.attempt)
 
     def store_failed(self, queue: str, delivery: Delivery, error: BaseException, tries: Tries, attempts: int) -> None:
@@ -48,13 +47,13 @@ class Router:
         try:
             entry_id = failed.store(self.engine, entry, self.names, self.clock.time())
         except Exception as storing:
-            raise_if_outage(storing)
+            if is_outage(storing):
+                raise
             entry_id = failed.store(self.engine, entry.without_headers(storing), self.names, self.clock.time())
         self.log.error("message stored as failed", failed_id=entry_id, queue=queue,
                        error=f"{type(error).__name__}: {error}", attempts=attempts)
 
-    def _retry_later(self, queue: str, item: Item) -> None:
-        delay = self.policy.delay(item.tries.rounds)
+    def _retry_later(self, queue: str, item: InFlight, delay: float) -> None:
         now = self.clock.time()
         headers = item.tries.next_round(item.delivery.headers, self.names, item.attempt, now, item.last_error or "")
         with self.engine.begin() as conn:

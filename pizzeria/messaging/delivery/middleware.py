@@ -60,12 +60,12 @@ class How(StrEnum):
 
 @dataclass(frozen=True)
 class Settled:
-    """What became of one delivery of a batch: `how`, and for a message handled, its envelope
-    and what its handler sent (None and () for a delivery that could not be opened)."""
+    """What became of one delivery of a batch: `how`, the message it held (None for one that
+    could not be opened, or was requeued unopened), and what its handler sent, once handled."""
 
     delivery: Delivery
     how: How
-    envelope: Envelope | None = None
+    message: InFlight | None = None
     sent: tuple[Envelope, ...] = field(default=())
 
 

@@ -1,13 +1,11 @@
 """The one path of every delivery, whatever the size of its batch.
 
-decode → bind the log context → skip what the inbox knows → count the starts of redelivered
-messages → handle with the rest of the batch in one unit of work → commit → publish what was
-sent → ack. A redelivered message is handled alone, and goes to the failed store once delivered
-as often as the policy's delivery limit allows. A failed try counts as an attempt
-for every message whose handler ran, and for all of the group once work done for the whole group
-ran; the message that failed is tried alone, the others together again.
-A message out of tries comes back later or goes to the failed store. Only a database outage
-requeues deliveries; nothing else ever does.
+decode → skip what the inbox knows → count the starts of redelivered messages → attempt the
+rest together in one unit of work → settle. A try's outcome goes to the failure policy, which
+decides what comes next: retry now (the message that failed alone, the others together again),
+later through the outbox, dead in the failed store, or requeue for an outage. A redelivered
+message is attempted alone. What was sent is published once the batch is settled, then the
+deliveries are acked, or requeued if the database was out; nothing else ever requeues.
 """
 
 from __future__ import annotations
@@ -26,15 +24,15 @@ from ..contracts.envelope import Envelope
 from ..contracts.errors import BadMessage, Unsettled
 from ..contracts.message import Command
 from ..contracts.names import Names
+from ..observe.middlewares import standard
 from ..store import inbox, outbox, replies
 from ..store import poison_counts as starts
 from ..store.outbox import Relay
-from ..store.writes import Clash
 from ..transport.delivery import Delivery
-from .attempt import Failure, Item, Outage, is_outage, run_unit
-from .failure_routing import Router
-from .middleware import Hooks, Step
-from .policy import RetryPolicy, Tries
+from .attempt import Clashed, Committed, Failed, InFlight, Outage, Outcome, run_unit
+from .failure_routing import FailureRouter
+from .middleware import How, Middleware, Middlewares, Settled, Step
+from .policy import Dead, Decision, FailurePolicy, RetryLater, RetryNow, Tries, is_outage
 
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -42,48 +40,49 @@ MAX_BODY_BYTES = 1024 * 1024
 class Pipeline:
     """Takes the deliveries of one endpoint, a batch, to their end; see the module's docstring."""
 
-    def __init__(self, engine: Engine, relay: Relay, names: Names, policy: RetryPolicy = RetryPolicy(),
-                 max_body_bytes: int = MAX_BODY_BYTES, hooks: Hooks | None = None, clock: Clock = SYSTEM,
+    def __init__(self, engine: Engine, relay: Relay, names: Names, policy: FailurePolicy | None = None,
+                 max_body_bytes: int = MAX_BODY_BYTES, middleware: Middleware | None = None, clock: Clock = SYSTEM,
                  process: str | None = None):
         self.engine = engine
         self.relay = relay
         self.names = names
-        self.policy = policy
+        self.policy = policy or FailurePolicy()
         self.max_body_bytes = max_body_bytes
-        self.hooks = hooks or Hooks()
+        self.middleware = middleware or Middlewares(standard())
         self.clock = clock
         self.process = process or inbox.this_process()  # the name the inbox gives it
         self.log = names.logger("consumer")
-        self.router = Router(engine, names, policy, self.log, clock)
+        self.router = FailureRouter(engine, names, self.log, clock)
 
     def handle(self, endpoint: Endpoint, deliveries: Sequence[Delivery]) -> bool:
         """Settle every delivery: ack it once handled, found a duplicate, retried later or stored
         as failed; requeue it if the database is out. False if anything was requeued."""
-        batch = _Batch(endpoint)
+        batch = _Batch(endpoint, self.names.queue(endpoint.name))
         try:
-            self._settle(batch, deliveries)
+            self._attempt_all(batch, deliveries)
         except Exception as error:
-            if not _is_outage(error):
+            if not is_outage(error):
                 raise
-            self.log.warning("database unavailable, messages requeued", queue=self.names.queue(endpoint.name),
-                             error=str(error).splitlines()[0])
+            batch.outage = error
+        if batch.outage is not None:
+            self.log.warning("database unavailable, messages requeued", queue=batch.queue,
+                             error=str(batch.outage).splitlines()[0])
         self._publish(batch.rows)
-        self.hooks.reach(Step.AFTER_CONFIRM)
-        unsettled = [delivery for delivery in deliveries if delivery not in batch.settled]
-        for delivery in batch.settled:
-            delivery.ack()
-        for delivery in unsettled:
-            delivery.requeue()
-        for envelope, sent in batch.handled:
-            for hook in self.hooks.handled:
-                hook(endpoint.name, envelope, sent)
-        return not unsettled
+        self.middleware.reached(Step.AFTER_CONFIRM)
+        done = {id(each.delivery) for each in batch.settled}
+        requeued = [Settled(delivery, How.REQUEUED) for delivery in deliveries if id(delivery) not in done]
+        for each in batch.settled:
+            each.delivery.ack()
+        for each in requeued:
+            each.delivery.requeue()
+        self.middleware.after_settle(endpoint.name, batch.settled + requeued)
+        return not requeued
 
     def store_undecodable(self, endpoint: Endpoint, delivery: Delivery, error: BaseException) -> bool:
         """Keep a delivery the transport itself could not decode, and ack it; False if it was
         requeued, the database being out."""
         reason = BadMessage(f"the transport could not decode it: {error}")
-        return self._store_alone(self.names.queue(endpoint.name), delivery, reason)
+        return self._store_alone(endpoint.name, self.names.queue(endpoint.name), delivery, reason)
 
     def store_dead_letter(self, delivery: Delivery) -> bool:
         """Keep a message the broker gave up delivering (its delivery limit reached: the
@@ -91,33 +90,38 @@ class Pipeline:
         from, and ack it; False if it was requeued, the database being out."""
         why = delivery.headers.get("x-first-death-reason", "no reason given")
         reason = Unsettled(f"the broker dead-lettered it ({why}): delivered as often as its queue allows")
-        return self._store_alone(str(delivery.headers.get("x-first-death-queue", self.names.dead_letters)),
-                                 delivery, reason)
+        queue = str(delivery.headers.get("x-first-death-queue", self.names.dead_letters))
+        return self._store_alone(queue, queue, delivery, reason)
 
-    def _store_alone(self, queue: str, delivery: Delivery, reason: BadMessage) -> bool:
+    def _store_alone(self, endpoint: str, queue: str, delivery: Delivery, reason: BadMessage) -> bool:
         tries = Tries.of(delivery.headers, self.names)
         try:
             with structlog.contextvars.bound_contextvars(**_ids_in_headers(delivery)):
                 self.router.store_failed(queue, delivery, reason, tries, attempts=tries.attempts + 1)
         except Exception as error:
-            if not _is_outage(error):
+            if not is_outage(error):
                 raise
             self.log.warning("database unavailable, message requeued", queue=queue, error=str(error).splitlines()[0])
             delivery.requeue()
+            self.middleware.after_settle(endpoint, [Settled(delivery, How.REQUEUED)])
             return False
-        self.hooks.reach(Step.AFTER_ROUTE)
+        self.middleware.on_failure(None, reason, Dead())
+        self.middleware.reached(Step.AFTER_ROUTE)
         delivery.ack()
+        self.middleware.after_settle(endpoint, [Settled(delivery, How.DEAD)])
         return True
 
-    def _settle(self, batch: _Batch, deliveries: Sequence[Delivery]) -> None:
-        items = [item for delivery in deliveries if (item := self._item(batch, delivery)) is not None]
+    def _attempt_all(self, batch: _Batch, deliveries: Sequence[Delivery]) -> None:
+        items = [item for delivery in deliveries if (item := self._opened(batch, delivery)) is not None]
         groups = deque(self._groups(batch, self._fresh(batch, items)))
-        while groups:
+        while groups and batch.outage is None:
             group = self._count_starts(batch, groups.popleft())
             if group:
-                groups.extend(self._attempt(batch, group))
+                outcome = run_unit(self.engine, batch.endpoint.name, group, self.clock, self.middleware, self.policy,
+                                   self.process)
+                groups.extend(self._settle(batch, group, outcome))
 
-    def _item(self, batch: _Batch, delivery: Delivery) -> Item | None:
+    def _opened(self, batch: _Batch, delivery: Delivery) -> InFlight | None:
         """The delivery decoded, or None once a bad one is stored as failed."""
         tries = Tries.of(delivery.headers, self.names)
         try:
@@ -125,15 +129,15 @@ class Pipeline:
             message = envelope.open(batch.endpoint.types)
         except BadMessage as error:
             with structlog.contextvars.bound_contextvars(**_ids_in_headers(delivery)):
-                self.router.store_failed(self.names.queue(batch.endpoint.name), delivery, error, tries,
-                                         attempts=tries.attempts + 1)
-            self.hooks.reach(Step.AFTER_ROUTE)
-            batch.settled.append(delivery)
+                self.router.store_failed(batch.queue, delivery, error, tries, attempts=tries.attempts + 1)
+            self.middleware.on_failure(None, error, Dead())
+            self.middleware.reached(Step.AFTER_ROUTE)
+            batch.settle(delivery, How.DEAD)
             return None
-        return Item(delivery, envelope, message, batch.endpoint.handlers[type(message)], tries,
-                    self.names.app, self.names.queue(batch.endpoint.name))
+        return InFlight(delivery, envelope, message, batch.endpoint.handlers[type(message)], tries,
+                        self.names.app, batch.queue)
 
-    def _fresh(self, batch: _Batch, items: list[Item], suspect_all: bool = False) -> list[Item]:
+    def _fresh(self, batch: _Batch, items: list[InFlight], suspect_all: bool = False) -> list[InFlight]:
         """The items less the copies of one message and those the inbox shows handled: unless
         told to suspect all, only a redelivery or a message that came back (retried,
         replayed) is worth looking up."""
@@ -149,8 +153,7 @@ class Pipeline:
                 continue
             with item.bound():
                 self.log.info("duplicate ignored")
-            item.note("duplicate ignored")
-            batch.settled.append(item.delivery)
+            batch.settle(item.delivery, How.DUPLICATE, item)
             if message_id in handled:
                 known.append(item)
             else:
@@ -159,7 +162,7 @@ class Pipeline:
         self._answer_again(batch, [item.envelope.message_id for item in known if isinstance(item.message, Command)])
         return fresh
 
-    def _groups(self, batch: _Batch, items: list[Item]) -> list[list[Item]]:
+    def _groups(self, batch: _Batch, items: list[InFlight]) -> list[list[InFlight]]:
         """The items together, but for those delivered before and never settled: each alone,
         the least started first, so that a message that kills its consumer takes no other
         message down with it."""
@@ -169,29 +172,23 @@ class Pipeline:
                        key=lambda item: started.get(item.envelope.message_id, 0))
         return [[item for item in items if not item.delivery.redelivered], *([item] for item in alone)]
 
-    def _count_starts(self, batch: _Batch, group: list[Item]) -> list[Item]:
-        """Count the start of each redelivered message of the group (once per delivery); store
-        as failed those delivered more often than the delivery limit; return the others."""
+    def _count_starts(self, batch: _Batch, group: list[InFlight]) -> list[InFlight]:
+        """Count the start of each redelivered message of the group (once per delivery); those
+        the policy says are dead go to the failed store; return the others."""
         new = [item for item in group if item.delivery.redelivered and item.envelope.message_id not in batch.counted]
         if not new:
             return group
         started = starts.count(self.engine, batch.endpoint.name, [item.envelope.message_id for item in new],
                                self.clock.time())
         batch.counted.update(started)
-        self.hooks.reach(Step.STARTS_COUNTED)
-        over = [item for item in new if started[item.envelope.message_id] + 1 > self.policy.delivery_limit]
-        for item in over:
-            self._store_unsettled(batch, item, started[item.envelope.message_id] + 1)
-        return [item for item in group if item not in over]
-
-    def _store_unsettled(self, batch: _Batch, item: Item, times: int) -> None:
-        error = Unsettled(f"delivered {times} times and never settled: it may kill its consumer")
-        with item.bound():
-            self.router.store_failed(self.names.queue(batch.endpoint.name), item.delivery, error, item.tries,
-                                     item.attempt)
-        item.note("out of deliveries", error=str(error))
-        self.hooks.reach(Step.AFTER_ROUTE)
-        batch.settled.append(item.delivery)
+        self.middleware.reached(Step.STARTS_COUNTED)
+        dead = []
+        for item in new:
+            times = started[item.envelope.message_id] + 1
+            if (decision := self.policy.after_starts(times)) is not None:
+                self._route(batch, item, self.policy.unsettled(times), decision)
+                dead.append(item)
+        return [item for item in group if item not in dead]
 
     def _answer_again(self, batch: _Batch, command_ids: list[str]) -> None:
         """Send again what was answered to commands that came again: the saga that re-sent one
@@ -204,34 +201,33 @@ class Pipeline:
         if answers:
             self.log.info("answers sent again", commands=len(set(command_ids)), answers=len(answers))
 
-    def _attempt(self, batch: _Batch, group: list[Item]) -> list[list[Item]]:
-        """Handle the group once; return the groups to try again."""
-        try:
-            rows, unit = run_unit(self.engine, batch.endpoint.name, group, self.clock, self.hooks,
-                                  self.process)
-        except Clash as clash:  # with a message handled before, most likely: the inbox tells
+    def _settle(self, batch: _Batch, group: list[InFlight], outcome: Outcome) -> list[list[InFlight]]:
+        """Settle the group after a try's `outcome`; return the groups to try again."""
+        if isinstance(outcome, Outage):
+            batch.outage = outcome.error
+            return []
+        if isinstance(outcome, Clashed):  # with a message handled before, most likely: the inbox tells
             fresh = self._fresh(batch, group, suspect_all=True)
-            return [fresh] if len(fresh) < len(group) else self._failed(batch, group, Failure(None, clash.error))
-        except Outage:
-            raise
-        except Failure as failure:
-            return self._failed(batch, group, failure)
-        except Exception as error:  # the commit failed: nobody to blame
-            return self._failed(batch, group, Failure(None, error))
-        self.hooks.reach(Step.AFTER_COMMIT)
-        for item in group:
-            sent = [envelope for envelope, _ in unit.sent if envelope.causation_id == item.envelope.message_id]
-            with item.bound():
-                self.log.info("handled", attempt=item.attempt, sent=[envelope.type for envelope in sent])
-            batch.handled.append((item.envelope, sent))
-            batch.settled.append(item.delivery)
-        batch.rows += rows
+            return [fresh] if len(fresh) < len(group) else self._failed(batch, group, Failed(None, outcome.error))
+        if isinstance(outcome, Failed):
+            return self._failed(batch, group, outcome)
+        self._committed(batch, group, outcome)
         return []
 
-    def _failed(self, batch: _Batch, group: list[Item], failure: Failure) -> list[list[Item]]:
+    def _committed(self, batch: _Batch, group: list[InFlight], outcome: Committed) -> None:
+        self.middleware.reached(Step.AFTER_COMMIT)
+        self.middleware.after_commit(batch.endpoint.name, group)
+        for item in group:
+            sent = tuple(envelope for envelope, _ in outcome.sent if envelope.causation_id == item.envelope.message_id)
+            with item.bound():
+                self.log.info("handled", attempt=item.attempt, sent=[envelope.type for envelope in sent])
+            batch.settle(item.delivery, How.HANDLED, item, sent)
+        batch.rows += outcome.rows
+
+    def _failed(self, batch: _Batch, group: list[InFlight], failure: Failed) -> list[list[InFlight]]:
         """Count the failed try; return the groups to try again: the one to blame alone, the
         others together, or each alone when nobody is to blame."""
-        culprit = failure.item or (group[0] if len(group) == 1 else None)
+        culprit = failure.message or (group[0] if len(group) == 1 else None)
         error = f"{type(failure.error).__name__}: {failure.error}"
         for item in group:
             with item.bound():
@@ -244,14 +240,23 @@ class Pipeline:
         culprit.failures += 1
         culprit.last_error = error
         rest = [item for item in group if item is not culprit]
-        if culprit.failures <= self.policy.immediate and not isinstance(failure.error, BadMessage):
+        decision = self.policy.after_failure(failure.error, culprit.failures, culprit.tries.rounds)
+        if isinstance(decision, RetryNow):
+            self.middleware.on_failure(culprit, failure.error, decision)
             return [rest, [culprit]]
-        with culprit.bound():
-            self.router.route(self.names.queue(batch.endpoint.name), culprit, failure.error)
-        culprit.note("out of tries here", error=error, attempts=culprit.attempt)
-        self.hooks.reach(Step.AFTER_ROUTE)
-        batch.settled.append(culprit.delivery)
+        self._route(batch, culprit, failure.error, decision)
         return [rest]
+
+    def _route(self, batch: _Batch, item: InFlight, error: BaseException, decision: Decision) -> None:
+        """Carry out a decision that ends this delivery: back later, or dead."""
+        with item.bound():
+            if isinstance(decision, RetryLater):
+                self.router.retry_later(batch.queue, item, error, decision.delay)
+            else:
+                self.router.store_failed(batch.queue, item.delivery, error, item.tries, item.attempt)
+        self.middleware.on_failure(item, error, decision)
+        self.middleware.reached(Step.AFTER_ROUTE)
+        batch.settle(item.delivery, How.RETRY_LATER if isinstance(decision, RetryLater) else How.DEAD, item)
 
     def _envelope_of(self, delivery: Delivery) -> Envelope:
         if delivery.content_type != "application/json":
@@ -269,19 +274,20 @@ class Pipeline:
 
 @dataclass
 class _Batch:
-    """What the pipeline learns of one batch as it goes: what is settled, what was handled
-    (with what it sent), the outbox rows to publish, and whose start is counted."""
+    """What the pipeline learns of one batch as it goes: what is settled and how, the outbox
+    rows to publish, whose start is counted, and the outage that stopped it, if one did."""
 
     endpoint: Endpoint
-    settled: list[Delivery] = field(default_factory=list)
-    handled: list[tuple[Envelope, list[Envelope]]] = field(default_factory=list)
+    queue: str
+    settled: list[Settled] = field(default_factory=list)
     rows: list[Row[Any]] = field(default_factory=list)
     counted: set[str] = field(default_factory=set)  # the redelivered messages whose start is counted
+    outage: BaseException | None = None
 
-
-def _is_outage(error: Exception) -> bool:
-    """True if `error` says the database is out (already told so by the unit of work, or not)."""
-    return isinstance(error, Outage) or is_outage(error)
+    def settle(self, delivery: Delivery, how: How, message: InFlight | None = None,
+               sent: tuple[Envelope, ...] = ()) -> None:
+        """Note that `delivery` is settled, and how."""
+        self.settled.append(Settled(delivery, how, message, sent))
 
 
 def _ours(delivery: Delivery, names: Names) -> bool:

@@ -17,6 +17,7 @@ from ..contracts.envelope import Envelope
 from ..contracts.errors import HandlerMisused
 from ..store import inbox, outbox, replies
 from ..store.writes import Writes
+from .middleware import Middleware
 
 T = TypeVar("T")
 
@@ -25,7 +26,8 @@ class Unit:
     """One transaction for the messages handled together; private to the core."""
 
     def __init__(self, engine: Engine, consumer: str, envelopes: list[Envelope], clock: Clock,
-                 commands: frozenset[str] = frozenset(), exchange: str = "", process: str = ""):
+                 commands: frozenset[str] = frozenset(), exchange: str = "", process: str = "",
+                 middleware: Middleware | None = None):
         self.engine = engine
         self.clock = clock
         self.commands = commands  # the ids of the envelopes that are commands, whose answers are kept
@@ -40,6 +42,7 @@ class Unit:
         self.withdrawn: list[str] = []  # delayed messages sent before, to delete at the commit
         self.traced: dict[str, dict[str, str]] = {}  # message id -> the headers of its `create` span
         self.exchange = exchange  # the topology's, for the traces
+        self.middleware = middleware or Middleware()  # asked for the headers of what is sent
         self.sent_ids: set[str] = set()
         self.before_commit: list[Callable[[], None]] = []
         self.once: dict[Callable[..., Any], Any] = {}

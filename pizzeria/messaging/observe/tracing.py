@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator, Mapping, MutableMapping
+from collections.abc import Iterator, Mapping, MutableMapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
@@ -141,21 +141,23 @@ def replayed(queue: str, headers: Mapping[str, Any], failed_id: int) -> dict[str
     return _carrier(span)
 
 
-@contextmanager
-def sending(messages: list[tuple[str, str, MutableMapping[str, Any]]]) -> Iterator[None]:
-    """A relay's `send` span for each `(exchange, routing_key, headers)` it publishes at once,
-    continuing (and linked to) the message's `create` span; a message sent with a delay gets its
-    `create` span now, its context in place of the one it was `scheduled` from, in `headers`."""
+def sends(messages: Sequence[tuple[str, str, MutableMapping[str, Any]]]) -> list[Any]:
+    """Begin a relay's `send` span for each `(exchange, routing_key, headers)` it publishes at
+    once, continuing (and linked to) the message's `create` span; a message sent with a delay
+    gets its `create` span now, its context in place of the one it was `scheduled` from, in
+    `headers`. Return the spans, to `end` once the messages are published."""
     for exchange, routing_key, headers in messages:
         if SCHEDULED_BY in headers:
             headers.update(_created_now(exchange, routing_key, headers))
-    spans = [_send_span(*message) for message in messages if TRACEPARENT in message[2]] if active() else []
-    try:
-        yield
-    finally:
-        for span in spans:
-            if span is not None:
-                span.end()
+    if not active():
+        return []
+    return [span for message in messages if TRACEPARENT in message[2] and (span := _send_span(*message)) is not None]
+
+
+def end(spans: list[Any]) -> None:
+    """End the spans `sends` began."""
+    for span in spans:
+        span.end()
 
 
 def _created_now(exchange: str, routing_key: str, headers: MutableMapping[str, Any]) -> dict[str, str]:

@@ -13,13 +13,33 @@ from sqlalchemy import Engine, event
 
 from ..contracts.clock import Clock
 from ..contracts.endpoint import Endpoint
+from ..contracts.envelope import Envelope
 from ..contracts.names import Names
-from ..delivery.middleware import Handled, Hooks, Step
+from ..delivery.middleware import How, Middleware, Middlewares, Settled, Step
 from ..delivery.pipeline import Pipeline
 from ..delivery.policy import RetryPolicy
+from ..observe.middlewares import standard
 from ..store.outbox import Relay
 from ..transport.delivery import Outgoing
 from .broker import SimBroker
+
+Handled = Callable[[str, Envelope, list[Envelope]], None]
+
+
+class CrashPoints(Middleware):
+    """The simulator's eyes on a process: `reached(step)` at each named step, where it may crash
+    the process, and `handled(consumer, envelope, sent)` for each message handled."""
+
+    def __init__(self, reached: Callable[[Step], None], handled: Handled):
+        self._reached, self._handled = reached, handled
+
+    def reached(self, step: Step) -> None:
+        self._reached(step)
+
+    def after_settle(self, endpoint: str, settled: Sequence[Settled]) -> None:
+        for each in settled:
+            if each.how is How.HANDLED and each.message is not None:
+                self._handled(endpoint, each.message.envelope, list(each.sent))
 
 
 class Crash(BaseException):
@@ -40,9 +60,10 @@ class Process:
         self.broker = broker
         self.engine = engine.execution_options()  # its own events; the pool and the statements shared
         event.listen(self.engine, "before_cursor_execute", self._refuse_the_dead)
-        self.hooks = Hooks(handled=[handled], reached=[partial(reached, self)])
-        relay = Relay(self.engine, self._publish_many, clock=clock, hooks=self.hooks)
-        self.pipeline = Pipeline(self.engine, relay, names, policy, hooks=self.hooks, clock=clock, process=name)
+        self.middleware = Middlewares([*standard(), CrashPoints(partial(reached, self), handled)])
+        relay = Relay(self.engine, self._publish_many, clock=clock, middleware=self.middleware)
+        self.pipeline = Pipeline(self.engine, relay, names, policy, middleware=self.middleware, clock=clock,
+                                 process=name)
 
     def handle(self, deliveries: Sequence[Any]) -> None:
         """Hand a batch of deliveries to the pipeline."""
@@ -57,7 +78,7 @@ class Process:
         self.alive = False
 
     def _publish_many(self, messages: list[Outgoing]) -> None:
-        self.broker.publish_many(messages, confirmed=partial(self.hooks.reach, Step.AFTER_PUBLISH))
+        self.broker.publish_many(messages, confirmed=partial(self.middleware.reached, Step.AFTER_PUBLISH))
 
     def _refuse_the_dead(self, *_args: Any) -> None:
         if not self.alive:

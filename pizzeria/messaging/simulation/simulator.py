@@ -24,7 +24,7 @@ from ..contracts.endpoint import Endpoint
 from ..contracts.envelope import Envelope
 from ..delivery.middleware import Step
 from ..store.engine import make_engine
-from ..store.engine import metadata as core_tables
+from ..store.tables import metadata as core_tables
 from ..transport.topology import Topology
 from . import state
 from .broker import ConnectionLost, SimBroker

@@ -8,15 +8,9 @@ from collections.abc import Sequence
 
 from sqlalchemy import Engine, MetaData, case, func, select
 
-from ..store.outbox import outbox
+from ..store.tables import outbox
 
 CLAIM_MARGIN = 0.001  # a lease that ends at t is free just after t
-
-
-def outbox_size(engine: Engine) -> int:
-    """How many rows wait in the outbox."""
-    with engine.connect() as conn:
-        return int(conn.execute(select(func.count()).select_from(outbox)).scalar_one())
 
 
 def next_due(engine: Engine) -> float | None:

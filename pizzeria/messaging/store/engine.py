@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Index, MetaData, Table, create_engine, event
+from sqlalchemy import Connection, Engine, Index, Table, create_engine, event
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.pool import ConnectionPoolEntry
-
-metadata = MetaData()
 
 
 def make_engine(url: str) -> Engine:

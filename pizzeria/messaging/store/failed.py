@@ -9,23 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import (
-    Column,
-    Connection,
-    Engine,
-    Float,
-    Integer,
-    LargeBinary,
-    Row,
-    String,
-    Table,
-    Text,
-    and_,
-    delete,
-    insert,
-    select,
-    update,
-)
+from sqlalchemy import Connection, Engine, Row, and_, delete, func, insert, select, update
 
 from ..contracts.names import Names
 from ..delivery.policy import Tries
@@ -33,27 +17,7 @@ from ..observe import tracing
 from ..observe.redact import hide_password
 from ..transport.delivery import Outgoing
 from ..transport.headers import from_json_safe, to_json_safe
-from .engine import metadata, on_sqlite
-
-failed_messages = Table(
-    "failed_messages", metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("queue", String(255), nullable=False),
-    Column("message_id", String(64), nullable=True),
-    Column("type", String(64), nullable=True),
-    Column("correlation_id", String(64), nullable=True, index=True),
-    Column("headers", Text, nullable=False),
-    Column("content_type", String(255), nullable=True),
-    Column("body", LargeBinary, nullable=False),
-    Column("error_type", String(255), nullable=False),
-    Column("error", Text, nullable=False),
-    Column("traceback", Text, nullable=True),
-    Column("attempts", Integer, nullable=False),
-    Column("first_failed_at", Float, nullable=False),
-    Column("last_failed_at", Float, nullable=False),
-    Column("replayed_at", Float, nullable=True),
-)
-on_sqlite(failed_messages, autoincrement=True)  # a replay names its entry by id: an id never names another one
+from .tables import failed_messages as failed_messages  # its table, for the modules that read or write it
 
 
 @dataclass(frozen=True)
@@ -110,13 +74,31 @@ def _earlier(conn: Connection, entry: Entry, names: Names) -> Row[Any, Any] | No
                                       same).order_by(failed_messages.c.id).limit(1)).first()
 
 
-def entries(engine: Engine, ids: Sequence[int] | None = None) -> list[Row[Any]]:
-    """The entries with these ids (every entry if None), oldest first."""
+_NOT_REPLAYED = failed_messages.c.replayed_at.is_(None)
+
+
+def entries(engine: Engine, ids: Sequence[int] | None = None, replayed: bool | None = None,
+            **equal: str | None) -> list[Row[Any]]:
+    """The entries with these ids (every entry if None), oldest first; only those replayed (or
+    not) if `replayed` is given, and those whose columns hold each value of `equal` that is not None."""
     query = select(failed_messages).order_by(failed_messages.c.id)
     if ids is not None:
         query = query.where(failed_messages.c.id.in_(ids))
+    if replayed is not None:
+        query = query.where(failed_messages.c.replayed_at.is_not(None) if replayed else _NOT_REPLAYED)
+    query = query.where(*(failed_messages.c[name] == value for name, value in equal.items() if value is not None))
     with engine.connect() as conn:
         return list(conn.execute(query).all())
+
+
+def groups(engine: Engine) -> list[dict[str, Any]]:
+    """The entries not replayed, counted by queue, type and error class, the largest group first
+    (of two as large, the one that failed first)."""
+    columns = [failed_messages.c.queue, failed_messages.c.type, failed_messages.c.error_type]
+    query = (select(*columns, func.count().label("count")).where(_NOT_REPLAYED).group_by(*columns)
+             .order_by(func.count().desc(), func.min(failed_messages.c.id)))
+    with engine.connect() as conn:
+        return [dict(row._mapping) for row in conn.execute(query)]
 
 
 def headers_of(entry: Row[Any]) -> dict[str, Any]:

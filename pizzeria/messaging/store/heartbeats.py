@@ -6,19 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Column, Engine, Float, Integer, String, Table, delete, insert, select, update
+from sqlalchemy import Engine, delete, insert, select, update
 
-from .engine import metadata
-
-heartbeats = Table(
-    "heartbeats", metadata,
-    Column("process", String(128), primary_key=True),  # host:pid, as the inbox names it
-    Column("queues", String(255), nullable=False),
-    Column("started_at", Float, nullable=False),
-    Column("seen_at", Float, nullable=False),
-    Column("handled", Integer, nullable=False),
-    Column("stopped_at", Float, nullable=True),
-)
+from .tables import heartbeats as heartbeats  # its table, for the modules that read or write it
 
 INTERVAL_SECONDS = 5.0
 GONE_AFTER_SECONDS = 3 * INTERVAL_SECONDS

@@ -10,35 +10,9 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import (
-    Column,
-    Connection,
-    Engine,
-    Float,
-    Integer,
-    String,
-    Table,
-    bindparam,
-    delete,
-    func,
-    select,
-    update,
-)
+from sqlalchemy import Engine, bindparam, delete, func, select, update
 
-from .engine import metadata
-from .writes import insert_rows
-
-inbox = Table(
-    "inbox", metadata,
-    Column("consumer", String(64), primary_key=True),
-    Column("message_id", String(64), primary_key=True),
-    Column("handled_at", Float, nullable=False, index=True),  # when its handling committed
-    Column("started_at", Float, nullable=True),  # when the handler of the try that committed started
-    Column("process", String(128), nullable=True),
-    Column("attempt", Integer, nullable=True),
-    Column("last_error", String(255), nullable=True),  # of the try before, if one failed
-    Column("duplicates", Integer, nullable=True),
-)
+from .tables import inbox as inbox  # its table, for the modules that read or write it
 
 RETENTION_SECONDS = 7 * 24 * 3600.0  # far longer than any lease, retry or redelivery
 
@@ -67,11 +41,6 @@ def handled(engine: Engine, consumer: str, message_ids: Iterable[str]) -> set[st
     query = select(inbox.c.message_id).where(inbox.c.consumer == consumer, inbox.c.message_id.in_(wanted))
     with engine.connect() as conn:
         return set(conn.execute(query).scalars())
-
-
-def record(conn: Connection, consumer: str, process: str, handlings: list[Handling], now: float) -> None:
-    """Mark the messages handled by `consumer` in `process` at `now`; a duplicate raises IntegrityError."""
-    insert_rows(conn, inbox, rows(consumer, process, handlings, now))
 
 
 def rows(consumer: str, process: str, handlings: list[Handling], now: float) -> list[dict[str, object]]:

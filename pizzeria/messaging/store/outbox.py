@@ -6,49 +6,15 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import (
-    Column,
-    Connection,
-    Engine,
-    Float,
-    Integer,
-    LargeBinary,
-    Row,
-    String,
-    Table,
-    Text,
-    bindparam,
-    delete,
-    insert,
-    or_,
-    select,
-    update,
-)
+from sqlalchemy import Connection, Engine, Row, bindparam, delete, insert, or_, select, update
 
 from ..contracts.clock import SYSTEM, Clock
 from ..contracts.envelope import Envelope
-from ..delivery.middleware import Hooks, Step
-from ..observe import tracing
+from ..delivery.middleware import Middleware, Step
 from ..transport.delivery import Outgoing
 from ..transport.headers import from_json_safe, to_json_safe
-from .engine import metadata, on_sqlite
+from .tables import outbox as outbox  # its table, for the modules that read or write it
 from .writes import Writes, insert_rows
-
-outbox = Table(
-    "outbox", metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("message_id", String(64), nullable=False, index=True),  # a delayed message is taken back by it
-    Column("exchange", String(255), nullable=True),  # None: the topology's exchange
-    Column("routing_key", String(255), nullable=False),
-    Column("headers", Text, nullable=False),
-    Column("body", LargeBinary, nullable=False),
-    Column("not_before", Float, nullable=False, index=True),
-    Column("claimed_until", Float, nullable=True),
-)
-# Ids are never used again: a relay deletes the rows it published by id, and a row it
-# published may meanwhile have been published and deleted by another relay (its lease
-# over), its id taken by a new row, which SQLite would otherwise do.
-on_sqlite(outbox, autoincrement=True)
 
 PublishMany = Callable[[list[Outgoing]], None]
 LEASE_SECONDS = 10.0
@@ -111,12 +77,12 @@ class Relay:
     (`send`), and any other row that is due and not claimed by a live relay (`sweep`)."""
 
     def __init__(self, engine: Engine, publish_many: PublishMany, lease: float = LEASE_SECONDS,
-                 batch: int = 100, clock: Clock = SYSTEM, hooks: Hooks | None = None, exchange: str = ""):
+                 batch: int = 100, clock: Clock = SYSTEM, middleware: Middleware | None = None, exchange: str = ""):
         self.engine = engine
         self.exchange = exchange  # the topology's, for the traces of what goes to it
         self.publish_many = publish_many
         self.clock = clock
-        self.hooks = hooks or Hooks()
+        self.middleware = middleware or Middleware()
         self.lease = lease
         self.batch = batch
         self.published: list[int] = []
@@ -126,9 +92,15 @@ class Relay:
         deleted at the next sweep."""
         if rows:
             messages = [outgoing(row) for row in rows]
-            with tracing.sending([(message.exchange or self.exchange, message.routing_key, message.headers)
-                                  for message in messages]):
+            publishing = [(message.exchange or self.exchange, message.routing_key, message.headers)
+                          for message in messages]
+            self.middleware.before_publish(publishing)
+            try:
                 self.publish_many(messages)
+            except BaseException as error:
+                self.middleware.after_publish(publishing, error)
+                raise
+            self.middleware.after_publish(publishing, None)
             self.published += [row.id for row in rows]
 
     def sweep(self) -> int:
@@ -137,9 +109,9 @@ class Relay:
         self.forget_published()
         sent = 0
         while rows := self._claim():
-            self.hooks.reach(Step.RELAY_CLAIMED)
+            self.middleware.reached(Step.RELAY_CLAIMED)
             self.send(rows)
-            self.hooks.reach(Step.RELAY_CONFIRMED)
+            self.middleware.reached(Step.RELAY_CONFIRMED)
             self.forget_published()
             sent += len(rows)
         return sent

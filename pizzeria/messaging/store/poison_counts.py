@@ -9,17 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Column, Connection, Engine, Float, Integer, String, Table, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, update
 
-from .engine import metadata
-
-starts = Table(
-    "redelivered_starts", metadata,
-    Column("consumer", String(64), primary_key=True),
-    Column("message_id", String(64), primary_key=True),
-    Column("started", Integer, nullable=False),  # redeliveries started, this one included
-    Column("last_started_at", Float, nullable=False, index=True),
-)
+from .tables import redelivered_starts as starts
 
 COUNT_ONE_MORE = (update(starts)
                   .where(starts.c.consumer == bindparam("b_consumer"), starts.c.message_id == bindparam("b_id"))

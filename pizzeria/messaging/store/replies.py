@@ -6,20 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from sqlalchemy import Column, Connection, Engine, Float, Integer, LargeBinary, String, Table, delete, select
+from sqlalchemy import Connection, Engine, delete, select
 
 from ..contracts.envelope import Envelope
-from .engine import metadata
-
-replies = Table(
-    "replies", metadata,
-    Column("consumer", String(64), primary_key=True),
-    Column("message_id", String(64), primary_key=True),  # the command answered
-    Column("position", Integer, primary_key=True),
-    Column("routing_key", String(255), nullable=False),
-    Column("body", LargeBinary, nullable=False),
-    Column("recorded_at", Float, nullable=False, index=True),
-)
+from .tables import replies as replies  # its table, for the modules that read or write it
 
 
 def rows(consumer: str, answers: Mapping[str, list[tuple[Envelope, str]]], now: float) -> list[dict[str, object]]:

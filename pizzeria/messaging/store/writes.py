@@ -109,10 +109,10 @@ class Writes:
         """Do the writes, and insert `rows` into `table`; return `returning` of each, in their order."""
         if conn.dialect.name == "postgresql":
             return self._together(conn, table, rows, returning)
+        for key, values, where in self.deletes:  # first: a message withdrawn may be sent again
+            conn.execute(delete(key.table).where(key.in_(values), where))
         for each, values in self.inserts:
             _clashing(each, partial(insert_rows, conn, each, values))
-        for key, values, where in self.deletes:
-            conn.execute(delete(key.table).where(key.in_(values), where))
         if not rows:
             return []
         return _clashing(table, lambda: insert_rows(conn, table, rows, returning).all())

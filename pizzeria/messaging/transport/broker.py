@@ -15,7 +15,7 @@ from sqlalchemy.exc import DBAPIError
 
 from ..contracts.clock import SYSTEM, Clock
 from ..contracts.errors import TopologyMismatch
-from ..delivery.middleware import Hooks, Step
+from ..delivery.middleware import Middleware, Step
 from .delivery import Outgoing, corked
 from .topology import Topology
 
@@ -114,9 +114,9 @@ class Publisher:
     per batch for the broker to confirm every message of it, and tries a batch again on a new
     connection if the connection is lost (a message may then go twice: the inbox drops it)."""
 
-    def __init__(self, broker: Broker, hooks: Hooks | None = None):
+    def __init__(self, broker: Broker, middleware: Middleware | None = None):
         self.broker = broker
-        self.hooks = hooks or Hooks()
+        self.middleware = middleware or Middleware()
         self.lock = threading.Lock()  # held while it writes: a pacemaker may beat on its connection
         self._connection: Connection | None = None
         self._producer: Producer | None = None
@@ -163,7 +163,7 @@ class Publisher:
                 if self.broker.is_amqp:
                     self._published += 1
                     self._unconfirmed.add(self._published)
-        self.hooks.reach(Step.AFTER_PUBLISH)
+        self.middleware.reached(Step.AFTER_PUBLISH)
         # Confirms come in as the connection is read, by this loop or by py-amqp itself before
         # each publish: the listeners set up in _open count them wherever they are read.
         while self._unconfirmed:  # all of them, so that no late nack falls on the next batch

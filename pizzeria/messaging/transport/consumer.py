@@ -1,10 +1,10 @@
-"""The worker: kombu's consumer loop feeding the pipeline batches of deliveries, and relaying
-the outbox between them."""
+"""The worker: kombu's consumer loop feeding the pipeline batches of deliveries, its connection
+kept alive, and the middlewares' chores between batches."""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from functools import partial
 from typing import Any
 
@@ -15,52 +15,40 @@ from sqlalchemy import Engine
 
 from ..contracts.clock import SYSTEM, Clock
 from ..contracts.endpoint import Endpoint
-from ..delivery.middleware import Hooks
+from ..delivery.middleware import Middleware, Middlewares
 from ..delivery.pipeline import MAX_BODY_BYTES, Pipeline
-from ..delivery.policy import RetryPolicy
-from ..store import heartbeats, inbox, replies
-from ..store import poison_counts as starts
+from ..delivery.policy import FailurePolicy
+from ..observe.chores import SWEEP_SECONDS, Heartbeat, OutboxSweep, Pruning
+from ..observe.middlewares import standard
+from ..store import inbox
 from ..store.outbox import Relay
 from .broker import Broker, Publisher
 from .delivery import JSON, HeldAcks, KombuDelivery, corked
 from .pacemaker import Pacemaker
 
-OUTAGE_BACKOFF_SECONDS = 1.0  # doubled while the database stays out, up to
-MAX_OUTAGE_BACKOFF_SECONDS = 16.0
-SWEEP_SECONDS = 1.0
 MAX_BATCH = 50  # deliveries handled together at most; prefetch bounds it too
 LINGER_SECONDS = 0.005  # how long a busy consumer waits for more deliveries to join a batch
-SWEEP_AFTER_ROWS = 200  # published rows to delete in one go, at the latest
 HEARTBEAT_RATE = 4  # heartbeat checks per heartbeat interval
-PRUNE_SECONDS = 600.0  # how often a worker forgets the inbox rows older than the retention
 
 
 class Worker(ConsumerMixin):
     """Consumes the endpoints' queues until `should_stop`, handing every batch of deliveries at
-    hand to the pipeline; relays the outbox between batches."""
+    hand to the pipeline, and giving the middlewares a turn between batches."""
 
-    def __init__(self, broker: Broker, endpoints: list[Endpoint], pipeline: Pipeline, publisher: Publisher,
-                 inbox_retention: float = inbox.RETENTION_SECONDS):
+    def __init__(self, broker: Broker, endpoints: list[Endpoint], pipeline: Pipeline, publisher: Publisher):
         self.broker = broker
         self.connection = broker.connection()
         self.endpoints = endpoints
         self.pipeline = pipeline
         self.publisher = publisher
-        self.relay: Relay = pipeline.relay
+        self.middleware = pipeline.middleware
         self.clock = pipeline.clock
         self.log = pipeline.names.logger("consumer")
         self.batch: list[tuple[Endpoint, KombuDelivery]] = []
         self.acks = HeldAcks(publisher.lock)
         self.batch_limit = min(MAX_BATCH, sum(endpoint.prefetch for endpoint in endpoints))
-        self._sweep_due = 0.0
-        self.inbox_retention = inbox_retention
-        self._prune_due = 0.0
-        self._beat_due = 0.0
         self._keep_alive_due = 0.0
-        self.started_at = self.clock.time()
-        self.handled = 0  # messages handled, for the heartbeat
-        pipeline.hooks.handled.append(self._count_handled)
-        self.outage_backoff = OUTAGE_BACKOFF_SECONDS
+        self.outages = 0  # batches in a row requeued for an outage
         self.consuming: Connection | None = None
         self.pacemaker = Pacemaker(broker.heartbeat if broker.is_amqp else 0.0, self._open_connections,
                                    self.clock, publisher.lock)
@@ -107,59 +95,14 @@ class Worker(ConsumerMixin):
         self.batch.append((endpoint, KombuDelivery(message, self.publisher.lock, acks)))
 
     def on_iteration(self) -> None:
-        if self.clock.monotonic() >= self._sweep_due or len(self.relay.published) >= SWEEP_AFTER_ROWS:
-            self.sweep_outbox()
-        if self.clock.monotonic() >= self._prune_due:
-            self.prune_inbox()
-        if self.clock.monotonic() >= self._beat_due:
-            self.beat()
-
-    def beat(self) -> None:
-        """Write this process's heartbeat; a database hiccup is logged and it beats next time."""
-        self._beat_due = self.clock.monotonic() + heartbeats.INTERVAL_SECONDS
-        queues = [self.broker.topology.queues[endpoint.name].name for endpoint in self.endpoints]
-        try:
-            heartbeats.beat(self.pipeline.engine, self.pipeline.process, queues, self.started_at, self.handled,
-                            self.clock.time())
-        except Exception as error:
-            self.log.warning("heartbeat failed, will retry", error=str(error).splitlines()[0])
-
-    def _count_handled(self, _consumer: str, _envelope: Any, _sent: Any) -> None:
-        self.handled += 1
-
-    def sweep_outbox(self) -> None:
-        """Delete what was published, publish what is due; a broker hiccup is logged and the
-        rows wait in the outbox for the next sweep."""
-        self._sweep_due = self.clock.monotonic() + SWEEP_SECONDS
-        try:
-            self.relay.sweep()
-        except Exception as error:
-            self.log.warning("outbox relay failed, will retry", error=str(error))
-            self.publisher.drop()
-
-    def prune_inbox(self) -> None:
-        """Forget the messages handled (and the answers to commands) longer ago than the
-        retention; a database hiccup is logged and the rows wait for the next time."""
-        self._prune_due = self.clock.monotonic() + PRUNE_SECONDS
-        try:
-            before = self.clock.time() - self.inbox_retention
-            pruned = sum(forget(self.pipeline.engine, before)
-                         for forget in (inbox.prune, replies.prune, heartbeats.prune, starts.prune))
-        except Exception as error:
-            self.log.warning("inbox pruning failed, will retry", error=str(error).splitlines()[0])
-            return
-        if pruned:
-            self.log.info("inbox pruned", rows=pruned, retention_seconds=self.inbox_retention)
+        """A turn of the loop: the middlewares' chores."""
+        self.middleware.on_idle(self.clock.monotonic())
 
     def close(self) -> None:
-        """Publish what is left in the outbox, close the publisher, and say this process stopped."""
+        """Let the middlewares finish (the outbox published, the stop recorded), then close the publisher."""
         self.pacemaker.stop()
-        self.sweep_outbox()
+        self.middleware.on_close()
         self.publisher.close()
-        try:
-            heartbeats.stop(self.pipeline.engine, self.pipeline.process, self.handled, self.clock.time())
-        except Exception as error:
-            self.log.warning("could not record the stop", error=str(error).splitlines()[0])
 
     def consume(self, limit: Any = None, timeout: Any = None, safety_interval: float = 1,
                 **kwargs: Any) -> Iterator[None]:
@@ -200,7 +143,7 @@ class Worker(ConsumerMixin):
 
     def handle_batch(self) -> None:
         """Hand each endpoint's deliveries to the pipeline; back off while the database is out,
-        longer the longer it stays out."""
+        as long as the failure policy says."""
         batch, self.batch = self.batch, []
         with self.pacemaker.busy(), corked(self.consuming), self.acks.settling():
             for endpoint in self.endpoints:
@@ -208,25 +151,33 @@ class Worker(ConsumerMixin):
                 if not deliveries:
                     continue
                 if self.pipeline.handle(endpoint, deliveries):
-                    self.outage_backoff = OUTAGE_BACKOFF_SECONDS
+                    self.outages = 0
                 else:
-                    self.clock.sleep(self.outage_backoff)
-                    self.outage_backoff = min(2 * self.outage_backoff, MAX_OUTAGE_BACKOFF_SECONDS)
+                    self.outages += 1
+                    self.clock.sleep(self.pipeline.policy.backoff(self.outages))
 
     def _open_connections(self) -> list[Connection]:
         """The connections the pacemaker keeps alive: the consumer's and the publisher's."""
         return [connection for connection in (self.consuming, self.publisher.connection) if connection is not None]
 
 
-def build_worker(broker: Broker, engine: Engine, endpoints: list[Endpoint], policy: RetryPolicy = RetryPolicy(),
-                 max_body_bytes: int = MAX_BODY_BYTES, hooks: Hooks | None = None, clock: Clock = SYSTEM,
-                 inbox_retention: float = inbox.RETENTION_SECONDS) -> Worker:
-    """A worker for the endpoints, with its own publisher, relay and pipeline."""
-    hooks = hooks or Hooks()
-    publisher = Publisher(broker, hooks)
-    relay = Relay(engine, publisher.publish_many, clock=clock, hooks=hooks, exchange=broker.topology.exchange.name)
-    pipeline = Pipeline(engine, relay, broker.topology.names, policy, max_body_bytes, hooks, clock)
-    return Worker(broker, endpoints, pipeline, publisher, inbox_retention)
+def build_worker(broker: Broker, engine: Engine, endpoints: list[Endpoint], policy: FailurePolicy | None = None,
+                 max_body_bytes: int = MAX_BODY_BYTES, middlewares: Sequence[Middleware] = (), clock: Clock = SYSTEM,
+                 inbox_retention: float = inbox.RETENTION_SECONDS, sweep_seconds: float = SWEEP_SECONDS) -> Worker:
+    """A worker for the endpoints, with its own publisher, relay and pipeline; its middlewares
+    are the standard ones (log context, traces), the chores (outbox sweep, pruning, heartbeat),
+    then `middlewares`, in that order."""
+    chain = Middlewares(standard())
+    publisher = Publisher(broker, chain)
+    relay = Relay(engine, publisher.publish_many, clock=clock, middleware=chain, exchange=broker.topology.exchange.name)
+    pipeline = Pipeline(engine, relay, broker.topology.names, policy, max_body_bytes, chain, clock)
+    log = broker.topology.names.logger("consumer")
+    queues = [broker.topology.queues[endpoint.name].name for endpoint in endpoints]
+    for chore in (OutboxSweep(relay, publisher.drop, log, clock, sweep_seconds),
+                  Pruning(engine, inbox_retention, log, clock), Heartbeat(engine, pipeline.process, queues, log, clock),
+                  *middlewares):
+        chain.add(chore)
+    return Worker(broker, endpoints, pipeline, publisher)
 
 
 def _started(consumer: Any) -> Any:

@@ -1,0 +1,1 @@
+"""The backoffice: opens a ticket for each issue it is asked to."""

@@ -1,0 +1,9 @@
+"""The backoffice, declared once for the helpdesk."""
+
+from pizzeria.messaging import Module
+
+from .domain import metadata
+from .handlers import HANDLERS
+from .messages import contract
+
+MODULE = Module("backoffice", contract, handlers=lambda _settings: HANDLERS, tables=metadata)

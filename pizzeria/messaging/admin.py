@@ -1,0 +1,125 @@
+"""Operations on the core's tables, for an application's command line and web: the failed store
+(list, show, group, replay, delete), the consumer processes by their heartbeats, what the inbox
+and the outbox hold, and the tables to create. Each function takes the engine of the database
+the consumers share; what a conversation is (a visit, an order) is the application's to say."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Engine, Row, func, or_, select
+
+from .contracts.names import Names
+from .observe.redact import hide_password, hide_url_passwords
+from .observe.tracing import conversation_trace_id
+from .store import failed, heartbeats
+from .store import inbox as handled
+from .store.failed_entries import FAILED, REPLAYED
+from .store.failed_entries import details as failed_details
+from .store.failed_entries import status as failed_status
+from .store.failed_entries import summary as failed_summary
+from .store.heartbeats import ALIVE, GONE, STOPPED
+from .store.tables import inbox, outbox
+from .store.tables import metadata as core_tables
+from .transport.delivery import Outgoing
+
+__all__ = [
+    "ALIVE", "FAILED", "GONE", "REPLAYED", "STOPPED", "consumer_processes", "conversation_trace_id",
+    "conversations_waiting", "core_tables", "delete_failed", "failed_by_queue", "failed_details", "failed_entries",
+    "failed_groups", "failed_status", "failed_summary", "handled_counts", "hide_password", "hide_url_passwords",
+    "inbox_rows", "outbox_lag", "replay_failed", "took_effect", "waiting_in_outbox",
+]
+
+
+def failed_entries(engine: Engine, ids: Sequence[int] | None = None, *, queue: str | None = None,
+                   type: str | None = None, error_type: str | None = None, correlation_id: str | None = None,
+                   status: str | None = None) -> list[Row[Any]]:
+    """The failed store's entries, oldest first: those with these ids (any if None) and each of
+    the queue, type, error class, conversation and status (FAILED or REPLAYED) given."""
+    if status not in (None, FAILED, REPLAYED):
+        return []
+    return failed.entries(engine, ids, None if status is None else status == REPLAYED, queue=queue, type=type,
+                          error_type=error_type, correlation_id=correlation_id)
+
+
+def failed_groups(engine: Engine) -> list[dict[str, Any]]:
+    """The entries not replayed, counted by queue, type and error class, the largest group first."""
+    return failed.groups(engine)
+
+
+def failed_by_queue(engine: Engine) -> dict[str, int]:
+    """How many entries not replayed each queue has, for the queues that have any."""
+    counts: Counter[str] = Counter()
+    for group in failed.groups(engine):
+        counts[group["queue"]] += group["count"]
+    return dict(counts)
+
+
+def took_effect(engine: Engine, entry: Row[Any], names: Names) -> bool:
+    """Whether the inbox of the entry's consumer shows its message handled: a replay would do nothing."""
+    consumer = entry.queue.removeprefix(names.queue(""))
+    return bool(entry.message_id) and bool(handled.handled(engine, consumer, [entry.message_id]))
+
+
+def replay_failed(engine: Engine, publish: Callable[[Outgoing], None], entry: Row[Any], names: Names,
+                  now: float) -> None:
+    """Send the entry's message to its queue again with `publish`, as it came, marked replayed at `now`."""
+    failed.replay(engine, publish, entry, names, now)
+
+
+def delete_failed(engine: Engine, ids: Sequence[int]) -> None:
+    """Delete the entries with these ids from the failed store."""
+    failed.remove(engine, ids)
+
+
+def consumer_processes(engine: Engine, now: float) -> list[dict[str, Any]]:
+    """Every consumer process the heartbeats know, the latest seen first, ALIVE, GONE or STOPPED at `now`."""
+    return heartbeats.processes(engine, now)
+
+
+def handled_counts(engine: Engine) -> dict[str, int]:
+    """How many messages each consumer handled, as far back as its inbox remembers."""
+    with engine.connect() as conn:
+        return {consumer: count for consumer, count in conn.execute(
+            select(inbox.c.consumer, func.count()).group_by(inbox.c.consumer))}
+
+
+def inbox_rows(engine: Engine, consumers: Iterable[str], message_ids: Iterable[str]) -> list[Row[Any]]:
+    """The inbox rows of these messages handled by these consumers: which process handled each,
+    when its handler started, when it committed, at which attempt, after which error."""
+    query = select(inbox).where(inbox.c.consumer.in_(list(consumers)), inbox.c.message_id.in_(list(message_ids)))
+    with engine.connect() as conn:
+        return list(conn.execute(query).all())
+
+
+def outbox_lag(engine: Engine, now: float) -> dict[str, Any]:
+    """How many outbox rows are due and not in a relay's hands (those a relay published wait
+    only to be deleted) and how long the oldest has waited; how many wait for later."""
+    due = outbox.c.not_before <= now
+    free = or_(outbox.c.claimed_until.is_(None), outbox.c.claimed_until < now)
+    with engine.connect() as conn:
+        pending, oldest = conn.execute(select(func.count(), func.min(outbox.c.not_before)).where(due, free)).one()
+        later = conn.execute(select(func.count()).where(~due)).scalar_one()
+    return {"pending": pending, "oldest_seconds": None if oldest is None else round(now - oldest, 3), "delayed": later}
+
+
+def waiting_in_outbox(engine: Engine, correlation_id: str) -> list[tuple[str, float]]:
+    """The type and due time of each message of the conversation that waits in the outbox, no
+    relay holding it (a deadline, a retry; not one published, waiting only to be deleted), soonest first."""
+    query = (select(outbox.c.headers, outbox.c.not_before)
+             .where(outbox.c.headers.contains(correlation_id), outbox.c.claimed_until.is_(None))
+             .order_by(outbox.c.not_before))
+    with engine.connect() as conn:
+        rows = conn.execute(query).all()
+    return [(str(fields.get("type")), due_at) for headers, due_at in rows
+            if (fields := json.loads(headers)).get("correlation_id") == correlation_id]
+
+
+def conversations_waiting(engine: Engine, routing_key: str) -> set[str]:
+    """The conversations (their correlation ids) with a message of this routing key in the outbox."""
+    with engine.connect() as conn:
+        rows = conn.execute(select(outbox.c.headers).where(outbox.c.routing_key == routing_key)).scalars().all()
+    return {correlation_id for headers in rows if (correlation_id := json.loads(headers).get("correlation_id"))}

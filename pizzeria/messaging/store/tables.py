@@ -1,0 +1,87 @@
+"""Every table of the core, on one `metadata`: the inbox, the answers kept, the poison counts,
+the outbox, the failed store and the heartbeats. Their names and columns are those of existing
+databases: change them only with a migration."""
+
+from __future__ import annotations
+
+from sqlalchemy import Column, Float, Integer, LargeBinary, MetaData, String, Table, Text
+
+from .engine import on_sqlite
+
+metadata = MetaData()
+
+inbox = Table(
+    "inbox", metadata,
+    Column("consumer", String(64), primary_key=True),
+    Column("message_id", String(64), primary_key=True),
+    Column("handled_at", Float, nullable=False, index=True),  # when its handling committed
+    Column("started_at", Float, nullable=True),  # when the handler of the try that committed started
+    Column("process", String(128), nullable=True),
+    Column("attempt", Integer, nullable=True),
+    Column("last_error", String(255), nullable=True),  # of the try before, if one failed
+    Column("duplicates", Integer, nullable=True),
+)
+
+replies = Table(
+    "replies", metadata,
+    Column("consumer", String(64), primary_key=True),
+    Column("message_id", String(64), primary_key=True),  # the command answered
+    Column("position", Integer, primary_key=True),
+    Column("routing_key", String(255), nullable=False),
+    Column("body", LargeBinary, nullable=False),
+    Column("recorded_at", Float, nullable=False, index=True),
+)
+
+redelivered_starts = Table(
+    "redelivered_starts", metadata,
+    Column("consumer", String(64), primary_key=True),
+    Column("message_id", String(64), primary_key=True),
+    Column("started", Integer, nullable=False),  # redeliveries started, this one included
+    Column("last_started_at", Float, nullable=False, index=True),
+)
+
+outbox = Table(
+    "outbox", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("message_id", String(64), nullable=False, index=True),  # a delayed message is taken back by it
+    Column("exchange", String(255), nullable=True),  # None: the topology's exchange
+    Column("routing_key", String(255), nullable=False),
+    Column("headers", Text, nullable=False),
+    Column("body", LargeBinary, nullable=False),
+    Column("not_before", Float, nullable=False, index=True),
+    Column("claimed_until", Float, nullable=True),
+)
+# Ids are never used again: a relay deletes the rows it published by id, and a row it
+# published may meanwhile have been published and deleted by another relay (its lease
+# over), its id taken by a new row, which SQLite would otherwise do.
+on_sqlite(outbox, autoincrement=True)
+
+failed_messages = Table(
+    "failed_messages", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("queue", String(255), nullable=False),
+    Column("message_id", String(64), nullable=True),
+    Column("type", String(64), nullable=True),
+    Column("correlation_id", String(64), nullable=True, index=True),
+    Column("headers", Text, nullable=False),
+    Column("content_type", String(255), nullable=True),
+    Column("body", LargeBinary, nullable=False),
+    Column("error_type", String(255), nullable=False),
+    Column("error", Text, nullable=False),
+    Column("traceback", Text, nullable=True),
+    Column("attempts", Integer, nullable=False),
+    Column("first_failed_at", Float, nullable=False),
+    Column("last_failed_at", Float, nullable=False),
+    Column("replayed_at", Float, nullable=True),
+)
+on_sqlite(failed_messages, autoincrement=True)  # a replay names its entry by id: an id never names another one
+
+heartbeats = Table(
+    "heartbeats", metadata,
+    Column("process", String(128), primary_key=True),  # host:pid, as the inbox names it
+    Column("queues", String(255), nullable=False),
+    Column("started_at", Float, nullable=False),
+    Column("seen_at", Float, nullable=False),
+    Column("handled", Integer, nullable=False),
+    Column("stopped_at", Float, nullable=True),
+)
