@@ -172,10 +172,9 @@ def _env_layer(env: Mapping[str, str], known: Collection[str]) -> _Layer:
     """The PIZZERIA_* variables of settings that are set and not empty; one that holds `__`, or names
     a module's setting without its module, and is no setting's is refused."""
     keys = {variable(key): key for key in known}
-    for name, value in env.items():
+    for name in (name for name, value in env.items() if value and name.startswith(PREFIX) and name not in keys):
         bare = name.removeprefix(PREFIX).lower()
-        if value and name.startswith(PREFIX) and name not in keys and (
-                NESTED in bare or any(key.endswith(f".{bare}") for key in known)):
+        if NESTED in bare or any(key.endswith(f".{bare}") for key in known):
             raise ConfigError(f"{name}: no such setting{_did_you_mean(name, known, variable)}")
     return _Layer({key: env[name] for name, key in keys.items() if env.get(name)})
 

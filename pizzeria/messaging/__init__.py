@@ -34,12 +34,11 @@ from .contracts.errors import (
 from .contracts.message import Command, Contract, Event, Message
 from .contracts.names import Names
 from .contracts.settings import Setting
-from .delivery.context import Context
 from .delivery.attempt import InFlight
+from .delivery.context import Context
 from .delivery.middleware import How, Middleware, Middlewares, Settled, Step
-from .delivery.policy import Dead, Decision, FailurePolicy, Requeue, RetryLater, RetryNow, is_outage
 from .delivery.pipeline import MAX_BODY_BYTES, Pipeline
-from .delivery.policy import RetryPolicy
+from .delivery.policy import Dead, Decision, FailurePolicy, Requeue, RetryLater, RetryNow, RetryPolicy, is_outage
 from .observe import tracing
 from .store.engine import make_engine, on_sqlite
 from .store.inbox import RETENTION_SECONDS as INBOX_RETENTION_SECONDS

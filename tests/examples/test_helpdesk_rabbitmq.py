@@ -1,6 +1,7 @@
 """The helpdesk on a real RabbitMQ, its three consumers separate processes, the customer
-service killed with SIGKILL while issues are on their way: once the failed mails are replayed,
-every issue has one ticket and one confirmation."""
+service killed with SIGKILL as soon as it has recorded issues (what it sent for them perhaps
+still in its outbox, their tickets still to come) and started again: once the failed mails are
+replayed, every issue has one ticket and one confirmation."""
 
 from __future__ import annotations
 

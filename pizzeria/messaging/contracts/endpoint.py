@@ -10,7 +10,7 @@ from sqlalchemy import MetaData
 
 from .context import HandlerContext
 from .errors import ContractError
-from .message import Contract, Message
+from .message import Command, Contract, Message
 from .settings import Setting
 
 Handler = Callable[[Any, HandlerContext], None]
@@ -65,5 +65,11 @@ class Endpoint:
 
     @property
     def routes(self) -> list[str]:
-        """The routing key patterns of what it handles: `<module>.<kind>.*` for each."""
-        return sorted({cast(type[Message], cls).route.rsplit(".", 1)[0] + ".*" for cls in self.handlers})
+        """The routing keys of what it handles: `<module>.command.*` for the commands of a module
+        (one it does not know still reaches it, and goes to the failed store), and the route of
+        each event it subscribes to, alone (another event of that module is none of its business)."""
+        return sorted({_route_of(cast(type[Message], cls)) for cls in self.handlers})
+
+
+def _route_of(cls: type[Message]) -> str:
+    return cls.route.rsplit(".", 1)[0] + ".*" if issubclass(cls, Command) else cls.route

@@ -10,7 +10,8 @@ from sqlalchemy import Connection, Engine, Row, bindparam, delete, insert, or_, 
 
 from ..contracts.clock import SYSTEM, Clock
 from ..contracts.envelope import Envelope
-from ..delivery.middleware import Middleware, Step
+from ..delivery.middleware import Middleware, Middlewares, Step
+from ..observe.middlewares import standard
 from ..transport.delivery import Outgoing
 from ..transport.headers import from_json_safe, to_json_safe
 from .tables import outbox as outbox  # its table, for the modules that read or write it
@@ -82,7 +83,7 @@ class Relay:
         self.exchange = exchange  # the topology's, for the traces of what goes to it
         self.publish_many = publish_many
         self.clock = clock
-        self.middleware = middleware or Middleware()
+        self.middleware = middleware or Middlewares(standard())  # traces, unless told otherwise
         self.lease = lease
         self.batch = batch
         self.published: list[int] = []
