@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from pizzeria import modules
-from pizzeria.messaging import MAX_BODY_BYTES, RetryPolicy, Setting
+from pizzeria.messaging import MAX_BODY_BYTES, FailurePolicy, Setting
 from pizzeria.settings_table import FIELDS, INBOX_RETENTION_DAYS, SETTINGS
 
 PREFIX = "PIZZERIA_"
@@ -37,7 +37,7 @@ class Settings:
     database_url: str
     var_dir: Path
     log_json: bool = False
-    retry: RetryPolicy = RetryPolicy()
+    retry: FailurePolicy = FailurePolicy()
     faults: Mapping[str, int] = field(default_factory=dict)
     max_body_bytes: int = MAX_BODY_BYTES
     inbox_retention_days: float = INBOX_RETENTION_DAYS
@@ -73,7 +73,7 @@ class Settings:
             else:
                 group, _, attribute = FIELDS.get(name, name).rpartition(".")
                 (retry if group == "retry" else fields)[attribute] = item.value
-        return cls(**fields, retry=RetryPolicy(**retry), modules=values)
+        return cls(**fields, retry=FailurePolicy(**retry), modules=values)
 
 
 @dataclass(frozen=True)

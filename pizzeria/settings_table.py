@@ -11,9 +11,9 @@ from typing import Any
 
 from pizzeria import modules
 from pizzeria.messaging import INBOX_RETENTION_SECONDS as RETENTION_SECONDS
-from pizzeria.messaging import MAX_BODY_BYTES, RetryPolicy, Setting
+from pizzeria.messaging import MAX_BODY_BYTES, FailurePolicy, Setting
 
-RETRY = RetryPolicy()  # the defaults
+RETRY = FailurePolicy()  # the defaults
 INBOX_RETENTION_DAYS = RETENTION_SECONDS / 86400
 FAULT = re.compile(r"^(?P<queue>[a-z_][a-z0-9_]*)\.(?P<type>[A-Za-z]+):(?P<times>\d{1,4}|kill)$")
 KILL = -1  # a fault's times that say: the handler kills its own process, every time
@@ -97,7 +97,7 @@ SETTINGS = (  # var_dir first: the defaults of the URLs use it
             secret=True),
 )
 
-FIELDS = {  # where Settings keeps those it does not keep under their own name; retry.NAME: the RetryPolicy's NAME
+FIELDS = {  # where Settings keeps those it does not keep under their own name; retry.NAME: the FailurePolicy's NAME
     "broker_heartbeat": "heartbeat_seconds",
     "delivery_limit": "retry.delivery_limit",
     "retry_immediate": "retry.immediate",

@@ -11,13 +11,8 @@ from typing import Any, TypeVar
 from sqlalchemy import Engine
 
 from pizzeria.bootstrap import NAMES
-from pizzeria.messaging import (
-    Envelope,
-    Outgoing,
-    Pipeline,
-    RetryPolicy,
-    Worker,
-)
+from pizzeria.messaging import Envelope, FailurePolicy, Outgoing, Worker
+from pizzeria.messaging.delivery.pipeline import Pipeline
 from pizzeria.messaging.store.outbox import Relay
 
 M = TypeVar("M")
@@ -56,7 +51,7 @@ class FakePublisher:
         self.published += messages
 
 
-def pipeline(engine: Engine, policy: RetryPolicy = RetryPolicy(), **kwargs: Any) -> Pipeline:
+def pipeline(engine: Engine, policy: FailurePolicy = FailurePolicy(), **kwargs: Any) -> Pipeline:
     """A pipeline on `engine` whose relay publishes to a FakePublisher (`.relay.publish_many`)."""
     return Pipeline(engine, Relay(engine, FakePublisher().publish_many), NAMES, policy, **kwargs)
 

@@ -14,10 +14,10 @@ from pizzeria.messaging import (
     Broker,
     Endpoint,
     Envelope,
+    FailurePolicy,
     Module,
     Names,
     Publisher,
-    RetryPolicy,
     Topology,
     Worker,
     build_worker,
@@ -35,7 +35,7 @@ from .mailer.module import MODULE as MAILER
 NAMES = Names("helpdesk")
 MODULES = (CUSTOMER, MAILER, BACKOFFICE)
 # Quick retries: a message that keeps failing is in the failed store in a fraction of a second.
-RETRIES = RetryPolicy(immediate=1, delayed=1, first_delay=0.2)
+RETRIES = FailurePolicy(immediate=1, delayed=1, first_delay=0.2)
 
 
 @dataclass(frozen=True)

@@ -35,26 +35,30 @@ from .contracts.message import Command, Contract, Event, Message
 from .contracts.names import Names
 from .contracts.settings import Setting
 from .delivery.attempt import InFlight
-from .delivery.context import Context
-from .delivery.middleware import How, Middleware, Middlewares, Settled, Step
-from .delivery.pipeline import MAX_BODY_BYTES, Pipeline
-from .delivery.policy import Dead, Decision, FailurePolicy, Requeue, RetryLater, RetryNow, RetryPolicy, is_outage
+from .delivery.middleware import How, Middleware, Settled, Step
+from .delivery.pipeline import MAX_BODY_BYTES
+from .delivery.policy import Dead, Decision, FailurePolicy, Requeue, RetryLater, RetryNow, is_outage
 from .observe import tracing
 from .store.engine import make_engine, on_sqlite
 from .store.inbox import RETENTION_SECONDS as INBOX_RETENTION_SECONDS
 from .store.writes import insert_rows, update_rows
 from .transport.broker import Broker, Publisher, is_amqp
 from .transport.consumer import Worker, build_worker
-from .transport.delivery import Delivery, Outgoing
+from .transport.delivery import Outgoing
 from .transport.sending import send
 from .transport.topology import CLASSIC, QUORUM, Topology
 
 __all__ = [
-    "CLASSIC", "INBOX_RETENTION_SECONDS", "QUORUM", "is_amqp", "tracing",
-    "MAX_BODY_BYTES", "SYSTEM", "BadMessage", "Broker", "Clock", "Command", "Conflict", "Context", "Contract",
-    "ContractError", "Delivery", "Endpoint", "Envelope", "Event", "Handler", "HandlerContext", "HandlerMisused", "How", "InFlight", "Middleware", "Middlewares", "Settled",
+    # contracts: what a module declares, and what its handlers see
+    "Command", "Contract", "Event", "Message", "Module", "Setting", "Endpoint", "Handler", "HandlerContext",
+    "Envelope", "Names", "derived_id", "new_id", "from_payload", "to_payload",
+    "Clock", "SystemClock", "SYSTEM", "VirtualClock",
+    "MessagingError", "BadMessage", "InvalidPayload", "UnknownType", "Conflict", "ContractError", "HandlerMisused",
+    "TopologyMismatch",
+    # delivery: the failure policy and the middleware
     "FailurePolicy", "Decision", "RetryNow", "RetryLater", "Dead", "Requeue", "is_outage",
-    "InvalidPayload", "Message", "MessagingError", "Module", "Names", "Outgoing", "Pipeline", "Publisher", "RetryPolicy",
-    "Setting", "Step", "SystemClock", "Topology", "TopologyMismatch", "UnknownType", "VirtualClock", "Worker", "build_worker",
-    "derived_id", "from_payload", "insert_rows", "make_engine", "new_id", "on_sqlite", "send", "to_payload", "update_rows",
+    "Middleware", "Step", "How", "Settled", "InFlight", "MAX_BODY_BYTES", "tracing",
+    # transport and store: running it
+    "Broker", "Publisher", "Outgoing", "Topology", "CLASSIC", "QUORUM", "is_amqp", "Worker", "build_worker", "send",
+    "make_engine", "on_sqlite", "insert_rows", "update_rows", "INBOX_RETENTION_SECONDS",
 ]

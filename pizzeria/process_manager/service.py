@@ -8,13 +8,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from pizzeria.messaging import (
-    Envelope,
-    Outgoing,
-    Publisher,
-    derived_id,
-    new_id,
-)
+from pizzeria.messaging import Publisher, derived_id, new_id, send
 
 from . import views
 from .messages import StartTableService
@@ -79,8 +73,7 @@ def _tell(publisher: Publisher, current: Report, command: Any, which: str) -> st
 
 def _publish(publisher: Publisher, command: Any, visit_id: str, message_id: str) -> str:
     """Send `command` to the process manager, in the visit's conversation; return the visit's id."""
-    envelope = Envelope.wrap(command, message_id=message_id, correlation_id=visit_id)
-    publisher.publish(Outgoing(type(command).route, envelope.encode(), envelope.headers()))
+    send(publisher, command, visit_id, message_id)
     return visit_id
 
 

@@ -9,7 +9,7 @@ from fakes import FakeDelivery, pipeline
 from sqlalchemy import select
 
 from pizzeria.kitchen.messages import DoPizza
-from pizzeria.messaging import Endpoint, Envelope, RetryPolicy
+from pizzeria.messaging import Endpoint, Envelope, FailurePolicy
 from pizzeria.messaging.contracts.errors import Unsettled
 from pizzeria.messaging.store import failed, inbox
 
@@ -39,7 +39,7 @@ def deliver_until_settled(engine, orders: dict[str, str], limit: int) -> tuple[i
     for deliveries in range(1, 20):
         batch = [delivery(order, pizza, redelivered=deliveries > 1) for order, pizza in orders.items()]
         try:
-            pipeline(engine, RetryPolicy(delivery_limit=limit)).handle(kitchen, batch)
+            pipeline(engine, FailurePolicy(delivery_limit=limit)).handle(kitchen, batch)
         except Crash:
             continue
         assert all(d.settled == ["ack"] for d in batch)

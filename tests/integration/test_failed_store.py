@@ -11,10 +11,10 @@ from fakes import FakeDelivery, pipeline
 
 from pizzeria.bootstrap import NAMES
 from pizzeria.kitchen.messages import DoPizza
-from pizzeria.messaging import Endpoint, Envelope, Outgoing, RetryPolicy
+from pizzeria.messaging import Endpoint, Envelope, FailurePolicy, Outgoing
 from pizzeria.messaging.store import failed, inbox
 
-ONCE = RetryPolicy(immediate=0, delayed=0)
+ONCE = FailurePolicy(immediate=0, delayed=0)
 REPLAYED, ATTEMPTS, ROUND = "x-pizzeria-replayed", "x-pizzeria-attempts", "x-pizzeria-retry-round"
 
 
@@ -77,9 +77,9 @@ def test_a_replayed_message_that_succeeds_is_handled_and_its_entry_stays_marked_
 
 def test_a_replayed_message_that_fails_again_brings_its_entry_back_with_every_attempt_counted(engine):
     kitchen = Endpoint("kitchen", {DoPizza: Oven()})
-    pipeline(engine, RetryPolicy(immediate=1, delayed=0)).handle(kitchen, [pizza()])
+    pipeline(engine, FailurePolicy(immediate=1, delayed=0)).handle(kitchen, [pizza()])
     (entry,) = failed.entries(engine)
-    pipeline(engine, RetryPolicy(immediate=2, delayed=0)).handle(kitchen, [delivered(replay(engine, entry))])
+    pipeline(engine, FailurePolicy(immediate=2, delayed=0)).handle(kitchen, [delivered(replay(engine, entry))])
     (again,) = failed.entries(engine)
     assert (again.id, again.attempts, again.replayed_at) == (entry.id, 2 + 3, None)
     assert again.last_failed_at >= entry.last_failed_at

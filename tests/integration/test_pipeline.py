@@ -24,8 +24,8 @@ from pizzeria.kitchen.messages import DoPizza, PizzaDone
 from pizzeria.messaging import (
     Endpoint,
     Envelope,
+    FailurePolicy,
     Middleware,
-    RetryPolicy,
     make_engine,
 )
 from pizzeria.messaging.store import failed, outbox
@@ -81,7 +81,7 @@ bodies = (st.binary(max_size=300) | json_values.map(lambda v: json.dumps(v).enco
 def test_any_bytes_or_json_is_handled_or_lands_in_the_failed_store_and_is_acked(app, body, queue, content_type):
     clear(app)
     delivery = FakeDelivery(body, content_type)
-    pipeline(app.engine, RetryPolicy(immediate=0, delayed=0)).handle(app.endpoints[queue], [delivery])
+    pipeline(app.engine, FailurePolicy(immediate=0, delayed=0)).handle(app.endpoints[queue], [delivery])
     stored, sent = count(app, failed.failed_messages), count(app, outbox.outbox)
     assert (stored, sent) in {(1, 0), (0, 0), (0, 1)}
     assert delivery.settled == ["ack"]
@@ -98,7 +98,7 @@ def show_bill(message_id="bill-1", **headers) -> FakeDelivery:
 
 def test_a_failing_handler_is_tried_1_plus_immediate_times_then_comes_back_later_through_the_outbox(app):
     clear(app)
-    pipeline(app.engine, RetryPolicy(immediate=2, delayed=1, first_delay=30)).handle(
+    pipeline(app.engine, FailurePolicy(immediate=2, delayed=1, first_delay=30)).handle(
         app.endpoints["waiter"], [show_bill()])
     (row,) = outbox_rows(app)
     headers = json.loads(row.headers)
@@ -110,7 +110,7 @@ def test_a_failing_handler_is_tried_1_plus_immediate_times_then_comes_back_later
 def test_after_the_last_round_the_message_is_stored_whole_with_every_attempt_counted(app):
     clear(app)
     delivery = show_bill(**{ATTEMPTS: 3, ROUND: 1, "x-pizzeria-first-failed-at": 1000.0})
-    pipeline(app.engine, RetryPolicy(immediate=2, delayed=1)).handle(app.endpoints["waiter"], [delivery])
+    pipeline(app.engine, FailurePolicy(immediate=2, delayed=1)).handle(app.endpoints["waiter"], [delivery])
     (entry,) = failed.entries(app.engine)
     assert (entry.attempts, entry.first_failed_at, entry.body) == (6, 1000.0, delivery.body)
     assert (entry.type, entry.correlation_id, entry.error_type) == ("ShowBill", "visit-1", "InjectedFault")
@@ -119,7 +119,7 @@ def test_after_the_last_round_the_message_is_stored_whole_with_every_attempt_cou
 
 def test_a_bad_message_skips_the_retries(app):
     clear(app)
-    pipeline(app.engine, RetryPolicy(immediate=5, delayed=5)).handle(app.endpoints["menu"], [FakeDelivery(b"{")])
+    pipeline(app.engine, FailurePolicy(immediate=5, delayed=5)).handle(app.endpoints["menu"], [FakeDelivery(b"{")])
     (entry,) = failed.entries(app.engine)
     assert (entry.attempts, entry.queue, entry.traceback) == (1, "pizzeria.menu", None)
     assert count(app, outbox.outbox) == 0
@@ -131,7 +131,7 @@ AMQP_TYPES = {"at": datetime(2026, 1, 2, 3, 4, 5), "price": Decimal("12.50"), "r
 
 def test_headers_of_every_amqp_type_survive_the_retry_round_and_the_failed_store(app):
     clear(app)
-    consumer = pipeline(app.engine, RetryPolicy(immediate=0, delayed=1, first_delay=0))
+    consumer = pipeline(app.engine, FailurePolicy(immediate=0, delayed=1, first_delay=0))
     consumer.handle(app.endpoints["waiter"], [show_bill(**AMQP_TYPES)])
     (row,) = outbox_rows(app)
     retried = from_json_safe(json.loads(row.headers))
@@ -147,7 +147,7 @@ def test_headers_of_every_amqp_type_survive_the_retry_round_and_the_failed_store
 def test_whatever_the_headers_a_failing_message_is_acked_and_kept_never_requeued(app, headers, delayed):
     clear(app)
     delivery = show_bill(**headers)
-    pipeline(app.engine, RetryPolicy(immediate=0, delayed=delayed)).handle(app.endpoints["waiter"], [delivery])
+    pipeline(app.engine, FailurePolicy(immediate=0, delayed=delayed)).handle(app.endpoints["waiter"], [delivery])
     assert delivery.settled == ["ack"]
     assert count(app, failed.failed_messages) + count(app, outbox.outbox) == 1
 
@@ -163,7 +163,7 @@ def test_the_failed_store_hides_passwords_in_errors_and_tracebacks(app):
 
 
 def test_delays_grow_by_the_factor_up_to_the_maximum():
-    policy = RetryPolicy(first_delay=1, factor=3, max_delay=20)
+    policy = FailurePolicy(first_delay=1, factor=3, max_delay=20)
     assert [policy.delay(n) for n in range(4)] == [1, 3, 9, 20]
 
 
@@ -199,7 +199,7 @@ def test_a_failing_batch_bakes_each_pizza_once_per_attempt_it_counts(app):
 
     kitchen = Endpoint("kitchen", {DoPizza: burnt_twice})
     deliveries = pizzas("fine-1", "burnt", "fine-2")
-    pipeline(app.engine, RetryPolicy(immediate=2, delayed=0)).handle(kitchen, deliveries)
+    pipeline(app.engine, FailurePolicy(immediate=2, delayed=0)).handle(kitchen, deliveries)
     assert bakes == attempts
     assert attempts == {"m-fine-1": 2, "m-burnt": 3, "m-fine-2": 2}
     assert [delivery.settled for delivery in deliveries] == [["ack"]] * 3
@@ -220,7 +220,7 @@ def test_a_handler_that_commits_the_transaction_it_was_lent_fails_and_is_stored(
         context.db.commit()
 
     endpoint = Endpoint("kitchen", {DoPizza: commits})
-    pipeline(app.engine, RetryPolicy(immediate=0, delayed=0)).handle(endpoint, pizzas("rogue"))
+    pipeline(app.engine, FailurePolicy(immediate=0, delayed=0)).handle(endpoint, pizzas("rogue"))
     (entry,) = failed.entries(app.engine)
     assert entry.error_type == "HandlerMisused"
 
@@ -241,7 +241,7 @@ def test_a_message_whose_handler_never_ran_in_a_failed_try_is_not_charged_an_att
             raise RuntimeError("not yet")
 
     endpoint = Endpoint("kitchen", {DoPizza: first_fails_once})
-    pipeline(app.engine, RetryPolicy(immediate=1, delayed=0)).handle(endpoint, pizzas("first", "second", "third"))
+    pipeline(app.engine, FailurePolicy(immediate=1, delayed=0)).handle(endpoint, pizzas("first", "second", "third"))
     assert seen == {"first": [1, 2], "second": [1], "third": [1]}
 
 
@@ -252,7 +252,7 @@ def test_a_handler_that_sends_one_message_twice_fails_instead_of_losing_the_seco
         context.send(PizzaDone(command.kitchen_order_id))
         context.send(PizzaDone(command.kitchen_order_id))
 
-    pipeline(app.engine, RetryPolicy(immediate=0, delayed=0)).handle(Endpoint("kitchen", {DoPizza: twice}),
+    pipeline(app.engine, FailurePolicy(immediate=0, delayed=0)).handle(Endpoint("kitchen", {DoPizza: twice}),
                                                                      pizzas("double"))
     (entry,) = failed.entries(app.engine)
     assert (entry.error_type, count(app, outbox.outbox)) == ("HandlerMisused", 0)
@@ -262,7 +262,7 @@ def test_a_header_name_that_is_not_utf8_is_kept_and_never_stops_the_pipeline(app
     clear(app)
     delivery = show_bill()
     delivery.headers[b"\xffname"] = "value"
-    pipeline(app.engine, RetryPolicy(immediate=0, delayed=0)).handle(app.endpoints["waiter"], [delivery])
+    pipeline(app.engine, FailurePolicy(immediate=0, delayed=0)).handle(app.endpoints["waiter"], [delivery])
     (entry,) = failed.entries(app.engine)
     assert delivery.settled == ["ack"] and failed.headers_of(entry)[b"\xffname"] == "value"
 
@@ -279,7 +279,7 @@ def test_after_a_failed_try_every_group_that_commits_is_published_at_once_and_to
         def after_settle(self, endpoint, settled):
             told.extend((endpoint, each.message.envelope.type, len(each.sent)) for each in settled)
 
-    consumer = pipeline(app.engine, RetryPolicy(immediate=1, delayed=0), middleware=Told())
+    consumer = pipeline(app.engine, FailurePolicy(immediate=1, delayed=0), middleware=Told())
     consumer.relay.publish_many = published.extend
     consumer.handle(Endpoint("kitchen", {DoPizza: second_fails_once}), pizzas("group-1", "group-2", "group-3"))
     assert sorted(json.loads(message.body)["payload"]["kitchen_order_id"] for message in published) == [
@@ -297,7 +297,7 @@ def test_a_message_alone_whose_commit_fails_is_tried_to_its_limit_and_stored(app
         context.insert_later(bakes, row)
         context.insert_later(bakes, row)  # the same primary key twice: the commit fails
 
-    consumer = pipeline(app.engine, RetryPolicy(immediate=2, delayed=0))
+    consumer = pipeline(app.engine, FailurePolicy(immediate=2, delayed=0))
     consumer.handle(Endpoint("kitchen", {DoPizza: records_a_bake_twice}), pizzas("doubled"))
     (entry,) = failed.entries(app.engine)
     assert (attempts, entry.attempts, entry.error_type) == ([1, 2, 3], 3, "IntegrityError")

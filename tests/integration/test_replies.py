@@ -7,7 +7,8 @@ from fakes import FakeDelivery, FakePublisher
 
 from pizzeria.bootstrap import NAMES
 from pizzeria.kitchen.messages import DoPizza, PizzaDone
-from pizzeria.messaging import Endpoint, Envelope, Pipeline, VirtualClock
+from pizzeria.messaging import Endpoint, Envelope, VirtualClock
+from pizzeria.messaging.delivery.pipeline import Pipeline
 from pizzeria.messaging.store.outbox import Relay
 
 

@@ -14,18 +14,12 @@ from sqlalchemy import Engine, func, select
 
 from pizzeria.bootstrap import NAMES, create_tables
 from pizzeria.kitchen.messages import DoPizza, PizzaDone
-from pizzeria.messaging import (
-    Endpoint,
-    Envelope,
-    Outgoing,
-    Pipeline,
-    RetryPolicy,
-    make_engine,
-)
+from pizzeria.messaging import Endpoint, Envelope, FailurePolicy, Outgoing, make_engine
+from pizzeria.messaging.delivery.pipeline import Pipeline
 from pizzeria.messaging.store import failed, outbox
 from pizzeria.messaging.store.outbox import Relay
 
-ONCE = RetryPolicy(immediate=0, delayed=0)
+ONCE = FailurePolicy(immediate=0, delayed=0)
 
 
 def deeply_nested(depth: int = 5000) -> list:
@@ -67,7 +61,7 @@ def test_a_message_whose_headers_cannot_be_stored_is_kept_without_them_saying_wh
 
 def test_a_retry_that_cannot_be_scheduled_ends_in_the_failed_store_with_both_reasons(engine):
     delivery = pizza(deep=deeply_nested())
-    pipeline(engine, RetryPolicy(immediate=0, delayed=3)).handle(Endpoint("kitchen", {DoPizza: fails}), [delivery])
+    pipeline(engine, FailurePolicy(immediate=0, delayed=3)).handle(Endpoint("kitchen", {DoPizza: fails}), [delivery])
     (entry,) = failed.entries(engine)
     assert entry.error_type == "MessagingError"
     assert entry.error.startswith("RuntimeError: the oven is cold; and no retry could be scheduled: RecursionError")
@@ -78,7 +72,7 @@ def test_a_body_over_the_limit_is_stored_as_failed_at_once_without_being_handled
     handled = []
     delivery = pizza()
     limit = len(delivery.body) - 1
-    Pipeline(engine, Relay(engine, lambda _messages: None), NAMES, RetryPolicy(immediate=5, delayed=5),
+    Pipeline(engine, Relay(engine, lambda _messages: None), NAMES, FailurePolicy(immediate=5, delayed=5),
              max_body_bytes=limit).handle(Endpoint("kitchen", {DoPizza: lambda c, _: handled.append(c)}), [delivery])
     (entry,) = failed.entries(engine)
     assert (entry.error_type, entry.attempts, entry.message_id) == ("BadMessage", 1, "m-p1")

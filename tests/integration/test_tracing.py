@@ -13,7 +13,8 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 from pizzeria.bootstrap import NAMES
 from pizzeria.kitchen.messages import DoPizza, PizzaDone
-from pizzeria.messaging import Endpoint, Envelope, Pipeline, VirtualClock
+from pizzeria.messaging import Endpoint, Envelope, VirtualClock
+from pizzeria.messaging.delivery.pipeline import Pipeline
 from pizzeria.messaging.observe import tracing
 from pizzeria.messaging.store.outbox import Relay
 
@@ -163,7 +164,7 @@ def test_a_visits_report_names_its_trace(engine):
 
 
 def test_a_duplicate_dropped_and_a_message_out_of_tries_are_in_the_trace(engine, spans):
-    from pizzeria.messaging import RetryPolicy
+    from pizzeria.messaging import FailurePolicy
 
     def burns(_command, _context) -> None:
         raise RuntimeError("the oven is on fire")
@@ -171,7 +172,7 @@ def test_a_duplicate_dropped_and_a_message_out_of_tries_are_in_the_trace(engine,
     consumer, _ = kitchen(engine, bake)
     consumer.handle(Endpoint("kitchen", {DoPizza: bake}), [pizza()])
     consumer.handle(Endpoint("kitchen", {DoPizza: bake}), [pizza()])  # the same message again
-    failing = Pipeline(engine, Relay(engine, FakePublisher().publish_many), NAMES, RetryPolicy(immediate=0, delayed=0))
+    failing = Pipeline(engine, Relay(engine, FakePublisher().publish_many), NAMES, FailurePolicy(immediate=0, delayed=0))
     failing.handle(Endpoint("kitchen", {DoPizza: burns}), [pizza("visit-2")])
     events = {(event.name, span.context.trace_id) for span in spans.get_finished_spans() for event in span.events}
     assert ("duplicate ignored", int(tracing.conversation_trace_id("visit-1"), 16)) in events
@@ -194,7 +195,7 @@ def test_the_process_managers_span_has_the_stage_before_and_after(engine, spans)
 
 def test_a_replay_is_a_send_span_in_the_visits_trace_linked_to_the_first_and_its_handling_continues_it(
         engine, spans):
-    from pizzeria.messaging import RetryPolicy
+    from pizzeria.messaging import FailurePolicy
     from pizzeria.messaging.store import failed
 
     def burns(_command, _context) -> None:
@@ -203,7 +204,7 @@ def test_a_replay_is_a_send_span_in_the_visits_trace_linked_to_the_first_and_its
     first = pizza()  # as a relay of ours sends it: with the traceparent of its `create` span
     first.headers |= tracing.created(Envelope.decode(first.body), "pizzeria", DoPizza.route)
     (created,) = spans.get_finished_spans()
-    failing = Pipeline(engine, Relay(engine, FakePublisher().publish_many), NAMES, RetryPolicy(immediate=0, delayed=0))
+    failing = Pipeline(engine, Relay(engine, FakePublisher().publish_many), NAMES, FailurePolicy(immediate=0, delayed=0))
     failing.handle(Endpoint("kitchen", {DoPizza: burns}), [first])
     (entry,) = failed.entries(engine)
     replays = FakePublisher()

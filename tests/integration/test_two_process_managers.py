@@ -19,7 +19,7 @@ from pizzeria.menu.messages import MenuGot
 from pizzeria.messaging import (
     Endpoint,
     Envelope,
-    RetryPolicy,
+    FailurePolicy,
     make_engine,
     new_id,
 )
@@ -97,7 +97,7 @@ def in_batches(envelopes: list[Envelope], rng: random.Random) -> list[list[FakeD
 def in_two_threads(engine, first: list[list[FakeDelivery]], second: list[list[FakeDelivery]]) -> None:
     errors = []
     def consume(batches):
-        consumer = pipeline(engine, RetryPolicy(immediate=0, delayed=0))
+        consumer = pipeline(engine, FailurePolicy(immediate=0, delayed=0))
         try:
             for batch in batches:
                 consumer.handle(ENDPOINT, batch)

@@ -21,7 +21,6 @@ from pizzeria.messaging import (
     Envelope,
     FailurePolicy,
     HandlerMisused,
-    RetryPolicy,
     make_engine,
 )
 from pizzeria.messaging.delivery.unit import Unit
@@ -29,7 +28,7 @@ from pizzeria.messaging.store import failed, inbox
 from pizzeria.messaging.store.tables import metadata
 
 POLICY = FailurePolicy()  # the defaults, whose limits these tests reach
-ONCE = RetryPolicy(immediate=0, delayed=0)
+ONCE = FailurePolicy(immediate=0, delayed=0)
 notes = Table("work_notes", MetaData(), Column("note", String(32), primary_key=True))
 
 

@@ -156,7 +156,7 @@ BAR = {
 
         from sqlalchemy import Column, Integer, MetaData, String, Table
 
-        from pizzeria.messaging import Context
+        from pizzeria.messaging.delivery.context import Context
 
         from .messages import PourWater, WaterPoured
 

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from pizzeria import bootstrap, modules
 from pizzeria.cli import main
 from pizzeria.config import ConfigError, Settings, declared, effective_settings, variable
-from pizzeria.messaging import RetryPolicy
+from pizzeria.messaging import FailurePolicy
 from pizzeria.messaging.observe.redact import hide_url_passwords
 from pizzeria.settings_table import FIELDS, SETTINGS
 
@@ -86,7 +86,7 @@ def test_the_table_s_defaults_are_the_settings_own(tmp_path):
 def test_every_field_of_the_settings_and_of_their_retry_policy_is_in_the_table_once():
     attributes = sorted(FIELDS.get(setting.name, setting.name) for setting in SETTINGS)
     fields = [field.name for field in dataclasses.fields(Settings) if field.name not in ("retry", "modules")]
-    retry_fields = [f"retry.{field.name}" for field in dataclasses.fields(RetryPolicy)
+    retry_fields = [f"retry.{field.name}" for field in dataclasses.fields(FailurePolicy)
                     if f"retry.{field.name}" in attributes]
     assert attributes == sorted(fields + retry_fields)
     assert len(retry_fields) >= 5

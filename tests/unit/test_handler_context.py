@@ -11,7 +11,6 @@ from sqlalchemy import Column, Engine, MetaData, String, Table, insert, select
 
 from pizzeria.messaging import (
     Command,
-    Context,
     Contract,
     Envelope,
     Event,
@@ -22,7 +21,7 @@ from pizzeria.messaging import (
     make_engine,
 )
 from pizzeria.messaging.contracts.clock import iso
-from pizzeria.messaging.delivery.context import answer
+from pizzeria.messaging.delivery.context import Context, answer
 from pizzeria.messaging.delivery.unit import Unit
 from pizzeria.messaging.store.tables import metadata, outbox
 from pizzeria.messaging.testing import FakeContext

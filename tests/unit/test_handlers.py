@@ -17,7 +17,8 @@ from pizzeria.kitchen.messages import CancelPizza, DoPizza, PizzaCancelled, Pizz
 from pizzeria.menu.domain import MENU
 from pizzeria.menu.handlers import get_menu
 from pizzeria.menu.messages import GetMenu, MenuGot
-from pizzeria.messaging import Context, derived_id, make_engine
+from pizzeria.messaging import derived_id, make_engine
+from pizzeria.messaging.delivery.context import Context
 from pizzeria.messaging.testing import FakeContext
 from pizzeria.process_manager import views
 from pizzeria.process_manager.handlers import UnknownVisit, handlers

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from pizzeria.messaging import Names
-from pizzeria.messaging.delivery.policy import RetryPolicy, Tries
+from pizzeria.messaging.delivery.policy import FailurePolicy, Tries
 
 NAMES = Names("shop")
 ATTEMPTS, ROUND, FIRST = "x-shop-attempts", "x-shop-retry-round", "x-shop-first-failed-at"
@@ -59,5 +59,5 @@ def test_forgetting_the_tries_removes_only_the_headers_that_carry_them():
 
 
 def test_delays_start_at_the_first_and_never_pass_the_maximum():
-    policy = RetryPolicy(first_delay=0.5, factor=2, max_delay=3)
+    policy = FailurePolicy(first_delay=0.5, factor=2, max_delay=3)
     assert [policy.delay(n) for n in range(5)] == [0.5, 1, 2, 3, 3]

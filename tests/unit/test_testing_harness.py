@@ -16,9 +16,9 @@ from pizzeria.messaging import (
     Endpoint,
     Envelope,
     Event,
+    FailurePolicy,
     Names,
     Outgoing,
-    RetryPolicy,
 )
 from pizzeria.messaging.store import outbox
 from pizzeria.messaging.store.engine import make_engine
@@ -90,7 +90,7 @@ def test_a_fake_context_that_never_touched_the_database_commits_its_work_without
 
 # --- Bus --------------------------------------------------------------------------------
 
-def bus_with(engine: Engine, handler, policy: RetryPolicy) -> Bus:
+def bus_with(engine: Engine, handler, policy: FailurePolicy) -> Bus:
     return Bus([Endpoint("shop", {ShipOrder: handler})], engine, NAMES, policy)
 
 
@@ -103,7 +103,7 @@ def test_run_waits_for_a_retry_that_is_not_due_yet_and_handles_it_when_it_is(eng
             raise RuntimeError("not yet")
         context.send(OrderShipped(command.order_id))
 
-    with bus_with(engine, fails_the_first_round, RetryPolicy(immediate=0, delayed=1, first_delay=0.3)) as bus:
+    with bus_with(engine, fails_the_first_round, FailurePolicy(immediate=0, delayed=1, first_delay=0.3)) as bus:
         bus.send(ShipOrder("o1"), correlation_id="order-1")
         bus.run()
         assert bus.wait_for(OrderShipped, "order-1", timeout=0).payload == {"order_id": "o1"}
@@ -119,7 +119,7 @@ def test_run_moves_its_clock_on_to_a_retry_an_hour_away_at_once(engine):
         if context.attempt == 1:
             raise RuntimeError("not yet")
 
-    with bus_with(engine, fails_the_first_round, RetryPolicy(immediate=0, delayed=1, first_delay=3600, max_delay=3600)) as bus:
+    with bus_with(engine, fails_the_first_round, FailurePolicy(immediate=0, delayed=1, first_delay=3600, max_delay=3600)) as bus:
         bus.send(ShipOrder("o1"), correlation_id="order-1")
         bus.run(timeout=5)
     (first, at), (second, later) = attempts
@@ -130,7 +130,7 @@ def test_run_gives_up_at_its_timeout_while_messages_keep_coming(engine):
     def ships_again_and_again(command, context):
         context.send(ShipOrder(f"{command.order_id}+"))
 
-    with bus_with(engine, ships_again_and_again, RetryPolicy()) as bus:
+    with bus_with(engine, ships_again_and_again, FailurePolicy()) as bus:
         bus.send(ShipOrder("o"), correlation_id="order-1")
         with pytest.raises(TimeoutError, match="still busy after 0.3s"):
             bus.run(timeout=0.3)
@@ -138,7 +138,7 @@ def test_run_gives_up_at_its_timeout_while_messages_keep_coming(engine):
 
 def test_a_bus_closing_relays_what_is_due_in_the_outbox_and_closes_its_connection(engine):
     shipped = []
-    bus = bus_with(engine, lambda command, _context: shipped.append(command.order_id), RetryPolicy())
+    bus = bus_with(engine, lambda command, _context: shipped.append(command.order_id), FailurePolicy())
     with bus:
         envelope = Envelope.wrap(ShipOrder("o2"), message_id="m2", correlation_id="order-2")
         with engine.begin() as conn:

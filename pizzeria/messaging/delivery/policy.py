@@ -118,9 +118,6 @@ class FailurePolicy:
         return min(self.max_delay, self.first_delay * self.factor ** round_done)
 
 
-RetryPolicy = FailurePolicy  # the name the settings use
-
-
 @dataclass(frozen=True)
 class Tries:
     """What earlier deliveries of a message went through, read from its headers."""

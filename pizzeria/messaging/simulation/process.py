@@ -17,7 +17,7 @@ from ..contracts.envelope import Envelope
 from ..contracts.names import Names
 from ..delivery.middleware import How, Middleware, Middlewares, Settled, Step
 from ..delivery.pipeline import Pipeline
-from ..delivery.policy import RetryPolicy
+from ..delivery.policy import FailurePolicy
 from ..observe.middlewares import standard
 from ..store.outbox import Relay
 from ..transport.delivery import Outgoing
@@ -52,7 +52,7 @@ class Process:
     step it passes, and may crash it there."""
 
     def __init__(self, name: str, endpoint: Endpoint, engine: Engine, broker: SimBroker, clock: Clock, names: Names,
-                 policy: RetryPolicy, reached: Callable[[Process, Step], None], handled: Handled):
+                 policy: FailurePolicy, reached: Callable[[Process, Step], None], handled: Handled):
         self.endpoint = endpoint
         self.name = name
         self.queue = names.queue(endpoint.name)

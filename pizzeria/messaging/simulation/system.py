@@ -13,7 +13,7 @@ from sqlalchemy import MetaData
 from ..contracts.endpoint import Endpoint
 from ..contracts.names import Names
 from ..delivery.middleware import Step
-from ..delivery.policy import RetryPolicy
+from ..delivery.policy import FailurePolicy
 from ..transport.delivery import Outgoing
 from . import state
 from .world import World
@@ -31,7 +31,7 @@ class System:
     tables: Sequence[MetaData]
     names: Names
     workload: Callable[[random.Random], Sequence[Outgoing]]
-    policy: RetryPolicy = RetryPolicy()
+    policy: FailurePolicy = FailurePolicy()
     always: Sequence[Check] = ()
     at_rest: Sequence[Check] = ()
     copies: Mapping[str, int] = field(default_factory=dict)  # processes of an endpoint; 1 if not named

@@ -109,8 +109,8 @@ class Writes:
         """Do the writes, and insert `rows` into `table`; return `returning` of each, in their order."""
         if conn.dialect.name == "postgresql":
             return self._together(conn, table, rows, returning)
-        for key, values, where in self.deletes:  # first: a message withdrawn may be sent again
-            conn.execute(delete(key.table).where(key.in_(values), where))
+        for key, keys, where in self.deletes:  # first: a message withdrawn may be sent again
+            conn.execute(delete(key.table).where(key.in_(keys), where))
         for each, values in self.inserts:
             _clashing(each, partial(insert_rows, conn, each, values))
         if not rows:
