@@ -178,20 +178,3 @@ class Middlewares(Middleware):
         for each in self.chain:
             each.on_close()
 
-
-# The callbacks of before middleware, while the pipeline moves over to it.
-Handled = Any
-Reached = Any
-
-
-@dataclass(frozen=True)
-class Hooks:
-    """Callbacks of one process (being replaced by Middleware)."""
-
-    handled: list[Any] = field(default_factory=list)
-    reached: list[Any] = field(default_factory=list)
-
-    def reach(self, step: Step) -> None:
-        """Tell the listeners the process is at `step`."""
-        for listener in self.reached:
-            listener(step)
