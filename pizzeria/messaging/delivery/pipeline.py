@@ -32,7 +32,7 @@ from ..transport.delivery import Delivery
 from .attempt import Clashed, Committed, Failed, InFlight, Outage, Outcome, run_unit
 from .failure_routing import FailureRouter
 from .middleware import How, Middleware, Middlewares, Settled, Step
-from .policy import Dead, Decision, FailurePolicy, RetryLater, RetryNow, Tries, is_outage
+from .policy import Dead, Decision, FailurePolicy, Requeue, RetryLater, RetryNow, Tries, is_outage
 
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -241,8 +241,11 @@ class Pipeline:
         culprit.last_error = error
         rest = [item for item in group if item is not culprit]
         decision = self.policy.after_failure(failure.error, culprit.failures, culprit.tries.rounds)
-        if isinstance(decision, RetryNow):
+        if isinstance(decision, RetryNow | Requeue):
             self.middleware.on_failure(culprit, failure.error, decision)
+            if isinstance(decision, Requeue):
+                batch.outage = failure.error
+                return []
             return [rest, [culprit]]
         self._route(batch, culprit, failure.error, decision)
         return [rest]
