@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from pizzeria import modules
-from pizzeria.messaging import MAX_BODY_BYTES, FailurePolicy, Setting
-from pizzeria.settings_table import FIELDS, INBOX_RETENTION_DAYS, SETTINGS
+from pizzeria.messaging import MAX_BODY_BYTES, Chores, FailurePolicy, Setting
+from pizzeria.settings_table import CHORES, FIELDS, INBOX_RETENTION_DAYS, SETTINGS
 
 PREFIX = "PIZZERIA_"
 # Between a module and its setting in a variable's name, two underscores (pydantic-settings' nested
@@ -41,6 +41,8 @@ class Settings:
     faults: Mapping[str, int] = field(default_factory=dict)
     max_body_bytes: int = MAX_BODY_BYTES
     inbox_retention_days: float = INBOX_RETENTION_DAYS
+    outbox_sweep_seconds: float = CHORES.sweep_seconds
+    inbox_prune_seconds: float = CHORES.prune_seconds
     web_token: str | None = field(default=None, repr=False)  # what the web's changing requests must carry
     queue_type: str = "quorum"  # of the RabbitMQ queues: quorum or classic
     heartbeat_seconds: float = 60.0  # between the client and RabbitMQ; 0 for none
@@ -48,6 +50,11 @@ class Settings:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "modules", module_values(self.modules))
+
+    @property
+    def chores(self) -> Chores:
+        """How often a consumer does its chores, and how long its inbox remembers."""
+        return Chores(self.outbox_sweep_seconds, self.inbox_prune_seconds, self.inbox_retention_days * 86400)
 
     @property
     def step_deadline_seconds(self) -> float:

@@ -10,11 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from pizzeria import modules
-from pizzeria.messaging import INBOX_RETENTION_SECONDS as RETENTION_SECONDS
-from pizzeria.messaging import MAX_BODY_BYTES, FailurePolicy, Setting
+from pizzeria.messaging import MAX_BODY_BYTES, Chores, FailurePolicy, Setting
 
-RETRY = FailurePolicy()  # the defaults
-INBOX_RETENTION_DAYS = RETENTION_SECONDS / 86400
+RETRY, CHORES = FailurePolicy(), Chores()  # the defaults
+INBOX_RETENTION_DAYS = CHORES.inbox_retention / 86400
 FAULT = re.compile(r"^(?P<queue>[a-z_][a-z0-9_]*)\.(?P<type>[A-Za-z]+):(?P<times>\d{1,4}|kill)$")
 KILL = -1  # a fault's times that say: the handler kills its own process, every time
 
@@ -91,6 +90,14 @@ SETTINGS = (  # var_dir first: the defaults of the URLs use it
             within=(1024, 128 * 1024 * 1024)),
     Setting("inbox_retention_days", float, INBOX_RETENTION_DAYS, "how long a consumer remembers the messages it "
             "handled", within=(1, 3650)),
+    Setting("outbox_sweep_seconds", float, CHORES.sweep_seconds, "how often a consumer publishes what is due in the "
+            "outbox (delayed retries, rows a crash left behind)", within=(0.05, 3600)),
+    Setting("inbox_prune_seconds", float, CHORES.prune_seconds, "how often a consumer forgets what is past the inbox's "
+            "retention", within=(1, 86400)),
+    Setting("outage_backoff_seconds", float, RETRY.outage_backoff, "how long a consumer waits after a batch the "
+            "database's outage stopped; doubled each time", within=(0.01, 600)),
+    Setting("max_outage_backoff_seconds", float, RETRY.max_outage_backoff, "the longest wait of the outage "
+            "back-off", within=(0.01, 3600)),
     Setting("faults", faults, "", "QUEUE.Type:N,...: that handler fails its first N attempts (:kill: it kills "
             "its process, each time)"),
     Setting("web_token", optional_text, "", "what every request of pizzeria web that changes something must carry",
@@ -105,4 +112,6 @@ FIELDS = {  # where Settings keeps those it does not keep under their own name; 
     "retry_delay_seconds": "retry.first_delay",
     "retry_backoff": "retry.factor",
     "retry_max_delay_seconds": "retry.max_delay",
+    "outage_backoff_seconds": "retry.outage_backoff",
+    "max_outage_backoff_seconds": "retry.max_outage_backoff",
 }

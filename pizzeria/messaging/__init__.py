@@ -39,8 +39,8 @@ from .delivery.middleware import How, Middleware, Settled, Step
 from .delivery.pipeline import MAX_BODY_BYTES
 from .delivery.policy import Dead, Decision, FailurePolicy, Requeue, RetryLater, RetryNow, is_outage
 from .observe import tracing
+from .observe.chores import Chores
 from .store.engine import make_engine, on_sqlite
-from .store.inbox import RETENTION_SECONDS as INBOX_RETENTION_SECONDS
 from .store.writes import insert_rows, update_rows
 from .transport.broker import Broker, Publisher, is_amqp
 from .transport.consumer import Worker, build_worker
@@ -59,6 +59,6 @@ __all__ = [
     "FailurePolicy", "Decision", "RetryNow", "RetryLater", "Dead", "Requeue", "is_outage",
     "Middleware", "Step", "How", "Settled", "InFlight", "MAX_BODY_BYTES", "tracing",
     # transport and store: running it
-    "Broker", "Publisher", "Outgoing", "Topology", "CLASSIC", "QUORUM", "is_amqp", "Worker", "build_worker", "send",
-    "make_engine", "on_sqlite", "insert_rows", "update_rows", "INBOX_RETENTION_SECONDS",
+    "Broker", "Publisher", "Outgoing", "Topology", "CLASSIC", "QUORUM", "is_amqp", "Worker", "build_worker", "Chores",
+    "send", "make_engine", "on_sqlite", "insert_rows", "update_rows",
 ]

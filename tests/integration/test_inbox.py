@@ -7,6 +7,7 @@ from sqlalchemy import insert, select
 
 from pizzeria.messaging import (
     Broker,
+    Chores,
     Names,
     Topology,
     VirtualClock,
@@ -41,7 +42,7 @@ def test_a_worker_prunes_the_inbox_past_its_retention_on_its_clock(engine):
         mark(conn, "kitchen", "eight days ago", clock.time() - 8 * DAY)
         mark(conn, "kitchen", "six days ago", clock.time() - 6 * DAY)
     broker = Broker("memory://", Topology(Names("shop"), {"kitchen": ["kitchen.command.*"]}), clock)
-    worker = build_worker(broker, engine, [], clock=clock, inbox_retention=7 * DAY)
+    worker = build_worker(broker, engine, [], clock=clock, chores=Chores(inbox_retention=7 * DAY))
     worker.on_iteration()
     assert handled_ids(engine) == ["six days ago"]
     clock.advance(2 * DAY)

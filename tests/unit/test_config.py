@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from fakes import chore
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -19,6 +20,7 @@ from pizzeria import bootstrap, modules
 from pizzeria.cli import main
 from pizzeria.config import ConfigError, Settings, declared, effective_settings, variable
 from pizzeria.messaging import FailurePolicy
+from pizzeria.messaging.observe.chores import OutboxSweep, Pruning
 from pizzeria.messaging.observe.redact import hide_url_passwords
 from pizzeria.settings_table import FIELDS, SETTINGS
 
@@ -241,6 +243,19 @@ def test_a_module_s_prefetch_is_its_endpoint_s(tmp_path):
     kitchen = modules.declarations()[modules.names().index("kitchen")]
     assert bootstrap.endpoint(kitchen, Settings.from_env({})).prefetch == kitchen.prefetch
     assert bootstrap.endpoint(kitchen, Settings.from_env({"PIZZERIA_KITCHEN__PREFETCH": "2"})).prefetch == 2
+
+
+def test_the_chores_intervals_and_the_outage_back_off_are_settings_that_reach_a_worker(tmp_path):
+    settings = Settings.from_env({"PIZZERIA_VAR_DIR": str(tmp_path), "PIZZERIA_OUTBOX_SWEEP_SECONDS": "0.25",
+                                  "PIZZERIA_INBOX_PRUNE_SECONDS": "30", "PIZZERIA_INBOX_RETENTION_DAYS": "2",
+                                  "PIZZERIA_OUTAGE_BACKOFF_SECONDS": "0.5", "PIZZERIA_MAX_OUTAGE_BACKOFF_SECONDS": "4"})
+    app = bootstrap.bootstrap(settings)
+    worker = bootstrap.worker(app, ["menu"])
+    sweep, pruning = chore(worker, OutboxSweep), chore(worker, Pruning)
+    assert (sweep.every, pruning.every, pruning.retention) == (0.25, 30, 2 * 86400)
+    assert [worker.pipeline.policy.backoff(outages) for outages in (1, 2, 5)] == [0.5, 1, 4]
+    worker.close()
+    app.engine.dispose()
 
 
 def test_settings_made_in_code_refuse_a_module_setting_that_is_not_declared_in_one_line(tmp_path):

@@ -5,6 +5,7 @@ its own failures and tries again at its next turn: a chore never stops the consu
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine
@@ -18,6 +19,16 @@ from ..store.outbox import Relay
 SWEEP_SECONDS = 1.0  # how often a consumer publishes what is due in the outbox
 SWEEP_AFTER_ROWS = 200  # published rows to delete in one go, at the latest
 PRUNE_SECONDS = 600.0  # how often a consumer forgets the inbox rows older than the retention
+
+
+@dataclass(frozen=True)
+class Chores:
+    """How often a consumer does its chores: publishing what is due in the outbox, and forgetting
+    what is older than `inbox_retention` seconds."""
+
+    sweep_seconds: float = SWEEP_SECONDS
+    prune_seconds: float = PRUNE_SECONDS
+    inbox_retention: float = inbox.RETENTION_SECONDS
 
 
 class OutboxSweep(Middleware):

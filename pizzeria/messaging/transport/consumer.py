@@ -18,9 +18,8 @@ from ..contracts.endpoint import Endpoint
 from ..delivery.middleware import Middleware, Middlewares
 from ..delivery.pipeline import MAX_BODY_BYTES, Pipeline
 from ..delivery.policy import FailurePolicy
-from ..observe.chores import SWEEP_SECONDS, Heartbeat, OutboxSweep, Pruning
+from ..observe.chores import Chores, Heartbeat, OutboxSweep, Pruning
 from ..observe.middlewares import standard
-from ..store import inbox
 from ..store.outbox import Relay
 from .broker import Broker, Publisher
 from .delivery import JSON, HeldAcks, KombuDelivery, corked
@@ -163,19 +162,20 @@ class Worker(ConsumerMixin):
 
 def build_worker(broker: Broker, engine: Engine, endpoints: list[Endpoint], policy: FailurePolicy | None = None,
                  max_body_bytes: int = MAX_BODY_BYTES, middlewares: Sequence[Middleware] = (), clock: Clock = SYSTEM,
-                 inbox_retention: float = inbox.RETENTION_SECONDS, sweep_seconds: float = SWEEP_SECONDS) -> Worker:
+                 chores: Chores | None = None) -> Worker:
     """A worker for the endpoints, with its own publisher, relay and pipeline; its middlewares
-    are the standard ones (log context, traces), the chores (outbox sweep, pruning, heartbeat),
-    then `middlewares`, in that order."""
+    are the standard ones (log context, traces), the chores (outbox sweep, pruning, heartbeat)
+    at the intervals of `chores`, then `middlewares`, in that order."""
     chain = Middlewares(standard())
     publisher = Publisher(broker, chain)
     relay = Relay(engine, publisher.publish_many, clock=clock, middleware=chain, exchange=broker.topology.exchange.name)
     pipeline = Pipeline(engine, relay, broker.topology.names, policy, max_body_bytes, chain, clock)
     log = broker.topology.names.logger("consumer")
     queues = [broker.topology.queues[endpoint.name].name for endpoint in endpoints]
-    for chore in (OutboxSweep(relay, publisher.drop, log, clock, sweep_seconds),
-                  Pruning(engine, inbox_retention, log, clock), Heartbeat(engine, pipeline.process, queues, log, clock),
-                  *middlewares):
+    chores = chores or Chores()
+    for chore in (OutboxSweep(relay, publisher.drop, log, clock, chores.sweep_seconds),
+                  Pruning(engine, chores.inbox_retention, log, clock, chores.prune_seconds),
+                  Heartbeat(engine, pipeline.process, queues, log, clock), *middlewares):
         chain.add(chore)
     return Worker(broker, endpoints, pipeline, publisher)
 
