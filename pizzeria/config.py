@@ -43,6 +43,7 @@ class Settings:
     inbox_retention_days: float = INBOX_RETENTION_DAYS
     outbox_sweep_seconds: float = CHORES.sweep_seconds
     inbox_prune_seconds: float = CHORES.prune_seconds
+    metrics_port: int = 0  # where each consumer serves its metrics and probes; 0: nowhere
     web_token: str | None = field(default=None, repr=False)  # what the web's changing requests must carry
     queue_type: str = "quorum"  # of the RabbitMQ queues: quorum or classic
     heartbeat_seconds: float = 60.0  # between the client and RabbitMQ; 0 for none

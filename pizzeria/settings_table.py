@@ -98,6 +98,8 @@ SETTINGS = (  # var_dir first: the defaults of the URLs use it
             "database's outage stopped; doubled each time", within=(0.01, 600)),
     Setting("max_outage_backoff_seconds", float, RETRY.max_outage_backoff, "the longest wait of the outage "
             "back-off", within=(0.01, 3600)),
+    Setting("metrics_port", int, 0, "the port where each consumer serves /metrics, /livez and /readyz; 0: none "
+            "(pizzeria consume --metrics-port overrules it)", within=(0, 65535)),
     Setting("faults", faults, "", "QUEUE.Type:N,...: that handler fails its first N attempts (:kill: it kills "
             "its process, each time)"),
     Setting("web_token", optional_text, "", "what every request of pizzeria web that changes something must carry",

@@ -41,7 +41,9 @@ def init_command() -> None:
 
 @command(main)
 @click.argument("queues", nargs=-1, required=True, type=click.Choice(module_names()), metavar="QUEUE...")
-def consume_command(queues: tuple[str, ...]) -> None:
+@click.option("--metrics-port", type=click.IntRange(0, 65535), default=None,
+              help="Serve /metrics, /livez and /readyz on this port (default: PIZZERIA_METRICS_PORT; 0: none).")
+def consume_command(queues: tuple[str, ...], metrics_port: int | None) -> None:
     """Consume QUEUES until SIGINT or SIGTERM, then finish the message in hand and exit 0."""
     import signal
 
@@ -55,10 +57,29 @@ def consume_command(queues: tuple[str, ...]) -> None:
     with exporting(f"pizzeria-{'+'.join(queues)}"):
         consumer = worker(app, list(dict.fromkeys(queues)))
         structlog.contextvars.bind_contextvars(consumer="+".join(queues))
+        probes = _serve_probes(consumer, app.settings.metrics_port if metrics_port is None else metrics_port)
         _stop_on_signals(consumer)
         consumer.run()
         consumer.close()
+        if probes:
+            probes.close()
     structlog.get_logger().info("stopped")
+
+
+def _serve_probes(consumer, port: int):
+    """The consumer's metrics and probes served on `port`, or None for port 0; a port that is
+    taken is a one-line error."""
+    if not port:
+        return None
+    import structlog
+
+    from pizzeria.messaging import ProbeServer
+    try:
+        probes = ProbeServer(consumer, port)
+    except OSError as error:
+        raise click.ClickException(f"cannot serve metrics on port {port}: {error.strerror}") from None
+    structlog.get_logger().info("serving metrics and probes", port=probes.port)
+    return probes
 
 
 def _stop_on_signals(consumer) -> None:

@@ -40,6 +40,8 @@ from .delivery.pipeline import MAX_BODY_BYTES
 from .delivery.policy import Dead, Decision, FailurePolicy, Requeue, RetryLater, RetryNow, is_outage
 from .observe import tracing
 from .observe.chores import Chores
+from .observe.metrics import Metrics
+from .observe.probes import ProbeServer
 from .store.engine import make_engine, on_sqlite
 from .store.writes import insert_rows, update_rows
 from .transport.broker import Broker, Publisher, is_amqp
@@ -60,5 +62,6 @@ __all__ = [
     "Middleware", "Step", "How", "Settled", "InFlight", "MAX_BODY_BYTES", "tracing",
     # transport and store: running it
     "Broker", "Publisher", "Outgoing", "Topology", "CLASSIC", "QUORUM", "is_amqp", "Worker", "build_worker", "Chores",
+    "Metrics", "ProbeServer",
     "send", "make_engine", "on_sqlite", "insert_rows", "update_rows",
 ]

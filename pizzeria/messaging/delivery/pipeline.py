@@ -48,7 +48,7 @@ class Pipeline:
         self.names = names
         self.policy = policy or FailurePolicy()
         self.max_body_bytes = max_body_bytes
-        self.middleware = middleware or Middlewares(standard())
+        self.middleware = _chain(middleware)
         self.clock = clock
         self.process = process or inbox.this_process()  # the name the inbox gives it
         self.log = names.logger("consumer")
@@ -302,3 +302,10 @@ def _ids_in_headers(delivery: Delivery) -> dict[str, str]:
     """The ids a delivery's headers claim, for the log of a message that cannot be opened."""
     return {key: str(delivery.headers[key])[:64] for key in ("correlation_id", "message_id", "type")
             if key in delivery.headers}
+
+
+def _chain(middleware: Middleware | None) -> Middlewares:
+    """The chain the pipeline calls: the one given, the standard one, or one of the middleware given."""
+    if isinstance(middleware, Middlewares):
+        return middleware
+    return Middlewares(standard() if middleware is None else [middleware])

@@ -52,6 +52,11 @@ class Worker(ConsumerMixin):
         self.pacemaker = Pacemaker(broker.heartbeat if broker.is_amqp else 0.0, self._open_connections,
                                    self.clock, publisher.lock)
 
+    @property
+    def connected(self) -> bool:
+        """Whether the consume loop holds a live connection to the broker."""
+        return self.consuming is not None and bool(self.consuming.connected)
+
     def create_connection(self) -> Connection:
         return self.broker.connection()
 
