@@ -6,16 +6,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from kombu import Connection
-
 from pizzeria import modules
-from pizzeria.messaging import Event
+from pizzeria.messaging import Event, admin
 
 
 def describe(app: Any) -> list[dict[str, Any]]:
     """Every endpoint of the application, as plain data."""
     contracts = {module.name: module.contract for module in modules.declarations()}
-    depths = _depths(app)
+    depths = admin.queue_depths(app.broker)
     found = []
     for name, endpoint in app.endpoints.items():
         takes_events = any(issubclass(kind, Event) for kind in endpoint.handlers)
@@ -36,23 +34,12 @@ def lines(endpoints: list[dict[str, Any]]) -> list[str]:
     """The endpoints as readable lines."""
     out = []
     for endpoint in endpoints:
-        on_broker = (f", {endpoint['messages']} waiting, {endpoint['consumers']} consumers"
-                     if "messages" in endpoint else "")
+        counted = "" if endpoint.get("consumers") is None else f", {endpoint['consumers']} consumers"
+        on_broker = f", {endpoint['messages']} waiting{counted}" if "messages" in endpoint else ""
         out.append(f"{endpoint['endpoint']} (queue {endpoint['queue']}, bound to {', '.join(endpoint['bindings'])}{on_broker})")
         out += [f"  takes {taken['type']:<20} {taken['routing_key']:<40} {taken['handler']}" for taken in endpoint["takes"]]
         out += [f"  sends {kind:<20} {route}" for kind, route in endpoint["sends"]]
     return out
-
-
-def _depths(app: Any) -> dict[str, dict[str, int]]:
-    """Each queue's waiting messages and consumers, as the broker counts them."""
-    depths = {}
-    with Connection(app.broker.url) as connection:
-        channel = connection.default_channel
-        for name, queue in app.broker.topology.queues.items():
-            declared = queue(channel).queue_declare(passive=True)
-            depths[name] = {"messages": declared.message_count, "consumers": declared.consumer_count}
-    return depths
 
 
 def _name(handler: Any) -> str:

@@ -1,7 +1,8 @@
 """Operations on the core's tables, for an application's command line and web: the failed store
 (list, show, group, replay, delete), the consumer processes by their heartbeats, what the inbox
-and the outbox hold, and the tables to create. Each function takes the engine of the database
-the consumers share; what a conversation is (a visit, an order) is the application's to say."""
+and the outbox hold, the queues' depths on the broker, and the tables to create. Each function
+takes the engine of the database the consumers share (or the broker); what a conversation is (a
+visit, an order) is the application's to say."""
 
 from __future__ import annotations
 
@@ -24,13 +25,14 @@ from .store.failed_entries import summary as failed_summary
 from .store.heartbeats import ALIVE, GONE, STOPPED
 from .store.tables import inbox, outbox
 from .store.tables import metadata as core_tables
+from .transport.broker import Broker
 from .transport.delivery import Outgoing
 
 __all__ = [
     "ALIVE", "FAILED", "GONE", "REPLAYED", "STOPPED", "consumer_processes", "conversation_trace_id",
     "conversations_waiting", "core_tables", "delete_failed", "failed_by_queue", "failed_details", "failed_entries",
     "failed_groups", "failed_status", "failed_summary", "handled_counts", "hide_password", "hide_url_passwords",
-    "inbox_rows", "outbox_lag", "replay_failed", "took_effect", "waiting_in_outbox",
+    "inbox_rows", "outbox_lag", "queue_depths", "replay_failed", "took_effect", "waiting_in_outbox",
 ]
 
 
@@ -123,3 +125,22 @@ def conversations_waiting(engine: Engine, routing_key: str) -> set[str]:
     with engine.connect() as conn:
         rows = conn.execute(select(outbox.c.headers).where(outbox.c.routing_key == routing_key)).scalars().all()
     return {correlation_id for headers in rows if (correlation_id := json.loads(headers).get("correlation_id"))}
+
+
+def queue_depths(broker: Broker) -> dict[str, dict[str, int | None]]:
+    """Each module's queue as the broker counts it, by module: the messages waiting and the
+    consumers (None where the broker does not count them: the embedded broker, kombu's other
+    virtual transports). A queue the broker does not have is left out; a broker out of reach
+    raises one of `broker.connection_errors`."""
+    depths: dict[str, dict[str, int | None]] = {}
+    with broker.connection() as connection:
+        connection.ensure_connection(max_retries=2 * broker.nodes, interval_start=0.2, interval_step=0.5)
+        for name, queue in broker.topology.queues.items():
+            try:
+                with connection.channel() as channel:  # a queue not found closes its channel
+                    declared = queue(channel).queue_declare(passive=True)
+            except connection.channel_errors:
+                continue
+            depths[name] = {"messages": declared.message_count,
+                            "consumers": declared.consumer_count if broker.is_amqp else None}
+    return depths

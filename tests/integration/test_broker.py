@@ -1,7 +1,8 @@
 """The publisher on a real RabbitMQ: it returns once the broker confirmed, raises when the
 broker refuses a message and goes on with the next, replaces a connection the broker closed,
 and gives up on a broker out of reach; the worker's relay survives a refused row. The broker's
-connection opening retries on an embedded broker whose database is not there."""
+connection opening retries on an embedded broker whose database is not there. The queues' depths
+count what waits and the consumers, and leave out a queue the broker does not have."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from pizzeria.messaging import (
     Outgoing,
     Publisher,
     Topology,
+    admin,
     build_worker,
 )
 from pizzeria.messaging.observe.chores import OutboxSweep
@@ -80,6 +82,15 @@ def test_a_publish_returns_once_confirmed_and_the_message_waits_in_its_queue_per
         got = Queue(KITCHEN)(conn.default_channel).get(no_ack=True)
         assert (got.properties["delivery_mode"], got.content_type) == (2, "application/json")
     assert taken(broker) == ["m-b"]
+
+
+def test_the_queue_depths_count_waiting_messages_and_consumers_and_leave_out_a_queue_the_broker_lacks(
+        amqp_url, broker, publisher):
+    publisher.publish_many([message("a"), message("b")])
+    lacking = Broker(amqp_url, Topology(NAMES, {"bar": ["bar.command.*"], "kitchen": ["kitchen.command.*"]}))
+    assert admin.queue_depths(lacking) == {"kitchen": {"messages": 2, "consumers": 0}}
+    with Connection(amqp_url) as conn, conn.Consumer(TOPOLOGY.queues["kitchen"], accept=["json"]):
+        assert admin.queue_depths(broker)["kitchen"]["consumers"] == 1
 
 
 def test_a_message_the_broker_refuses_raises_nacked_and_the_next_one_goes_through(broker, publisher):
