@@ -54,13 +54,15 @@ def command(group: click.Group):
     return register
 
 
-def build_app(wait: bool = False):
-    """Read the settings, set up logging, build the application and make sure it is set up."""
+def build_app(wait: bool = False, set_up: bool = True):
+    """Read the settings, set up logging, build the application and (with `set_up`) make sure
+    it is set up: its tables created, its topology declared."""
     from pizzeria.bootstrap import bootstrap, init
     from pizzeria.config import Settings
     from pizzeria.logs import configure
     settings = Settings.from_env()
     configure(json_lines=settings.log_json)
     app = bootstrap(settings)
-    init(app, wait=wait)
+    if set_up:
+        init(app, wait=wait)
     return app
