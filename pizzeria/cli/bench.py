@@ -18,15 +18,17 @@ from pizzeria.cli.app import build_app, command, main
 @click.option("--timeout", type=click.FloatRange(min=1), default=600.0, show_default=True)
 @click.option("--one-at-a-time", is_flag=True,
               help="Start each visit when the one before has ended: the latency of a visit alone.")
+@click.option("--metrics", is_flag=True, help="Each consumer serves its metrics, scraped every half second.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def bench_command(tables: int, pizzas: int, pm_consumers: int, kitchens: int, timeout: float,
-                  one_at_a_time: bool, as_json: bool) -> None:
+                  one_at_a_time: bool, metrics: bool, as_json: bool) -> None:
     """Serve TABLES visits through fresh consumer processes, at once or one at a time, and measure them."""
     from pizzeria.devtools import bench
     app = build_app()
     with _progress(tables) as bar:
         figures = bench.run(app, tables, pizzas, pm_consumers, kitchens, timeout,
-                            progress=lambda done: bar.update(done - bar.pos), one_at_a_time=one_at_a_time)
+                            progress=lambda done: bar.update(done - bar.pos), one_at_a_time=one_at_a_time,
+                            metrics=metrics)
     if as_json:
         click.echo(json.dumps(figures))
         return
@@ -36,6 +38,10 @@ def bench_command(tables: int, pizzas: int, pm_consumers: int, kitchens: int, ti
                f"latency per visit: p50 {latency['p50']} ms, p95 {latency['p95']} ms, p99 {latency['p99']} ms\n"
                f"peak RSS: " + ", ".join(f"{kind} {mib} MiB" for kind, mib in rss.items()) + "\n"
                "CPU per message: " + ", ".join(f"{kind} {ms} ms" for kind, ms in figures["cpu_ms_per_message"].items()))
+    if metrics:
+        scraped = figures["metrics"]
+        click.echo(f"metrics: {scraped['scrapes']} scrapes, p50 {scraped['p50_ms']} ms, longest {scraped['max_ms']} ms; "
+                   f"{scraped['handled']:.0f} messages counted handled")
 
 
 class _NoBar:

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from sqlalchemy import select
 
 from pizzeria.devtools.processes import Consumers, machine_busy_seconds
+from pizzeria.devtools.scraping import Scraper, free_ports
 from pizzeria.modules import names as module_names
 from pizzeria.process_manager.messages import OrderLine, StartTableService
 from pizzeria.process_manager.repository import visits
@@ -30,25 +31,31 @@ def messages_per_visit(pizzas: int) -> int:
 
 
 def run(app, tables: int, pizzas: int, pm_consumers: int, kitchens: int, timeout: float,
-        progress: Callable[[int], None] = lambda done: None, one_at_a_time: bool = False) -> dict:
+        progress: Callable[[int], None] = lambda done: None, one_at_a_time: bool = False,
+        metrics: bool = False) -> dict:
     """Serve `tables` visits of `pizzas` pizzas each at once (or one after the other, each
     started when the one before has ended), with bake time 0, once one visit has warmed the
-    consumers up (compiled statements, prepared queries); return figures."""
+    consumers up (compiled statements, prepared queries); return figures. With `metrics`, each
+    consumer serves its metrics, scraped all along."""
     copies = {"process_manager": pm_consumers, "kitchen": kitchens}
     queues = [name for name in module_names() for _ in range(copies.get(name, 1))]
     run_id = uuid.uuid4().hex[:6]
-    with Consumers(queues, app.settings.var_dir / "bench" / run_id, {"PIZZERIA_KITCHEN__BAKE_SECONDS": "0"}) as consumers:
+    ports = free_ports(len(queues)) if metrics else []
+    with Consumers(queues, app.settings.var_dir / "bench" / run_id, {"PIZZERIA_KITCHEN__BAKE_SECONDS": "0"},
+                   ports) as consumers:
         _wait(consumers.ready, READY_SECONDS, "the consumers to start")
         publisher = app.publisher()
         _wait_for_visits(app.engine, _start(app, publisher, f"w{run_id}", 1, pizzas), timeout)  # warm-up
         cpu_before, busy_before = consumers.cpu_seconds(), machine_busy_seconds()
         serve = _one_at_a_time if one_at_a_time else _at_once
-        started, finished = serve(app, publisher, f"b{run_id}", tables, pizzas, timeout, progress)
+        with Scraper(ports) as scraper:
+            started, finished = serve(app, publisher, f"b{run_id}", tables, pizzas, timeout, progress)
         publisher.close()
         cpu = _cpu_ms_per_message(consumers.cpu_seconds(), cpu_before, machine_busy_seconds() - busy_before,
                                   len(started) * messages_per_visit(pizzas))
         rss = consumers.peak_rss_mib()
-    return {**_figures(started, finished, pizzas, rss, pm_consumers, kitchens), "cpu_ms_per_message": cpu}
+    figures = {**_figures(started, finished, pizzas, rss, pm_consumers, kitchens), "cpu_ms_per_message": cpu}
+    return {**figures, "metrics": scraper.figures()} if metrics else figures
 
 
 def _cpu_ms_per_message(after: dict[str, float], before: dict[str, float], machine: float,

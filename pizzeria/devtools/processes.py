@@ -17,11 +17,14 @@ TROUBLE = ("attempt failed", "retry scheduled", "message stored as failed")
 
 class Consumers:
     """One `pizzeria consume QUEUE` process per entry of `queues` (a queue may come twice),
-    each logging JSON lines to `log_dir/NAME.log`; stopped with SIGTERM (killed only if one
+    each logging JSON lines to `log_dir/NAME.log` (and serving its metrics on the port of
+    `metrics_ports` in the same place, if there is one); stopped with SIGTERM (killed only if one
     will not stop) when the block ends."""
 
-    def __init__(self, queues: Sequence[str], log_dir: Path, env: Mapping[str, str] = {}):
+    def __init__(self, queues: Sequence[str], log_dir: Path, env: Mapping[str, str] = {},
+                 metrics_ports: Sequence[int] = ()):
         self.names = {_name(queues, i): queue for i, queue in enumerate(queues)}
+        self.ports = dict(zip(self.names, metrics_ports))  # where each serves its metrics, if anywhere
         self.log_dir = log_dir
         self.env = {**os.environ, **env, "PIZZERIA_LOG_JSON": "1"}
         self.processes: dict[str, subprocess.Popen] = {}
@@ -33,7 +36,8 @@ class Consumers:
             with open(self.log_dir / f"{name}.log", "ab") as log:
                 self.read_up_to[name] = log.tell()
                 self.processes[name] = subprocess.Popen(
-                    [sys.executable, "-m", "pizzeria", "consume", queue],
+                    [sys.executable, "-m", "pizzeria", "consume", queue,
+                     *(["--metrics-port", str(self.ports[name])] if name in self.ports else [])],
                     stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=self.env)
         return self
 
