@@ -44,6 +44,10 @@ class Settings:
     outbox_sweep_seconds: float = CHORES.sweep_seconds
     inbox_prune_seconds: float = CHORES.prune_seconds
     metrics_port: int = 0  # where each consumer serves its metrics and probes; 0: nowhere
+    alert_webhook: str | None = field(default=None, repr=False)  # where alerts are POSTed, if anywhere
+    alert_webhook_per_minute: int = 20
+    alert_check_seconds: float = 5.0  # 0: a consumer never looks for alerts
+    alert_queue_growth_seconds: float = 300.0
     web_token: str | None = field(default=None, repr=False)  # what the web's changing requests must carry
     queue_type: str = "quorum"  # of the RabbitMQ queues: quorum or classic
     heartbeat_seconds: float = 60.0  # between the client and RabbitMQ; 0 for none

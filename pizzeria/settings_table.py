@@ -100,6 +100,14 @@ SETTINGS = (  # var_dir first: the defaults of the URLs use it
             "back-off", within=(0.01, 3600)),
     Setting("metrics_port", int, 0, "the port where each consumer serves /metrics, /livez and /readyz; 0: none "
             "(pizzeria consume --metrics-port overrules it)", within=(0, 65535)),
+    Setting("alert_webhook", optional_text, "", "a URL each alert is POSTed to as JSON, retried until it answers 2xx",
+            secret=True),
+    Setting("alert_webhook_per_minute", int, 20, "the most alerts POSTed in a minute, for the whole house",
+            within=(1, 10000)),
+    Setting("alert_check_seconds", float, 5.0, "how often a consumer looks for something to alert of; 0: never",
+            within=(0, 3600)),
+    Setting("alert_queue_growth_seconds", float, 300.0, "how long an endpoint's queue may keep growing before "
+            "it is an alert", within=(10, 86400)),
     Setting("faults", faults, "", "QUEUE.Type:N,...: that handler fails its first N attempts (:kill: it kills "
             "its process, each time)"),
     Setting("web_token", optional_text, "", "what every request of pizzeria web that changes something must carry",

@@ -39,6 +39,16 @@ from .delivery.middleware import How, Middleware, Settled, Step
 from .delivery.pipeline import MAX_BODY_BYTES
 from .delivery.policy import Dead, Decision, FailurePolicy, Requeue, RetryLater, RetryNow, is_outage
 from .observe import tracing
+from .observe.alerting import (
+    Alert,
+    Alerting,
+    AlertRaised,
+    Source,
+    Webhook,
+    failed_messages_source,
+    gone_consumers_source,
+    growing_queues_source,
+)
 from .observe.chores import Chores
 from .observe.metrics import Metrics
 from .observe.probes import ProbeServer
@@ -62,6 +72,7 @@ __all__ = [
     "Middleware", "Step", "How", "Settled", "InFlight", "MAX_BODY_BYTES", "tracing",
     # transport and store: running it
     "Broker", "Publisher", "Outgoing", "Topology", "CLASSIC", "QUORUM", "is_amqp", "Worker", "build_worker", "Chores",
-    "Metrics", "ProbeServer",
+    "Metrics", "ProbeServer", "Alert", "AlertRaised", "Alerting", "Source", "Webhook", "failed_messages_source",
+    "gone_consumers_source", "growing_queues_source",
     "send", "make_engine", "on_sqlite", "insert_rows", "update_rows",
 ]

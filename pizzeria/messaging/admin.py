@@ -16,7 +16,7 @@ from sqlalchemy import Engine, Row, func, or_, select
 from .contracts.names import Names
 from .observe.redact import hide_password, hide_url_passwords
 from .observe.tracing import conversation_trace_id
-from .store import failed, heartbeats
+from .store import alerts, failed, heartbeats
 from .store import inbox as handled
 from .store.failed_entries import FAILED, REPLAYED
 from .store.failed_entries import details as failed_details
@@ -32,7 +32,7 @@ __all__ = [
     "ALIVE", "FAILED", "GONE", "REPLAYED", "STOPPED", "consumer_processes", "conversation_trace_id",
     "conversations_waiting", "core_tables", "delete_failed", "failed_by_queue", "failed_details", "failed_entries",
     "failed_groups", "failed_status", "failed_summary", "handled_counts", "hide_password", "hide_url_passwords",
-    "inbox_rows", "outbox_lag", "queue_depths", "replay_failed", "took_effect", "waiting_in_outbox",
+    "inbox_rows", "outbox_lag", "queue_depths", "recent_alerts", "replay_failed", "took_effect", "waiting_in_outbox",
 ]
 
 
@@ -125,6 +125,11 @@ def conversations_waiting(engine: Engine, routing_key: str) -> set[str]:
     with engine.connect() as conn:
         rows = conn.execute(select(outbox.c.headers).where(outbox.c.routing_key == routing_key)).scalars().all()
     return {correlation_id for headers in rows if (correlation_id := json.loads(headers).get("correlation_id"))}
+
+
+def recent_alerts(engine: Engine, limit: int = 50, kind: str | None = None) -> list[dict[str, Any]]:
+    """The alerts raised, the latest first (of one kind, if given), with whether the webhook took each."""
+    return [alerts.details(row) for row in alerts.recent(engine, limit, kind)]
 
 
 def queue_depths(broker: Broker) -> dict[str, dict[str, int | None]]:

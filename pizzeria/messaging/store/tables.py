@@ -1,5 +1,5 @@
 """Every table of the core, on one `metadata`: the inbox, the answers kept, the poison counts,
-the outbox, the failed store and the heartbeats. Their names and columns are those of existing
+the outbox, the failed store, the heartbeats and the alerts raised. Their names and columns are those of existing
 databases: change them only with a migration."""
 
 from __future__ import annotations
@@ -84,4 +84,20 @@ heartbeats = Table(
     Column("seen_at", Float, nullable=False),
     Column("handled", Integer, nullable=False),
     Column("stopped_at", Float, nullable=True),
+)
+
+alerts = Table(
+    "alerts", metadata,
+    Column("key", String(255), primary_key=True),  # what makes it one alert, however many processes see it
+    Column("kind", String(32), nullable=False),
+    Column("subject", String(255), nullable=False),
+    Column("summary", Text, nullable=False),
+    Column("count", Integer, nullable=False),  # how many times it happened, as last seen
+    Column("details", Text, nullable=False),  # JSON
+    Column("raised_at", Float, nullable=False, index=True),
+    Column("updated_at", Float, nullable=False),
+    Column("posted_at", Float, nullable=True),  # to the webhook, once it answered 2xx
+    Column("post_attempts", Integer, nullable=False),
+    Column("next_post_at", Float, nullable=True),  # when a process may try (again): a lease while one tries
+    Column("post_error", String(255), nullable=True),
 )
