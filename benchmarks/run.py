@@ -29,6 +29,7 @@ RUNTIME = ROOT / "var" / "bench-venv"
 VISITS, PIZZAS, LATENCY_VISITS = int(os.environ.get("BENCH_VISITS", 500)), 3, 20
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", 3))
 IDLE_SECONDS = 10.0
+RESULTS = ROOT / "var" / "bench-results.json"  # the last run's raw figures: `python benchmarks/run.py --report`
 
 
 def runtime_python() -> str:
@@ -78,6 +79,8 @@ def main() -> None:
                                   postgres.create_database(f"b{uuid.uuid4().hex[:8]}"))
             results["cluster"] = {"bare": bare(on_cluster()[0], chains=VISITS, hops=13 + 2 * PIZZAS),
                                   "pizzeria": pizzeria(*on_cluster(), "--tables", VISITS, "--pizzas", PIZZAS)}
+    RESULTS.parent.mkdir(exist_ok=True)
+    RESULTS.write_text(json.dumps(results))
     report(results)
 
 
@@ -91,10 +94,12 @@ HARNESS = ("import json, logging, structlog; "
 
 
 def traced_round(fresh, endpoint: str) -> dict:
-    """pizzeria on RabbitMQ without traces, then exporting them over OTLP/HTTP, back to back."""
+    """pizzeria on RabbitMQ without traces or metrics, then exporting traces over OTLP/HTTP, then
+    serving metrics scraped every half second, back to back."""
     args = ("--tables", VISITS, "--pizzas", PIZZAS)
     return {"untraced": pizzeria(*fresh(), *args),
-            "traced": pizzeria(*fresh(), *args, env={"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint})}
+            "traced": pizzeria(*fresh(), *args, env={"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint}),
+            "metrics": pizzeria(*fresh(), *args, "--metrics")}
 
 
 def throughput_round(fresh, embedded, unsynced) -> dict:
@@ -169,6 +174,9 @@ def report(r: dict) -> None:
     embedded_latency = r["embedded_latency"]["latency_ms"]["p50"]
     untraced, traced = ([one[run]["messages_per_second"] for one in r["traced"]] for run in ("untraced", "traced"))
     tracing_cost = ratios(traced, untraced)
+    counted = [one["metrics"]["messages_per_second"] for one in r["traced"]]
+    metrics_cost, longest_scrape = ratios(counted, untraced), max(one["metrics"]["metrics"]["max_ms"]
+                                                                  for one in r["traced"])
     rss = max(max(x["peak_rss_mib"].values())
               for one in r["rounds"] for x in (one["pizzeria"], one["pizzeria_2pm"]))
     latency, chain = r["pizzeria_latency"]["latency_ms"]["p50"], r["bare_latency"]["latency_ms"]["p50"]
@@ -193,6 +201,10 @@ def report(r: dict) -> None:
          r["idle_cpu_percent"] / 2.0, "<= 1.00"),
         ("messages/s, traced (OTLP/HTTP to a local receiver) vs untraced", median(traced), median(untraced),
          median(tracing_cost), ">= 0.80"),
+        ("messages/s, metrics served and scraped every 0.5 s vs none", median(counted), median(untraced),
+         median(metrics_cost), ">= 0.97"),
+        ("a consumer's /metrics under load, the longest answer, ms", longest_scrape, 50, longest_scrape / 50,
+         "<= 1.00"),
         ("1 visit of 1 pizza on the test harness (memory://, one process), ms", r["harness_ms"], latency,
          r["harness_ms"] / latency, "(unit-test speed)"),
         ("pizzeria --help, s", round(r["help_seconds"], 3), 0.3, r["help_seconds"] / 0.3, "<= 1.00"),
@@ -206,9 +218,13 @@ def report(r: dict) -> None:
     print("messages/s are medians of the rounds, their ratios the medians of each round's ratio: "
           f"1 PM / bare {' '.join(f'{x:.2f}' for x in speed)}; 2 PMs / 1 PM {' '.join(f'{x:.2f}' for x in pair)}; "
           f"embedded / RabbitMQ {' '.join(f'{x:.2f}' for x in local)}; "
-          f"traced / untraced {' '.join(f'{x:.2f}' for x in tracing_cost)} ({r['spans_received']} spans received)")
+          f"traced / untraced {' '.join(f'{x:.2f}' for x in tracing_cost)} ({r['spans_received']} spans received); "
+          f"metrics / none {' '.join(f'{x:.2f}' for x in metrics_cost)}")
     print("raw:", json.dumps(r))
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:] == ["--report"]:
+        report(json.loads(RESULTS.read_text()))
+    else:
+        main()
