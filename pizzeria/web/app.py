@@ -26,8 +26,8 @@ def create_app(pizzeria: Any, token: str | None = None) -> FastAPI:
     that changes something must carry it (`Authorization: Bearer TOKEN`, or the cookie the
     login page sets)."""
     requests.metadata.create_all(pizzeria.engine)
-    web = FastAPI(title="pizzeria", summary="The pizza house: its visits, failed messages and endpoints.",
-                  docs_url=None, redoc_url=None)
+    web = Web(title="pizzeria", summary="The pizza house: its visits, failed messages and endpoints.",
+              docs_url=None, redoc_url=None)
     web.state.pizzeria, web.state.token = pizzeria, token
     problems.install(web)
     web.include_router(visits.router)
@@ -56,6 +56,34 @@ def create_app(pizzeria: Any, token: str | None = None) -> FastAPI:
         return await call_next(request)
 
     return web
+
+
+class Web(FastAPI):
+    """FastAPI whose OpenAPI document also tells what FastAPI cannot see: that every error is a
+    problem, that a body it cannot parse is a 400, and what the guard answers a request that changes
+    something (403 from another site's page; with a token, 401 without it, the token a bearer scheme)."""
+
+    def openapi(self) -> dict[str, Any]:
+        if self.openapi_schema is None:
+            self.openapi_schema = _completed(super().openapi(), self.state.token)
+        return self.openapi_schema
+
+
+def _completed(document: dict[str, Any], token: str | None) -> dict[str, Any]:
+    components = document.setdefault("components", {})
+    components.setdefault("schemas", {})["Problem"] = problems.SCHEMA
+    if token is not None:
+        components["securitySchemes"] = {"token": {"type": "http", "scheme": "bearer",
+                                                   "description": "PIZZERIA_WEB_TOKEN, or sign in at /login"}}
+    guarded = (401, 403) if token is not None else (403,)
+    for operations in document["paths"].values():
+        for method, operation in operations.items():
+            if "requestBody" in operation:
+                operation["responses"].update(problems.responses(400))
+            if method.upper() in CHANGING:
+                operation["responses"].update(problems.responses(*guarded))
+                operation.update({"security": [{"token": []}]} if token is not None else {})
+    return document
 
 
 def _refused(request: Request, token: str | None) -> Response | None:

@@ -15,7 +15,7 @@ from pizzeria.process_manager import views
 from pizzeria.process_manager.saga import IN_PROGRESS
 
 from . import requests
-from .problems import Problem
+from .problems import Problem, responses
 
 POLL_SECONDS = 0.2
 PING_SECONDS = 15
@@ -23,7 +23,12 @@ PING_SECONDS = 15
 router = APIRouter(prefix="/api/visits", tags=["visits"])
 
 
-@router.get("/{visit_id}/events", summary="Follow a visit as it happens (server-sent events)")
+STREAM: dict[int | str, dict[str, Any]] = {"200": {
+    "description": "Events `step`, then `end`", "content": {"text/event-stream": {"schema": {"type": "string"}}}}}
+
+
+@router.get("/{visit_id}/events", summary="Follow a visit as it happens (server-sent events)",
+            response_class=EventSourceResponse, responses={**STREAM, **responses(404, 422)})
 def events(visit_id: str, request: Request) -> EventSourceResponse:
     """The visit's steps as they happen (event `step`), ending with its report (event `end`)."""
     engine = request.app.state.pizzeria.engine

@@ -4,42 +4,53 @@ the inbox shows it took effect already), replay or delete a selection or a whole
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
-from pydantic import BaseModel, Field, model_validator
+from fastapi import APIRouter, Path, Request
+from pydantic import BaseModel, ConfigDict, Field
 
 from pizzeria.bootstrap import NAMES
 from pizzeria.messaging import admin
 from pizzeria.process_manager.views import with_visit_id
 
-from .problems import Problem
+from .problems import Problem, responses
+
+MAX_ID = 2**53 - 1  # the largest integer every JSON client keeps exactly (JavaScript's MAX_SAFE_INTEGER)
+MAX_CHOSEN = 10_000  # ids in one request, each a parameter of one query (SQLite takes 32766)
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 router = APIRouter(prefix="/api/failed", tags=["failed messages"])
 
 
 class Group(BaseModel):
-    """The failed messages of one queue, type and error class."""
+    """The failed messages of one queue, type and error class (a group as /groups lists it will do)."""
 
     queue: str
     type: str | None
     error_type: str
 
 
-class Chosen(BaseModel):
-    """Failed messages by id, or a whole group (those of it not replayed yet)."""
+class ByIds(BaseModel):
+    """Failed messages by id."""
 
-    ids: list[int] | None = Field(default=None, min_length=1)
-    group: Group | None = None
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"ids": [1, 2]}]})
 
-    @model_validator(mode="after")
-    def one_of_them(self) -> Chosen:
-        if (self.ids is None) == (self.group is None):
-            raise ValueError("give ids or a group, not both")
-        return self
+    ids: list[Id] = Field(min_length=1, max_length=MAX_CHOSEN)
 
 
-@router.get("", summary="List the failed messages")
+class ByGroup(BaseModel):
+    """A whole group: those of its failed messages not replayed yet."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"group": {"queue": "pizzeria.kitchen", "type": "DoPizza", "error_type": "InjectedFault"}}]})
+
+    group: Group
+
+
+Chosen = ByIds | ByGroup  # one or the other, never both
+
+
+@router.get("", summary="List the failed messages", responses=responses(422))
 def listed(request: Request, queue: str | None = None, type: str | None = None, error_type: str | None = None,
            visit_id: str | None = None, status: str | None = None) -> list[dict[str, Any]]:
     """The failed messages, oldest first, filtered by queue, type, error class, visit and status."""
@@ -54,23 +65,24 @@ def grouped(request: Request) -> list[dict[str, Any]]:
     return admin.failed_groups(request.app.state.pizzeria.engine)
 
 
-@router.get("/{entry_id}", summary="Read a failed message whole")
-def one(entry_id: int, request: Request) -> dict[str, Any]:
-    """One failed message whole; `took_effect` says whether its consumer's inbox shows it handled
-    (a replay would then do nothing)."""
-    return details(request.app.state.pizzeria.engine, entry_id)
-
-
-@router.post("/replay", summary="Replay failed messages")
+@router.post("/replay", summary="Replay failed messages", responses=responses(404, 422))
 def replay(chosen: Chosen, request: Request) -> dict[str, list[int]]:
     """Send the chosen messages to their queue again, as they were."""
     return {"replayed": replay_chosen(request.app.state.pizzeria, chosen)}
 
 
-@router.post("/delete", summary="Delete failed messages")
+@router.post("/delete", summary="Delete failed messages", responses=responses(404, 422))
 def delete(chosen: Chosen, request: Request) -> dict[str, list[int]]:
     """Delete the chosen messages from the store."""
     return {"deleted": delete_chosen(request.app.state.pizzeria.engine, chosen)}
+
+
+# `:int`: /api/failed/replay is not an entry to GET (405, not 422); the OpenAPI path omits it
+@router.get("/{entry_id:int}", summary="Read a failed message whole", responses=responses(404, 422))
+def one(entry_id: Annotated[int, Path(ge=1, le=MAX_ID)], request: Request) -> dict[str, Any]:
+    """One failed message whole; `took_effect` says whether its consumer's inbox shows it handled
+    (a replay would then do nothing)."""
+    return details(request.app.state.pizzeria.engine, entry_id)
 
 
 def details(engine: Any, entry_id: int) -> dict[str, Any]:
@@ -99,9 +111,8 @@ def delete_chosen(engine: Any, chosen: Chosen) -> list[int]:
 
 
 def _chosen(engine: Any, chosen: Chosen) -> list[Any]:
-    if chosen.ids is not None:
+    if isinstance(chosen, ByIds):
         return _entries(engine, chosen.ids)
-    assert chosen.group is not None  # the validator lets nothing else through
     return admin.failed_entries(engine, status=admin.FAILED, **chosen.group.model_dump())
 
 

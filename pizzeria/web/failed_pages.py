@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse
 from pizzeria.messaging import admin
 from pizzeria.process_manager.views import with_visit_id
 
-from .failed import Chosen, Group, delete_chosen, details, replay_chosen
+from .failed import ByGroup, ByIds, Group, Id, delete_chosen, details, replay_chosen
 from .pages import TEMPLATES, message
 from .problems import Problem
 
@@ -51,7 +51,7 @@ DONE = {"replay": "replayed", "delete": "deleted"}
 
 
 @router.post("/{operation}", response_class=HTMLResponse)
-def operate(operation: str, request: Request, ids: Annotated[list[int] | None, Form()] = None,
+def operate(operation: str, request: Request, ids: Annotated[list[Id] | None, Form()] = None,
             queue: Annotated[str, Form()] = "", type: Annotated[str, Form()] = "",
             error_type: Annotated[str, Form()] = "") -> str:
     """Replay or delete the chosen messages, or a whole group's; the answer is the line the page shows."""
@@ -60,7 +60,7 @@ def operate(operation: str, request: Request, ids: Annotated[list[int] | None, F
         raise Problem(404, "No such operation", f"failed messages can be replayed or deleted, not {operation}")
     if not ids and not (queue and error_type):
         return message("choose a message first", error=True)
-    chosen = Chosen(ids=ids) if ids else Chosen(group=Group(queue=queue, type=type or None, error_type=error_type))
+    chosen = ByIds(ids=ids) if ids else ByGroup(group=Group(queue=queue, type=type or None, error_type=error_type))
     try:
         done = replay_chosen(app, chosen) if operation == "replay" else delete_chosen(app.engine, chosen)
     except Problem as error:

@@ -9,15 +9,16 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from pizzeria.messaging import new_id
 from pizzeria.process_manager import service, storyboard, views
 from pizzeria.process_manager.messages import CancelVisit, OrderLine, RetryStep, StartTableService
-from pizzeria.process_manager.story import story
+from pizzeria.process_manager.story import Story, story
+from pizzeria.waiter.messages import MAX_QUANTITY, PIZZA_NAME
 
 from . import requests
-from .problems import Problem
+from .problems import Problem, responses
 
 TABLE_ID = r"^[A-Za-z0-9_-]{1,32}$"
 REQUESTED = "requested"  # asked for, not opened by the process manager yet
@@ -28,12 +29,15 @@ router = APIRouter(prefix="/api/visits", tags=["visits"])
 class Line(BaseModel):
     """A line of an order."""
 
-    pizza: str = Field(min_length=1, max_length=64)
-    quantity: int = Field(ge=1, le=20)
+    pizza: str = Field(pattern=PIZZA_NAME.pattern)
+    quantity: int = Field(ge=1, le=MAX_QUANTITY)
 
 
 class NewVisit(BaseModel):
     """A visit to start: the table, and what the client will order (None: the waiter chooses)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"table_id": "T1", "order": [{"pizza": "margherita", "quantity": 2}]}, {"table_id": "T2"}]})
 
     table_id: str = Field(pattern=TABLE_ID)
     order: list[Line] | None = None
@@ -42,10 +46,15 @@ class NewVisit(BaseModel):
 class Cancel(BaseModel):
     """Why the house cancels the visit, told to the client."""
 
-    reason: str = Field(default="cancelled by the house", min_length=1, max_length=200)
+    reason: str = Field(default="cancelled by the house", min_length=1, max_length=200, examples=["the oven is out"])
 
 
-@router.post("", status_code=202, summary="Start a visit")
+STARTED: dict[int | str, dict[str, Any]] = {"202": {
+    "description": "Requested: the visit, its table and status `requested`",
+    "headers": {"Location": {"description": "The visit", "schema": {"type": "string"}}}}}
+
+
+@router.post("", status_code=202, summary="Start a visit", responses={**STARTED, **responses(409, 422)})
 def start(visit: NewVisit, request: Request,
           idempotency_key: Annotated[str | None, Header(max_length=255)] = None) -> JSONResponse:
     """Start a visit; 202 with its Location. The same Idempotency-Key gives the same visit."""
@@ -67,53 +76,57 @@ def begin(app: Any, visit: NewVisit, idempotency_key: str | None = None) -> str:
     return str(_publish(app, lambda publisher: service.publish_start(publisher, command, str(visit_id))))
 
 
-@router.get("", summary="List the latest visits")
+@router.get("", summary="List the latest visits", responses=responses(422))
 def listed(request: Request, status: str | None = None, table_id: str | None = None,
            limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict[str, Any]]:
     """The latest visits, newest first, by status and table if asked."""
     return views.latest_visits(request.app.state.pizzeria.engine, table_id, status, limit)
 
 
-@router.get("/{visit_id}", summary="Read a visit")
+@router.get("/{visit_id}", summary="Read a visit", responses=responses(404, 422))
 def one(visit_id: str, request: Request) -> dict[str, Any]:
     """A visit: its state, pizzas, bill and history; `requested` until the process manager opens it."""
     engine = request.app.state.pizzeria.engine
     report = views.visit(engine, visit_id)
     if report is not None:
         return report
-    asked = requests.by_visit(engine, visit_id)
-    if asked is None:
-        raise Problem(404, "No such visit", f"no visit {visit_id}")
-    return {"visit_id": visit_id, "table_id": asked.table_id, "status": REQUESTED}
+    return {"visit_id": visit_id, "table_id": _asked(engine, visit_id).table_id, "status": REQUESTED}
 
 
-@router.get("/{visit_id}/story", summary="Tell a visit's story")
+@router.get("/{visit_id}/story", summary="Tell a visit's story", responses=responses(404, 422))
 def told(visit_id: str, request: Request) -> dict[str, Any]:
-    """The visit's story (see `pizzeria story`)."""
-    found = story(request.app.state.pizzeria.engine, visit_id)
+    """The visit's story (see `pizzeria story`); a visit not opened yet has no steps."""
+    engine = request.app.state.pizzeria.engine
+    found = story(engine, visit_id)
     if found is None:
-        raise Problem(404, "No such visit", f"no visit {visit_id}")
+        asked = _asked(engine, visit_id)
+        found = Story(visit_id, asked.table_id, REQUESTED, asked.requested_at, asked.requested_at, [], [])
     return storyboard.as_data(found)
 
 
-@router.post("/{visit_id}/cancel", status_code=202, summary="Cancel a visit")
+def _asked(engine: Any, visit_id: str) -> Any:
+    """The request of a visit the process manager has not opened; Problem 404 if there is none."""
+    asked = requests.by_visit(engine, visit_id)
+    if asked is None:
+        raise Problem(404, "No such visit", f"no visit {visit_id}")
+    return asked
+
+
+@router.post("/{visit_id}/cancel", status_code=202, summary="Cancel a visit", responses=responses(404, 409, 422))
 def cancel(visit_id: str, request: Request, why: Cancel | None = None) -> dict[str, Any]:
     """Cancel the visit: what can be undone is, what was served is billed, the client is told why."""
     return tell(request, visit_id, CancelVisit((why or Cancel()).reason))
 
 
-@router.post("/{visit_id}/retry", status_code=202, summary="Send a visit's step again")
+@router.post("/{visit_id}/retry", status_code=202, summary="Send a visit's step again",
+             responses=responses(404, 409, 422))
 def retry(visit_id: str, request: Request) -> dict[str, Any]:
     """Send the visit's current step again, now."""
     return tell(request, visit_id, RetryStep())
 
 
 def _command(visit: NewVisit) -> StartTableService:
-    try:
-        order = None if visit.order is None else tuple(OrderLine(line.pizza, line.quantity) for line in visit.order)
-    except ValueError as error:
-        raise Problem(422, "The request is not valid", f"order: {error}",
-                      errors=[{"field": "order", "message": str(error)}]) from None
+    order = None if visit.order is None else tuple(OrderLine(line.pizza, line.quantity) for line in visit.order)
     return StartTableService(visit.table_id, order)
 
 
@@ -122,7 +135,8 @@ def _visit_of_key(app: Any, key: str, body: str) -> str | None:
     if earlier is None:
         return None
     if earlier.body != body:
-        raise Problem(422, "Idempotency-Key reused", "this Idempotency-Key came with another request body")
+        # 409, not 422: the request is valid, but the key is taken by an earlier one
+        raise Problem(409, "Idempotency-Key reused", "this Idempotency-Key came with another request body")
     return str(earlier.visit_id)
 
 
@@ -141,6 +155,8 @@ def tell(request: Request, visit_id: str, command: Any) -> dict[str, Any]:
     except service.NotInProgress as error:
         raise Problem(409, "Visit not in progress", str(error)) from None
     except LookupError as error:
+        if requests.by_visit(app.engine, visit_id) is not None:
+            raise Problem(409, "Visit not in progress", f"visit {visit_id} is {REQUESTED}, not opened yet") from None
         raise Problem(404, "No such visit", str(error)) from None
     return {"visit_id": visit_id, "sent": type(command).__name__}
 

@@ -53,7 +53,7 @@ def test_the_same_idempotency_key_gives_the_same_visit_and_another_body_with_it_
     bus.run()
     assert len(client.get("/api/visits").json()) == 1
     other = client.post("/api/visits", json={**ORDER, "table_id": "T2"}, headers={"Idempotency-Key": "k1"})
-    assert (other.status_code, other.headers["content-type"]) == (422, PROBLEM)
+    assert (other.status_code, other.headers["content-type"]) == (409, PROBLEM)
 
 
 def test_a_table_with_a_visit_in_progress_is_a_conflict(client, bus):
@@ -67,7 +67,7 @@ def test_a_table_with_a_visit_in_progress_is_a_conflict(client, bus):
     ({"table_id": "no spaces"}, "table_id"),
     ({}, "table_id"),
     ({"table_id": "T1", "order": [{"pizza": "margherita", "quantity": 0}]}, "order.0.quantity"),
-    ({"table_id": "T1", "order": [{"pizza": "<script>", "quantity": 1}]}, "order"),
+    ({"table_id": "T1", "order": [{"pizza": "<script>", "quantity": 1}]}, "order.0.pizza"),
 ])
 def test_bad_input_is_a_problem_naming_the_field(client, body, field):
     answer = client.post("/api/visits", json=body)
@@ -79,6 +79,20 @@ def test_an_unknown_visit_is_a_404_problem(client):
     for path in ("/api/visits/nobody", "/api/visits/nobody/story"):
         answer = client.get(path)
         assert (answer.status_code, answer.headers["content-type"]) == (404, PROBLEM)
+
+
+def test_a_visit_not_opened_yet_has_a_story_without_steps_and_cannot_be_cancelled_yet(client):
+    visit_id = client.post("/api/visits", json=ORDER).json()["visit_id"]
+    story = client.get(f"/api/visits/{visit_id}/story").json()
+    assert (story["status"], story["table_id"], story["steps"]) == ("requested", "T1", [])
+    early = client.post(f"/api/visits/{visit_id}/cancel")
+    assert (early.status_code, early.json()["title"]) == (409, "Visit not in progress")
+
+
+def test_a_method_a_path_does_not_take_is_a_405_naming_every_one_it_does(client):
+    for path, allowed in (("/api/visits", "GET, POST"), ("/api/failed/replay", "POST")):
+        answer = client.put(path)
+        assert (answer.status_code, answer.headers["allow"], answer.headers["content-type"]) == (405, allowed, PROBLEM)
 
 
 def test_visits_are_listed_newest_first_by_status_and_table(client, bus):
