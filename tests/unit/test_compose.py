@@ -2,7 +2,9 @@
 
 No Docker engine is needed: the files are parsed (PyYAML, plus Compose's `${VAR:-default}`
 interpolation) and every command a container would run goes through the real click parser,
-which checks arguments and options but runs nothing.
+which checks arguments and options but runs nothing. The monitoring profile's Prometheus
+configuration is checked for the structure Prometheus reads (promtool is not on these machines),
+and the health checks run with this machine's python against a real consumer and a real web.
 """
 
 from __future__ import annotations
@@ -10,12 +12,17 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import subprocess
+import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import click
 import pytest
 import yaml
+from polling import wait_until
+from processes import Pizzeria, free_port
+from processes import environment as processes_environment
 
 from pizzeria.cli import main
 from pizzeria.config import Settings
@@ -307,3 +314,141 @@ def test_the_cluster_url_of_the_header_names_each_node_with_its_credentials(name
         node = SERVICES[url.hostname]
         assert (url.scheme, url.port, url.username, url.password) == (
             "amqp", 5672, environment(node)["RABBITMQ_DEFAULT_USER"], environment(node)["RABBITMQ_DEFAULT_PASS"])
+
+
+# --- the monitoring profile: health checks, Prometheus, Grafana ----------------------------------
+
+PROMETHEUS_FILE = ROOT / "monitoring" / "prometheus.yml"
+# The keys of Prometheus's configuration this repository may use: Prometheus refuses a file with a
+# key it does not know, and promtool is not on these machines to say so.
+PROMETHEUS_KEYS = {"global", "scrape_configs", "rule_files", "alerting"}
+GLOBAL_KEYS = {"scrape_interval", "scrape_timeout", "evaluation_interval", "external_labels"}
+SCRAPE_KEYS = {"job_name", "static_configs", "metrics_path", "scheme", "scrape_interval", "scrape_timeout"}
+DURATION = re.compile(r"^(?=\d)(\d+y)?(\d+w)?(\d+d)?(\d+h)?(\d+m)?(\d+s)?(\d+ms)?$")  # Prometheus's model.Duration
+UNITS = {"y": 31536000, "w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1, "ms": 0.001}
+
+
+def prometheus_config() -> dict:
+    return yaml.safe_load(PROMETHEUS_FILE.read_text())
+
+
+def seconds(duration: str) -> float:
+    """A Prometheus duration (`1m30s`) in seconds."""
+    assert DURATION.match(duration), f"{duration!r} is not a Prometheus duration"
+    return sum(int(count) * UNITS[unit] for count, unit in re.findall(r"(\d+)(ms|[ywdhms])", duration))
+
+
+def scrape_targets() -> dict[str, list[str]]:
+    """{job name: its static targets}."""
+    return {job["job_name"]: [target for group in job["static_configs"] for target in group["targets"]]
+            for job in prometheus_config()["scrape_configs"]}
+
+
+def mounts(service: dict) -> dict[str, Path]:
+    """{path in the container: the file or folder of this repository mounted there}."""
+    found = {}
+    for volume in service.get("volumes", []):
+        source, target = volume.split(":")[:2]
+        if source.startswith("."):
+            found[target] = (COMPOSE_FILE.parent / source).resolve()
+    return found
+
+
+def healthcheck_code(service: dict) -> str:
+    """The Python a service's health check runs with the image's python."""
+    test = service["healthcheck"]["test"]
+    assert test[:3] == ["CMD", "python", "-c"], f"{test}: not the image's python"
+    return test[3]
+
+
+def web_port() -> int:
+    command = SERVICES["web"]["command"]
+    return int(command[command.index("--port") + 1])
+
+
+MONITORING = {name: service for name, service in SERVICES.items() if "monitoring" in service.get("profiles", [])}
+METRICS_PORTS = {name: Settings.from_env(environment(SERVICES[name])).metrics_port for name in CONSUMERS}
+
+
+def test_the_monitoring_profile_runs_prometheus_and_grafana_pinned_and_on_loopback():
+    assert sorted(MONITORING) == ["grafana", "prometheus"]
+    for name, service in MONITORING.items():
+        assert service["profiles"] == ["monitoring"], f"{name} must not start with a plain `up`"
+        assert re.fullmatch(r"(prom/prometheus|grafana/grafana):v?\d+\.\d+\.\d+", service["image"]), service["image"]
+        assert all(mounts(service)), f"{name} mounts nothing of the repository"
+        for target, source in mounts(service).items():
+            assert source.exists(), f"{name} mounts {source}, which is not there, at {target}"
+    assert MONITORING["prometheus"]["ports"] == ["127.0.0.1:9090:9090"]
+    assert MONITORING["grafana"]["ports"] == ["127.0.0.1:3000:3000"]
+    assert mounts(MONITORING["prometheus"])["/etc/prometheus/prometheus.yml"] == PROMETHEUS_FILE
+
+
+def test_grafana_lets_anyone_look_and_admin_change_as_the_header_says():
+    env = environment(MONITORING["grafana"])
+    assert (env["GF_AUTH_ANONYMOUS_ENABLED"], env["GF_AUTH_ANONYMOUS_ORG_ROLE"]) == ("true", "Viewer")
+    header = COMPOSE_FILE.read_text().split("\nname:")[0]
+    assert f"{env['GF_SECURITY_ADMIN_USER']}/{env['GF_SECURITY_ADMIN_PASSWORD']} to edit" in header
+    assert "docker compose --profile monitoring up" in header
+    assert "http://localhost:3000" in header and "http://localhost:9090" in header
+
+
+@pytest.mark.parametrize("name", sorted(CONSUMERS))
+def test_every_consumer_serves_its_metrics_and_is_healthy_by_its_readyz(name):
+    assert METRICS_PORTS[name] > 0, f"{name} has no PIZZERIA_METRICS_PORT"
+    code = healthcheck_code(SERVICES[name])
+    assert "PIZZERIA_METRICS_PORT" in code and "/readyz" in code
+    assert dockerfile_final_stage()[0][1].startswith("python:"), "the health checks need the image's python"
+
+
+def test_prometheus_config_has_the_structure_prometheus_reads():
+    config = prometheus_config()
+    assert set(config) <= PROMETHEUS_KEYS and set(config["global"]) <= GLOBAL_KEYS
+    interval = seconds(config["global"]["scrape_interval"])
+    assert 0 < seconds(config["global"].get("scrape_timeout", "10s")) <= interval
+    jobs = [job["job_name"] for job in config["scrape_configs"]]
+    assert len(jobs) == len(set(jobs)), f"job names repeat: {jobs}"
+    for job in config["scrape_configs"]:
+        assert set(job) <= SCRAPE_KEYS, f"{job['job_name']}: {set(job) - SCRAPE_KEYS}"
+        assert job.get("metrics_path", "/metrics") == "/metrics"
+        for group in job["static_configs"]:
+            assert set(group) <= {"targets", "labels"} and group["targets"]
+            for target in group["targets"]:
+                assert re.fullmatch(r"[a-z0-9_.-]+:\d+", target), f"{target!r} is not HOST:PORT"
+
+
+def test_prometheus_scrapes_every_consumer_on_its_metrics_port_and_the_web():
+    targets = scrape_targets()
+    assert sorted(targets["consumers"]) == sorted(f"{name}:{port}" for name, port in METRICS_PORTS.items())
+    assert targets["house"] == [f"web:{web_port()}"]
+    for target in (target for each in targets.values() for target in each):
+        assert target.split(":")[0] in SERVICES, f"{target}: no such service"
+
+
+def health_check_passes(code: str, env: dict[str, str] | None = None) -> bool:
+    """Whether a health check's Python exits 0 on this machine, as it would in its container."""
+    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, timeout=10).returncode == 0
+
+
+@pytest.fixture
+def pizzeria(tmp_path):
+    """The real `pizzeria` command in tmp_path, on the embedded broker; its processes stopped after."""
+    pizzeria = Pizzeria(tmp_path, processes_environment(tmp_path))
+    yield pizzeria
+    pizzeria.stop_consumers()
+
+
+def test_the_consumers_health_check_passes_while_one_is_ready_and_fails_once_it_stopped(pizzeria):
+    port = {"PIZZERIA_METRICS_PORT": str(free_port())}
+    code = healthcheck_code(SERVICES["menu"])
+    pizzeria.consume("menu", env={**pizzeria.env, **port})
+    wait_until(lambda: health_check_passes(code, port), what="the health check to pass")
+    assert pizzeria.stop_consumers() == [0]
+    assert not health_check_passes(code, port)
+
+
+def test_the_web_health_check_passes_while_the_web_answers(pizzeria):
+    code = healthcheck_code(SERVICES["web"])
+    assert f"http://127.0.0.1:{web_port()}/" in code
+    web, base = pizzeria.web()
+    pizzeria.consumers.append(web)  # stopped with the consumers
+    assert health_check_passes(code.replace(f"http://127.0.0.1:{web_port()}", base))
