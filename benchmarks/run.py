@@ -95,7 +95,7 @@ HARNESS = ("import json, logging, structlog; "
 
 def traced_round(fresh, endpoint: str) -> dict:
     """pizzeria on RabbitMQ without traces or metrics, then exporting traces over OTLP/HTTP, then
-    serving metrics scraped every half second, back to back."""
+    serving metrics scraped every 2 s, back to back."""
     args = ("--tables", VISITS, "--pizzas", PIZZAS)
     return {"untraced": pizzeria(*fresh(), *args),
             "traced": pizzeria(*fresh(), *args, env={"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint}),
@@ -201,7 +201,7 @@ def report(r: dict) -> None:
          r["idle_cpu_percent"] / 2.0, "<= 1.00"),
         ("messages/s, traced (OTLP/HTTP to a local receiver) vs untraced", median(traced), median(untraced),
          median(tracing_cost), ">= 0.80"),
-        ("messages/s, metrics served and scraped every 0.5 s vs none", median(counted), median(untraced),
+        ("messages/s, metrics served and scraped every 2 s vs none", median(counted), median(untraced),
          median(metrics_cost), ">= 0.97"),
         ("a consumer's /metrics under load, the longest answer, ms", longest_scrape, 50, longest_scrape / 50,
          "<= 1.00"),

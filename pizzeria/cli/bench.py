@@ -18,7 +18,7 @@ from pizzeria.cli.app import build_app, command, main
 @click.option("--timeout", type=click.FloatRange(min=1), default=600.0, show_default=True)
 @click.option("--one-at-a-time", is_flag=True,
               help="Start each visit when the one before has ended: the latency of a visit alone.")
-@click.option("--metrics", is_flag=True, help="Each consumer serves its metrics, scraped every half second.")
+@click.option("--metrics", is_flag=True, help="Each consumer serves its metrics, scraped every 2 s.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def bench_command(tables: int, pizzas: int, pm_consumers: int, kitchens: int, timeout: float,
                   one_at_a_time: bool, metrics: bool, as_json: bool) -> None:
