@@ -100,7 +100,7 @@ def test_a_loop_connected_but_stalled_is_not_live(app):
     probes.probes.stalled_after = 0.2
     with running(worker):
         wait_until(lambda: worker.connected, what="connected")
-        worker.middleware.chain.remove(probes.probes)  # the loop turns, but the probes no longer see it
+        worker.middleware.remove(probes.probes)  # the loop turns, but the probes no longer see it
         status, body = wait_until(lambda: (lambda answer: answer if answer[0] == 503 else None)(
             get(probes.port, "/livez")), what="not live")
         assert body.startswith("the consume loop has not turned for")

@@ -122,59 +122,76 @@ class Middleware:
         """The consumer is stopping."""
 
 
+HOOKS = ("reached", "before_handler", "after_handler", "sending", "before_publish", "after_publish", "after_commit",
+         "on_failure", "after_settle", "on_idle", "on_close")
+
+
 class Middlewares(Middleware):
-    """The middlewares of one process, called in order: the one the pipeline talks to."""
+    """The middlewares of one process, called in order: the one the pipeline talks to. Each hook
+    calls only the middlewares that override it, so a hook nobody needs costs one empty loop."""
 
     def __init__(self, middlewares: Iterable[Middleware] = ()):
         self.chain: list[Middleware] = list(middlewares)
+        self._calls: dict[str, list[Any]] = {}
+        self._bind()
 
     def add(self, middleware: Middleware) -> None:
         """Call `middleware` too, after the others."""
         self.chain.append(middleware)
+        self._bind()
+
+    def remove(self, middleware: Middleware) -> None:
+        """No longer call `middleware`."""
+        self.chain.remove(middleware)
+        self._bind()
+
+    def _bind(self) -> None:
+        """For each hook, the bound hooks of the middlewares that override it, in order."""
+        self._calls = {hook: [getattr(each, hook) for each in self.chain
+                              if getattr(type(each), hook) is not getattr(Middleware, hook)] for hook in HOOKS}
 
     def reached(self, step: Step) -> None:
-        for each in self.chain:
-            each.reached(step)
+        for hook in self._calls["reached"]:
+            hook(step)
 
     def before_handler(self, message: InFlight) -> None:
-        for each in self.chain:
-            each.before_handler(message)
+        for hook in self._calls["before_handler"]:
+            hook(message)
 
     def after_handler(self, message: InFlight, error: BaseException | None) -> None:
-        for each in reversed(self.chain):  # the last one in is the first one out, as a with block
-            each.after_handler(message, error)
+        for hook in reversed(self._calls["after_handler"]):  # the last one in is the first one out, as a with block
+            hook(message, error)
 
     def sending(self, envelope: Envelope, exchange: str, routing_key: str, delayed: bool) -> Mapping[str, str]:
         headers: dict[str, str] = {}
-        for each in self.chain:
-            headers.update(each.sending(envelope, exchange, routing_key, delayed))
+        for hook in self._calls["sending"]:
+            headers.update(hook(envelope, exchange, routing_key, delayed))
         return headers
 
     def before_publish(self, messages: Sequence[Publishing]) -> None:
-        for each in self.chain:
-            each.before_publish(messages)
+        for hook in self._calls["before_publish"]:
+            hook(messages)
 
     def after_publish(self, messages: Sequence[Publishing], error: BaseException | None) -> None:
-        for each in reversed(self.chain):
-            each.after_publish(messages, error)
+        for hook in reversed(self._calls["after_publish"]):
+            hook(messages, error)
 
     def after_commit(self, endpoint: str, messages: Sequence[InFlight]) -> None:
-        for each in self.chain:
-            each.after_commit(endpoint, messages)
+        for hook in self._calls["after_commit"]:
+            hook(endpoint, messages)
 
     def on_failure(self, message: InFlight | None, error: BaseException, decision: Decision) -> None:
-        for each in self.chain:
-            each.on_failure(message, error, decision)
+        for hook in self._calls["on_failure"]:
+            hook(message, error, decision)
 
     def after_settle(self, endpoint: str, settled: Sequence[Settled]) -> None:
-        for each in self.chain:
-            each.after_settle(endpoint, settled)
+        for hook in self._calls["after_settle"]:
+            hook(endpoint, settled)
 
     def on_idle(self, now: float) -> None:
-        for each in self.chain:
-            each.on_idle(now)
+        for hook in self._calls["on_idle"]:
+            hook(now)
 
     def on_close(self) -> None:
-        for each in self.chain:
-            each.on_close()
-
+        for hook in self._calls["on_close"]:
+            hook()
