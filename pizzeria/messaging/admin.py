@@ -1,8 +1,9 @@
 """Operations on the core's tables, for an application's command line and web: the failed store
 (list, show, group, replay, delete), the consumer processes by their heartbeats, what the inbox
-and the outbox hold, the queues' depths on the broker, and the tables to create. Each function
-takes the engine of the database the consumers share (or the broker); what a conversation is (a
-visit, an order) is the application's to say."""
+and the outbox hold, what was handled and failed since a moment (for pictures), the queues'
+depths on the broker, and the tables to create. Each function takes the engine of the database
+the consumers share (or the broker); what a conversation is (a visit, an order) is the
+application's to say."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Engine, Row, func, or_, select
+from sqlalchemy import Engine, Integer, Row, cast, func, or_, select
 
 from .contracts.names import Names
 from .observe.redact import hide_password, hide_url_passwords
@@ -23,7 +24,7 @@ from .store.failed_entries import details as failed_details
 from .store.failed_entries import status as failed_status
 from .store.failed_entries import summary as failed_summary
 from .store.heartbeats import ALIVE, GONE, STOPPED
-from .store.tables import inbox, outbox
+from .store.tables import failed_messages, inbox, outbox
 from .store.tables import metadata as core_tables
 from .transport.broker import Broker
 from .transport.delivery import Outgoing
@@ -31,8 +32,9 @@ from .transport.delivery import Outgoing
 __all__ = [
     "ALIVE", "FAILED", "GONE", "REPLAYED", "STOPPED", "consumer_processes", "conversation_trace_id",
     "conversations_waiting", "core_tables", "delete_failed", "failed_by_queue", "failed_details", "failed_entries",
-    "failed_groups", "failed_status", "failed_summary", "handled_counts", "hide_password", "hide_url_passwords",
-    "inbox_rows", "outbox_lag", "queue_depths", "recent_alerts", "replay_failed", "took_effect", "waiting_in_outbox",
+    "failed_groups", "failed_since", "failed_status", "failed_summary", "handled_counts", "handled_per_step",
+    "handling_times", "hide_password", "hide_url_passwords", "inbox_rows", "outbox_lag", "queue_depths", "recent_alerts",
+    "replay_failed", "took_effect", "waiting_in_outbox",
 ]
 
 
@@ -87,6 +89,35 @@ def handled_counts(engine: Engine) -> dict[str, int]:
     with engine.connect() as conn:
         return {consumer: count for consumer, count in conn.execute(
             select(inbox.c.consumer, func.count()).group_by(inbox.c.consumer))}
+
+
+def handled_per_step(engine: Engine, since: float, step: float) -> dict[tuple[str, int], int]:
+    """How many messages each consumer handled in each `step` seconds from `since` on, by
+    consumer and the step's index (0 the first), counted by the database."""
+    steps = (inbox.c.handled_at - since) / step  # CAST truncates on SQLite, rounds on PostgreSQL
+    index = cast(func.floor(steps) if engine.dialect.name == "postgresql" else steps, Integer)
+    query = (select(inbox.c.consumer, index, func.count()).where(inbox.c.handled_at >= since)
+             .group_by(inbox.c.consumer, index))
+    with engine.connect() as conn:
+        return {(consumer, int(at)): count for consumer, at, count in conn.execute(query)}
+
+
+def handling_times(engine: Engine, since: float, limit: int = 5000) -> list[tuple[str, float]]:
+    """Of the latest `limit` messages handled since `since` (at most: a busy house is sampled),
+    each one's consumer and how long the handler of the try that committed took."""
+    took = inbox.c.handled_at - inbox.c.started_at
+    query = (select(inbox.c.consumer, took).where(inbox.c.handled_at >= since, inbox.c.started_at.is_not(None))
+             .order_by(inbox.c.handled_at.desc()).limit(limit))
+    with engine.connect() as conn:
+        return [(consumer, took) for consumer, took in conn.execute(query)]
+
+
+def failed_since(engine: Engine, since: float) -> list[tuple[str, float]]:
+    """Each failed store entry that last failed at or after `since`: its queue and when."""
+    query = select(failed_messages.c.queue, failed_messages.c.last_failed_at).where(
+        failed_messages.c.last_failed_at >= since)
+    with engine.connect() as conn:
+        return [(queue, failed_at) for queue, failed_at in conn.execute(query)]
 
 
 def inbox_rows(engine: Engine, consumers: Iterable[str], message_ids: Iterable[str]) -> list[Row[Any]]:

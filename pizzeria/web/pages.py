@@ -1,6 +1,7 @@
-"""The pages: the visits, updating live over server-sent events, with filters and a form to
-start one; a visit with its story, its sequence diagram, its cancel and retry; the endpoints'
-health; the sign-in for a token. Every value shown is escaped (Jinja2's autoescape)."""
+"""The pages: the house's charts, fetched again every few seconds, and the visits, updating live
+over server-sent events, with filters and a form to start one; a visit with its story, its
+sequence diagram, its cancel and retry; the endpoints' health, rates and processing times; the
+sign-in for a token. Every value shown is escaped (Jinja2's autoescape)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from pizzeria.process_manager import storyboard, views
 from pizzeria.process_manager.messages import CancelVisit, RetryStep, parse_order
 from pizzeria.process_manager.story import MANAGER, story
 
+from . import charts, house
 from .endpoints import health
 from .problems import Problem
 from .visits import Line, NewVisit, begin, tell
@@ -30,17 +32,27 @@ TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
 TOKEN_COOKIE = "pizzeria_token"  # HttpOnly and SameSite=Strict: no script and no other site sends it
 LIVE_POLL_SECONDS = 0.5
 STATUSES = ("in_progress", "failed", "finished", "rejected", "cancelled")
+TEMPLATES.env.globals.update(columns=charts.columns, bars=charts.bars, ranges=charts.ranges)
 
 router = APIRouter(include_in_schema=False)
 
 
 @router.get("/", response_class=HTMLResponse)
 def visits_page(request: Request, status: str = "", table_id: str = "") -> HTMLResponse:
-    """The latest visits, live, by status and table if asked, and a form to start one."""
-    chosen = {"status": status, "table_id": table_id}
+    """The house at a glance; the latest visits, live, by status and table if asked, and a form to start one."""
+    chosen, app = {"status": status, "table_id": table_id}, request.app.state.pizzeria
     return TEMPLATES.TemplateResponse(request, "visits.html", {
-        "visits": _rows(request.app.state.pizzeria.engine, **chosen), "chosen": chosen, "statuses": STATUSES,
-        "live": f"/events/visits?{urlencode(chosen)}"})
+        "visits": _rows(app.engine, **chosen), "chosen": chosen, "statuses": STATUSES,
+        "live": f"/events/visits?{urlencode(chosen)}", "house": house.charted(app, time.time())})
+
+
+@router.get("/house", response_class=HTMLResponse)
+def house_charts(request: Request) -> HTMLResponse:
+    """The charts of the house as they are now, the fragment the home page fetches again every few seconds."""
+    answer = TEMPLATES.TemplateResponse(request, "_house.html", {"house": house.charted(request.app.state.pizzeria,
+                                                                                         time.time())})
+    answer.headers["Cache-Control"] = "no-store"
+    return answer
 
 
 @router.post("/visits", response_class=HTMLResponse)
@@ -98,12 +110,14 @@ def login(request: Request, token: Annotated[str, Form()]) -> HTMLResponse:
 
 @router.get("/endpoints", response_class=HTMLResponse)
 def endpoints_page(request: Request) -> HTMLResponse:
-    """Every endpoint with its queue and counts, the consumer processes, the outbox, the stuck visits."""
+    """Every endpoint with its queue, counts, rate and processing time, the consumer processes, the
+    outbox, the stuck visits."""
     found = health(request)
     processes = {process["process"]: process for endpoint in found["endpoints"] for process in endpoint["processes"]}
-    return TEMPLATES.TemplateResponse(request, "endpoints.html", {"health": found, "processes": [
-        {**process, "seen": datetime.fromtimestamp(process["seen_at"], UTC).isoformat(timespec="seconds")}
-        for process in processes.values()]})
+    return TEMPLATES.TemplateResponse(request, "endpoints.html", {
+        "health": found, "recent": house.endpoint_figures(request.app.state.pizzeria, time.time()), "processes": [
+            {**process, "seen": datetime.fromtimestamp(process["seen_at"], UTC).isoformat(timespec="seconds")}
+            for process in processes.values()]})
 
 
 @router.get("/events/visits")

@@ -6,15 +6,12 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from browsing import start, wait_for_status
+from browsing import BROKEN_KITCHEN, start, wait_for_status
 from polling import wait_until
 
 from pizzeria.bootstrap import bootstrap
 from pizzeria.config import Settings
 from pizzeria.messaging import Outgoing
-
-BROKEN_KITCHEN = {"PIZZERIA_FAULTS": "kitchen.DoPizza:1000", "PIZZERIA_RETRY_IMMEDIATE": "0",
-                  "PIZZERIA_RETRY_DELAYED": "0", "PIZZERIA_PROCESS_MANAGER__STEP_DEADLINE_SECONDS": "600"}
 
 
 def failed_entries(base: str) -> list[dict]:

@@ -11,6 +11,7 @@ from sqlalchemy import insert, inspect
 from pizzeria.kitchen.messages import DoPizza
 from pizzeria.messaging import Envelope, Names, Outgoing, admin, make_engine
 from pizzeria.messaging.store import failed, heartbeats, inbox, outbox
+from pizzeria.messaging.store.tables import inbox as inbox_table
 
 NAMES = Names("shop")
 NOW = 1_000_000.0
@@ -150,3 +151,16 @@ def test_each_conversation_has_a_trace_of_its_own_and_passwords_are_hidden():
     assert len(trace) == 32 and int(trace, 16) and trace != admin.conversation_trace_id("visit-2")
     assert admin.hide_password("postgresql://pizza:secret@db/house") == "postgresql://pizza:***@db/house"
     assert admin.hide_url_passwords("amqp://a:b@one;amqp://c:d@two") == "amqp://a:***@one;amqp://c:***@two"
+
+
+def test_the_handled_messages_are_counted_per_step_and_timed_by_the_database(engine):
+    rows = [{"consumer": consumer, "message_id": f"m-{n}", "handled_at": NOW + at, "started_at": NOW + at - took}
+            for n, (consumer, at, took) in enumerate([("menu", 0.0, 0.001), ("menu", 9.9, 0.002),
+                                                       ("menu", 10.0, 0.003), ("kitchen", 29.6, 0.5)])]
+    rows.append({"consumer": "menu", "message_id": "m-old", "handled_at": NOW - 1, "started_at": None})
+    with engine.begin() as conn:
+        conn.execute(insert(inbox_table), rows)
+    assert admin.handled_per_step(engine, NOW, 10) == {("menu", 0): 2, ("menu", 1): 1, ("kitchen", 2): 1}
+    latest = admin.handling_times(engine, NOW - 5, limit=3)  # the latest three: m-0 left out, m-old too old
+    assert sorted((consumer, round(took, 6)) for consumer, took in latest) == [
+        ("kitchen", 0.5), ("menu", 0.002), ("menu", 0.003)]
