@@ -42,11 +42,11 @@ def sources(app: App) -> list[Source]:
             growing_queues_source(depths, app.settings.alert_queue_growth_seconds), stuck_visits_source(app)]
 
 
-def alerting(app: App) -> Alerting | None:
-    """The alerting middleware of a consumer, with the webhook if one is set; None if turned off."""
+def alerting(app: App) -> list[Alerting]:
+    """The alerting middleware of a consumer, with the webhook if one is set; none if turned off."""
     settings = app.settings
     if not settings.alert_check_seconds:
-        return None
+        return []
     webhook = Webhook(settings.alert_webhook, settings.alert_webhook_per_minute) if settings.alert_webhook else None
-    return Alerting(app.engine, sources(app), structlog.get_logger("pizzeria.alerts"), SYSTEM, webhook,
-                    settings.alert_check_seconds)
+    return [Alerting(app.engine, sources(app), structlog.get_logger("pizzeria.alerts"), SYSTEM, webhook,
+                     settings.alert_check_seconds)]

@@ -56,7 +56,7 @@ def consume_command(queues: tuple[str, ...], metrics_port: int | None) -> None:
     from pizzeria.telemetry import exporting
     app = build_app(wait=True)
     with exporting(f"pizzeria-{'+'.join(queues)}"):
-        consumer = worker(app, list(dict.fromkeys(queues)), [chore for chore in (alerting(app),) if chore])
+        consumer = worker(app, list(dict.fromkeys(queues)), alerting(app))
         structlog.contextvars.bind_contextvars(consumer="+".join(queues))
         probes = _serve_probes(consumer, app.settings.metrics_port if metrics_port is None else metrics_port)
         _stop_on_signals(consumer)

@@ -134,6 +134,21 @@ def test_the_webhook_posts_no_more_than_its_rate_and_the_rest_later(app):
     assert {body["kind"] for body in receiver.bodies} == {"consumer_gone"}
 
 
+def test_a_source_that_fails_leaves_the_others_and_the_webhook_to_go_on(app):
+    receiver = Receiver()
+    clock = VirtualClock(NOW)
+
+    def unreachable(_now):
+        raise ConnectionRefusedError("the broker is out of reach")
+
+    fail(app, 1, NOW + 1)
+    clock.advance(2)
+    both = alerting(app, clock, Webhook(receiver.url), [unreachable, failed_messages_source(app.engine)])
+    assert [alert.kind for alert in both.check()] == ["message_failed"]
+    receiver.close()
+    assert [body["kind"] for body in receiver.bodies] == ["message_failed"]
+
+
 def test_a_queue_that_keeps_growing_past_the_setting_is_an_alert_and_one_that_drains_is_not():
     depths = iter([{"kitchen": 10, "menu": 5}, {"kitchen": 20, "menu": 2}, {"kitchen": 30, "menu": 8},
                    {"kitchen": 40, "menu": 1}])

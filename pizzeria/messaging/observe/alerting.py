@@ -10,7 +10,8 @@ import json
 import urllib.request
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, func, select
 
@@ -26,6 +27,7 @@ from ..transport.delivery import Outgoing
 CONTRACT = Contract("alert")
 CHECK_SECONDS = 5.0  # how often a consumer looks for something to tell
 WINDOW_SECONDS = 300.0  # failures of one group within a window are one alert
+T = TypeVar("T")
 
 
 @CONTRACT.event
@@ -145,24 +147,35 @@ class Alerting(Middleware):
             self.check()
 
     def check(self) -> list[Alert]:
-        """Raise what the sources find now; return the alerts this process raised."""
+        """Raise what the sources find now, then post what is due; return the alerts this process
+        raised. A source that fails (the broker out of reach, say) is logged and the others go on."""
         now, raised = self.clock.time(), []
-        try:
-            for source in self.sources:
-                raised += [alert for alert in source(now) if self.raise_once(alert, now)]
-            if self.webhook is not None:
-                self.webhook.deliver(self.engine, now)
-        except Exception as error:
-            self.log.warning("alerting failed, will retry", error=str(error).splitlines()[0])
+        for source in self.sources:
+            raised += self._attempt(partial(self._raise_found, source, now)) or []
+        if self.webhook is not None:
+            self._attempt(partial(self.webhook.deliver, self.engine, now))
         return raised
+
+    def _raise_found(self, source: Source, now: float) -> list[Alert]:
+        """Raise what `source` finds at `now`; the alerts this process raised."""
+        return [alert for alert in source(now) if self.raise_once(alert, now)]
 
     def raise_once(self, alert: Alert, now: float) -> bool:
         """Raise `alert` unless a process did already; True if this one did."""
-        event = AlertRaised(alert.kind, alert.key, alert.subject, alert.summary, alert.count, now, alert.details)
-        message_id = derived_id(alert.key, "alert")
-        envelope = Envelope.wrap(event, message_id=message_id, correlation_id=message_id, at=now)
-        outgoing = Outgoing(f"alert.{alert.kind}", envelope.encode(), envelope.headers())
-        raised = store.raise_once(self.engine, {**asdict(alert), "raised_at": now}, outgoing, envelope.message_id)
+        def event() -> tuple[Outgoing, str]:
+            message = AlertRaised(alert.kind, alert.key, alert.subject, alert.summary, alert.count, now, alert.details)
+            message_id = derived_id(alert.key, "alert")
+            envelope = Envelope.wrap(message, message_id=message_id, correlation_id=message_id, at=now)
+            return Outgoing(f"alert.{alert.kind}", envelope.encode(), envelope.headers()), message_id
+        raised = store.raise_once(self.engine, {**asdict(alert), "raised_at": now}, event)
         if raised:
             self.log.warning("alert raised", kind=alert.kind, subject=alert.subject, summary=alert.summary)
         return raised
+
+    def _attempt(self, work: Callable[[], T]) -> T | None:
+        """`work()`, or None once its failure is logged: it is tried again at the next turn."""
+        try:
+            return work()
+        except Exception as error:
+            self.log.warning("alerting failed, will retry", error=str(error).splitlines()[0])
+            return None

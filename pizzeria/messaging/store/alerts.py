@@ -5,11 +5,13 @@ its count; the webhook's deliveries are claimed, retried and rate-limited throug
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Engine, Row, and_, func, insert, or_, select, update
+from sqlalchemy import Connection, Engine, Row, and_, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from ..transport.delivery import Outgoing
 from .outbox import add_raw
 from .tables import alerts
 
@@ -17,21 +19,31 @@ POST_LEASE_SECONDS = 30.0  # a process trying to post an alert has it for this l
 MAX_POST_ATTEMPTS = 8
 
 
-def raise_once(engine: Engine, row: dict[str, Any], event: Any, message_id: str) -> bool:
-    """Add the alert `row` (key, kind, subject, summary, count, details, raised_at) and put
-    `event` (an Outgoing) in the outbox, in one transaction; True if this call raised it. An
-    alert raised already gets the larger count and its time updated."""
+def raise_once(engine: Engine, row: dict[str, Any], event: Callable[[], tuple[Outgoing, str]]) -> bool:
+    """Add the alert `row` (key, kind, subject, summary, count, details, raised_at) and put its
+    event (`event()`: the message and its id, made only then) in the outbox, in one transaction;
+    True if this call raised it. An alert raised already gets the larger count and its time."""
+    with engine.begin() as conn:
+        if conn.execute(select(alerts.c.key).where(alerts.c.key == row["key"])).first() is not None:
+            _recount(conn, row)
+            return False
     try:
         with engine.begin() as conn:
             conn.execute(insert(alerts).values({**row, "details": json.dumps(row["details"]),
                                                 "updated_at": row["raised_at"], "post_attempts": 0}))
-            add_raw(conn, event, message_id, row["raised_at"])
+            message, message_id = event()
+            add_raw(conn, message, message_id, row["raised_at"])
         return True
-    except IntegrityError:
+    except IntegrityError:  # another process raised it in the meantime
         with engine.begin() as conn:
-            conn.execute(update(alerts).where(alerts.c.key == row["key"], alerts.c.count < row["count"])
-                         .values(count=row["count"], updated_at=row["raised_at"]))
+            _recount(conn, row)
         return False
+
+
+def _recount(conn: Connection, row: dict[str, Any]) -> None:
+    """Give the alert raised already the count of `row`, if larger, and its time."""
+    conn.execute(update(alerts).where(alerts.c.key == row["key"], alerts.c.count < row["count"])
+                 .values(count=row["count"], updated_at=row["raised_at"]))
 
 
 def recent(engine: Engine, limit: int = 50, kind: str | None = None) -> list[Row[Any]]:
@@ -81,4 +93,3 @@ def posts_since(engine: Engine, since: float) -> int:
 def details(row: Row[Any]) -> dict[str, Any]:
     """An alert row as plain data."""
     return {**row._mapping, "details": json.loads(row.details)}
-
