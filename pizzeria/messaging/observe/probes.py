@@ -24,8 +24,8 @@ STALLED_SECONDS = 60.0  # a loop connected to its broker that has not turned for
 class Probes(Middleware):
     """Answers the probes of one worker: it notes each turn of the consume loop."""
 
-    def __init__(self, worker: Worker, registry: CollectorRegistry, stalled_after: float = STALLED_SECONDS):
-        self.worker, self.registry, self.stalled_after = worker, registry, stalled_after
+    def __init__(self, worker: Worker, stalled_after: float = STALLED_SECONDS):
+        self.worker, self.stalled_after = worker, stalled_after
         self.turned = worker.clock.monotonic()
 
     def on_idle(self, now: float) -> None:
@@ -58,7 +58,7 @@ class ProbeServer:
         self.registry = CollectorRegistry()
         ProcessCollector(registry=self.registry)
         PlatformCollector(registry=self.registry)
-        self.probes = Probes(worker, self.registry)
+        self.probes = Probes(worker)
         for middleware in (Metrics(self.registry, worker.pipeline.names.app, worker.clock), self.probes):
             worker.middleware.add(middleware)
         self.server = ThreadingHTTPServer((host, port), _handler(self._answer))
