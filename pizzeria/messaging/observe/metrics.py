@@ -30,8 +30,7 @@ SECONDS_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
                    120.0, 300.0, 600.0)
 BATCH_BUCKETS = (1, 2, 5, 10, 20, 50, 100)
 UNOPENED = "unopened"  # the type label of a delivery that could not be decoded
-OUTCOMES = {How.HANDLED: "handled", How.DEAD: "failed", How.RETRY_LATER: "retried_later",
-            How.DUPLICATE: "duplicate", "retried_now": "retried_now"}
+OUTCOMES = {How.HANDLED: "handled", How.DEAD: "failed", How.RETRY_LATER: "retried_later", How.DUPLICATE: "duplicate"}
 K = TypeVar("K")
 HELP = {"handled": "messages handled", "failed": "messages stored as failed", "retried_later": "messages retried later",
         "duplicate": "messages dropped as duplicates", "retried_now": "failed tries retried at once"}

@@ -1,6 +1,6 @@
 """Every table of the core, on one `metadata`: the inbox, the answers kept, the poison counts,
-the outbox, the failed store, the heartbeats and the alerts raised. Their names and columns are those of existing
-databases: change them only with a migration."""
+the outbox, the failed store, the heartbeats and the alerts raised. Their names and columns are
+those of existing databases: change them only with a migration."""
 
 from __future__ import annotations
 
