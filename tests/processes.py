@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -13,6 +12,8 @@ from pathlib import Path
 
 import httpx
 from polling import wait_until
+
+from pizzeria.devtools.scraping import free_ports
 
 
 @dataclass
@@ -83,9 +84,7 @@ def environment(tmp_path: Path, **settings: str) -> dict[str, str]:
 
 def free_port() -> int:
     """A TCP port free on loopback now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    return free_ports(1)[0]
 
 
 def answering(url: str) -> bool:
