@@ -111,4 +111,5 @@ def _add_what_is_new(conn: Connection, table: Table) -> None:
 def worker(app: App, queues: list[str], middlewares: Sequence[Middleware] = ()) -> Worker:
     """A worker consuming the named queues, with `middlewares` after the standard ones."""
     return build_worker(app.broker, app.engine, [app.endpoints[name] for name in queues],
-                        app.settings.retry, app.settings.max_body_bytes, middlewares, chores=app.settings.chores)
+                        app.settings.retry, app.settings.max_body_bytes, middlewares, chores=app.settings.chores,
+                        breaker=app.settings.breaker)

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from pizzeria import modules
-from pizzeria.messaging import MAX_BODY_BYTES, Chores, FailurePolicy, Setting
-from pizzeria.settings_table import CHORES, FIELDS, INBOX_RETENTION_DAYS, SETTINGS
+from pizzeria.messaging import MAX_BODY_BYTES, BreakerPolicy, Chores, FailurePolicy, Setting
+from pizzeria.settings_table import CHORES, FIELDS, INBOX_RETENTION_DAYS, SETTINGS, Down
 
 PREFIX = "PIZZERIA_"
 # Between a module and its setting in a variable's name, two underscores (pydantic-settings' nested
@@ -38,7 +38,8 @@ class Settings:
     var_dir: Path
     log_json: bool = False
     retry: FailurePolicy = FailurePolicy()
-    faults: Mapping[str, int] = field(default_factory=dict)
+    breaker: BreakerPolicy = BreakerPolicy()
+    faults: Mapping[str, int | Down] = field(default_factory=dict)
     max_body_bytes: int = MAX_BODY_BYTES
     inbox_retention_days: float = INBOX_RETENTION_DAYS
     outbox_sweep_seconds: float = CHORES.sweep_seconds
@@ -75,8 +76,7 @@ class Settings:
     @classmethod
     def of(cls, effective: Iterable[Effective]) -> Settings:
         """The settings made of these effective values, one for each setting known."""
-        fields: dict[str, Any] = {}
-        retry: dict[str, Any] = {}
+        groups: dict[str, dict[str, Any]] = {"": {}, "retry": {}, "breaker": {}}
         values: dict[str, dict[str, Any]] = {}
         for item in effective:
             module, _, name = item.key.rpartition(".")
@@ -84,8 +84,9 @@ class Settings:
                 values.setdefault(module, {})[name] = item.value
             else:
                 group, _, attribute = FIELDS.get(name, name).rpartition(".")
-                (retry if group == "retry" else fields)[attribute] = item.value
-        return cls(**fields, retry=FailurePolicy(**retry), modules=values)
+                groups[group][attribute] = item.value
+        return cls(**groups[""], retry=FailurePolicy(**groups["retry"]), breaker=BreakerPolicy(**groups["breaker"]),
+                   modules=values)
 
 
 @dataclass(frozen=True)

@@ -6,16 +6,24 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pizzeria import modules
-from pizzeria.messaging import MAX_BODY_BYTES, Chores, FailurePolicy, Setting
+from pizzeria.messaging import MAX_BODY_BYTES, BreakerPolicy, Chores, FailurePolicy, Setting
 
-RETRY, CHORES = FailurePolicy(), Chores()  # the defaults
+RETRY, CHORES, BREAKER = FailurePolicy(), Chores(), BreakerPolicy()  # the defaults
 INBOX_RETENTION_DAYS = CHORES.inbox_retention / 86400
-FAULT = re.compile(r"^(?P<queue>[a-z_][a-z0-9_]*)\.(?P<type>[A-Za-z]+):(?P<times>\d{1,4}|kill)$")
+FAULT = re.compile(r"^(?P<queue>[a-z_][a-z0-9_]*)\.(?P<type>[A-Za-z]+):(?P<times>\d{1,4}|kill|\d{1,5}s)$")
 KILL = -1  # a fault's times that say: the handler kills its own process, every time
+
+
+@dataclass(frozen=True)
+class Down:
+    """A fault that fails every try for `seconds` from the handler's first try: a dependency down."""
+
+    seconds: float
 
 
 def directory(value: object) -> Path:
@@ -39,17 +47,21 @@ def queue_type(value: object) -> str:
     return str(value)
 
 
-def faults(value: object) -> dict[str, int]:
-    """`waiter.ShowBill:2,kitchen.DoPizza:kill`, or a table `{waiter.ShowBill = 2}`: failures on
-    purpose (KILL for `kill`)."""
+def faults(value: object) -> dict[str, int | Down]:
+    """`waiter.ShowBill:2,kitchen.DoPizza:kill,menu.GetMenu:60s`, or a table `{waiter.ShowBill = 2}`:
+    failures on purpose (KILL for `kill`, Down for `60s`)."""
     times = {}
     for part in _items(value):
         match = FAULT.match(part)
         if not match or match["queue"] not in modules.names():
-            raise ValueError(f": {part!r} is not QUEUE.MessageType:TIMES (or :kill) with QUEUE one of "
+            raise ValueError(f": {part!r} is not QUEUE.MessageType:TIMES (or :kill, or :SECONDSs) with QUEUE one of "
                              f"{', '.join(modules.names())}")
-        times[f"{match['queue']}.{match['type']}"] = KILL if match["times"] == "kill" else int(match["times"])
+        times[f"{match['queue']}.{match['type']}"] = _fault(match["times"])
     return times
+
+
+def _fault(times: str) -> int | Down:
+    return KILL if times == "kill" else Down(float(times[:-1])) if times.endswith("s") else int(times)
 
 
 def _items(value: object) -> list[str]:
@@ -98,6 +110,14 @@ SETTINGS = (  # var_dir first: the defaults of the URLs use it
             "database's outage stopped; doubled each time", within=(0.01, 600)),
     Setting("max_outage_backoff_seconds", float, RETRY.max_outage_backoff, "the longest wait of the outage "
             "back-off", within=(0.01, 3600)),
+    Setting("breaker_window_seconds", float, BREAKER.window, "the circuit breaker's window: the tries of the last "
+            "this many seconds count", within=(1, 3600)),
+    Setting("breaker_min_attempts", int, BREAKER.min_attempts, "the fewest tries in the window for the breaker to "
+            "open; 0: it never opens", within=(0, 100000)),
+    Setting("breaker_failure_ratio", float, BREAKER.ratio, "the share of failed tries in the window that opens the "
+            "breaker: the consumer holds the queue", within=(0.01, 1)),
+    Setting("breaker_pause_seconds", float, BREAKER.pause, "how long an open breaker holds its queue before a trial "
+            "batch", within=(0.1, 3600)),
     Setting("metrics_port", int, 0, "the port where each consumer serves /metrics, /livez and /readyz; 0: none "
             "(pizzeria consume --metrics-port overrules it)", within=(0, 65535)),
     Setting("alert_webhook", optional_text, "", "a URL each alert is POSTed to as JSON, retried until it answers 2xx",
@@ -109,12 +129,13 @@ SETTINGS = (  # var_dir first: the defaults of the URLs use it
     Setting("alert_queue_growth_seconds", float, 300.0, "how long an endpoint's queue may keep growing before "
             "it is an alert", within=(10, 86400)),
     Setting("faults", faults, "", "QUEUE.Type:N,...: that handler fails its first N attempts (:kill: it kills "
-            "its process, each time)"),
+            "its process, each time; :60s: it fails every try for 60 s from its first)"),
     Setting("web_token", optional_text, "", "what every request of pizzeria web that changes something must carry",
             secret=True),
 )
 
-FIELDS = {  # where Settings keeps those it does not keep under their own name; retry.NAME: the FailurePolicy's NAME
+FIELDS = {  # where Settings keeps those it does not keep under their own name; retry.NAME: the FailurePolicy's
+    # NAME, breaker.NAME: the BreakerPolicy's
     "broker_heartbeat": "heartbeat_seconds",
     "delivery_limit": "retry.delivery_limit",
     "retry_immediate": "retry.immediate",
@@ -124,4 +145,8 @@ FIELDS = {  # where Settings keeps those it does not keep under their own name; 
     "retry_max_delay_seconds": "retry.max_delay",
     "outage_backoff_seconds": "retry.outage_backoff",
     "max_outage_backoff_seconds": "retry.max_outage_backoff",
+    "breaker_window_seconds": "breaker.window",
+    "breaker_min_attempts": "breaker.min_attempts",
+    "breaker_failure_ratio": "breaker.ratio",
+    "breaker_pause_seconds": "breaker.pause",
 }

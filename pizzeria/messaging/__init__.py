@@ -37,7 +37,7 @@ from .contracts.settings import Setting
 from .delivery.attempt import InFlight
 from .delivery.middleware import How, Middleware, Settled, Step
 from .delivery.pipeline import MAX_BODY_BYTES
-from .delivery.policy import Dead, Decision, FailurePolicy, Requeue, RetryLater, RetryNow, is_outage
+from .delivery.policy import Dead, Decision, FailurePolicy, Release, Requeue, RetryLater, RetryNow, is_outage
 from .observe import tracing
 from .observe.alerting import (
     Alert,
@@ -49,6 +49,7 @@ from .observe.alerting import (
     gone_consumers_source,
     growing_queues_source,
 )
+from .observe.breaker import BreakerPolicy, CircuitBreaker
 from .observe.chores import Chores
 from .observe.metrics import Metrics
 from .observe.probes import ProbeServer
@@ -68,10 +69,11 @@ __all__ = [
     "MessagingError", "BadMessage", "InvalidPayload", "UnknownType", "Conflict", "ContractError", "HandlerMisused",
     "TopologyMismatch",
     # delivery: the failure policy and the middleware
-    "FailurePolicy", "Decision", "RetryNow", "RetryLater", "Dead", "Requeue", "is_outage",
+    "FailurePolicy", "Decision", "RetryNow", "RetryLater", "Dead", "Requeue", "Release", "is_outage",
     "Middleware", "Step", "How", "Settled", "InFlight", "MAX_BODY_BYTES", "tracing",
     # transport and store: running it
     "Broker", "Publisher", "Outgoing", "Topology", "CLASSIC", "QUORUM", "is_amqp", "Worker", "build_worker", "Chores",
+    "BreakerPolicy", "CircuitBreaker",
     "Metrics", "ProbeServer", "Alert", "AlertRaised", "Alerting", "Source", "Webhook", "failed_messages_source",
     "gone_consumers_source", "growing_queues_source",
     "send", "make_engine", "on_sqlite", "insert_rows", "update_rows",

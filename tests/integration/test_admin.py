@@ -142,7 +142,8 @@ def test_the_core_tables_are_every_table_of_the_core_and_all_it_creates(tmp_path
     engine = make_engine(f"sqlite:///{tmp_path}/fresh.sqlite")
     admin.core_tables.create_all(engine)
     assert set(inspect(engine).get_table_names()) == set(admin.core_tables.tables) == {
-        "inbox", "replies", "redelivered_starts", "outbox", "failed_messages", "heartbeats", "alerts"}
+        "inbox", "replies", "redelivered_starts", "outbox", "failed_messages", "heartbeats", "alerts",
+        "breaker_changes", "failed_edits"}
     engine.dispose()
 
 

@@ -19,10 +19,10 @@ from hypothesis import strategies as st
 from pizzeria import bootstrap, modules
 from pizzeria.cli import main
 from pizzeria.config import ConfigError, Settings, declared, effective_settings, variable
-from pizzeria.messaging import FailurePolicy
+from pizzeria.messaging import BreakerPolicy, FailurePolicy
 from pizzeria.messaging.observe.chores import OutboxSweep, Pruning
 from pizzeria.messaging.observe.redact import hide_url_passwords
-from pizzeria.settings_table import FIELDS, SETTINGS
+from pizzeria.settings_table import FIELDS, KILL, SETTINGS, Down
 
 BY_KEY = declared()
 # Three values of each setting, one for each layer: the first file, the second file, the environment.
@@ -85,13 +85,21 @@ def test_the_table_s_defaults_are_the_settings_own(tmp_path):
         f"sqlite:///{tmp_path}/broker.sqlite", f"sqlite:///{tmp_path}/pizzeria.sqlite", tmp_path)
 
 
-def test_every_field_of_the_settings_and_of_their_retry_policy_is_in_the_table_once():
+def test_every_field_of_the_settings_and_of_their_retry_and_breaker_policies_is_in_the_table_once():
     attributes = sorted(FIELDS.get(setting.name, setting.name) for setting in SETTINGS)
-    fields = [field.name for field in dataclasses.fields(Settings) if field.name not in ("retry", "modules")]
+    fields = [field.name for field in dataclasses.fields(Settings) if field.name not in ("retry", "breaker", "modules")]
     retry_fields = [f"retry.{field.name}" for field in dataclasses.fields(FailurePolicy)
                     if f"retry.{field.name}" in attributes]
-    assert attributes == sorted(fields + retry_fields)
+    breaker_fields = [f"breaker.{field.name}" for field in dataclasses.fields(BreakerPolicy)]
+    assert attributes == sorted(fields + retry_fields + breaker_fields)
     assert len(retry_fields) >= 5
+
+
+def test_the_breaker_settings_reach_the_breaker_policy():
+    read = Settings.from_env({"PIZZERIA_BREAKER_WINDOW_SECONDS": "30", "PIZZERIA_BREAKER_MIN_ATTEMPTS": "0",
+                              "PIZZERIA_BREAKER_FAILURE_RATIO": "0.25", "PIZZERIA_BREAKER_PAUSE_SECONDS": "2"})
+    assert read.breaker == BreakerPolicy(window=30, min_attempts=0, ratio=0.25, pause=2)
+    assert Settings.from_env({}).breaker == BreakerPolicy()
 
 
 def test_the_broker_settings_have_their_defaults_and_bounds():
@@ -126,7 +134,7 @@ def test_the_broker_settings_have_their_defaults_and_bounds():
     ({"PIZZERIA_PREFETCH": "1"}, "PIZZERIA_PREFETCH: no such setting (did you mean PIZZERIA_PROCESS_MANAGER__PREFETCH "
                                  "or PIZZERIA_MENU__PREFETCH or PIZZERIA_WAITER__PREFETCH or PIZZERIA_KITCHEN__PREFETCH?)"),
     ({"PIZZERIA_FAULTS": "oven.Bake:1"},
-     "PIZZERIA_FAULTS: 'oven.Bake:1' is not QUEUE.MessageType:TIMES (or :kill) with QUEUE one of"),
+     "PIZZERIA_FAULTS: 'oven.Bake:1' is not QUEUE.MessageType:TIMES (or :kill, or :SECONDSs) with QUEUE one of"),
 ])
 def test_a_bad_environment_variable_is_one_line_naming_it_and_its_value(env, complaint):
     with pytest.raises(ConfigError) as raised:
@@ -356,3 +364,8 @@ def test_pizzeria_config_of_a_bad_setting_exits_2_with_one_line(tmp_path):
     assert result.exit_code == 2
     assert result.stderr == f"error: {path}: unknown key 'kitchen.bake_secs' (did you mean 'kitchen.bake_seconds'?)\n"
     assert result.stdout == ""
+
+
+def test_a_fault_in_seconds_is_a_dependency_down_for_that_long():
+    settings = Settings.from_env({"PIZZERIA_FAULTS": "kitchen.DoPizza:60s,waiter.ShowBill:kill"})
+    assert settings.faults == {"kitchen.DoPizza": Down(60.0), "waiter.ShowBill": KILL}

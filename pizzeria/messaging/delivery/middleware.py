@@ -42,6 +42,7 @@ class Step(StrEnum):
     BEFORE_COMMIT = "before_commit"  # the handlers ran; nothing is committed
     AFTER_COMMIT = "after_commit"  # state, inbox and outbox committed; nothing published
     AFTER_ROUTE = "after_route"  # a retry scheduled or a failure stored; the delivery not acked
+    STARTS_FORGIVEN = "starts_forgiven"  # deliveries to release are forgiven their start; not put back
     AFTER_PUBLISH = "after_publish"  # messages sent; the broker has not confirmed them
     AFTER_CONFIRM = "after_confirm"  # what the batch sent is confirmed; its deliveries not acked
     RELAY_CLAIMED = "relay_claimed"  # a relay claimed outbox rows; nothing published
@@ -56,6 +57,7 @@ class How(StrEnum):
     RETRY_LATER = "retry_later"  # out of tries in this delivery: it comes back through the outbox
     DEAD = "dead"  # kept in the failed store, with the reason
     REQUEUED = "requeued"  # the database was out: the broker delivers it again
+    RELEASED = "released"  # put back by a middleware that holds consumption (an open breaker); no try counted
 
 
 @dataclass(frozen=True)
@@ -80,8 +82,12 @@ class Middleware:
     - `before_publish(messages)`, `after_publish(messages, error)`: around a relay's publish of
       outbox rows, confirms included; headers may be changed before.
     - `after_commit(endpoint, messages)`: a unit of work committed for these messages.
+    - `deciding(message, error, decision)`: a handler's try failed and the failure policy
+      decided; the decision returned is carried out (a middleware may steer it: `Release`).
     - `on_failure(message, error, decision)`: a failed try, and what the failure policy
       decided; `message` None for a delivery that could not be opened.
+    - `admits(endpoint)`: whether the consumer takes deliveries for the endpoint now; those it
+      holds for one that is not admitted are released.
     - `after_settle(endpoint, settled)`: the deliveries of a batch are acked or requeued.
     - `on_idle(now)`: a turn of the consumer loop, between batches (periodic chores).
     - `on_close()`: the consumer is stopping.
@@ -109,8 +115,16 @@ class Middleware:
     def after_commit(self, endpoint: str, messages: Sequence[InFlight]) -> None:
         """The unit of work of `messages` committed."""
 
+    def deciding(self, message: InFlight, error: BaseException, decision: Decision) -> Decision:
+        """What is to be done after a failed try of `message`, the policy having decided `decision`."""
+        return decision
+
     def on_failure(self, message: InFlight | None, error: BaseException, decision: Decision) -> None:
         """A try of `message` failed with `error`; `decision` says what comes next."""
+
+    def admits(self, endpoint: str) -> bool:
+        """Whether the consumer takes deliveries for `endpoint` now."""
+        return True
 
     def after_settle(self, endpoint: str, settled: Sequence[Settled]) -> None:
         """The deliveries of a batch are settled."""
@@ -123,7 +137,7 @@ class Middleware:
 
 
 HOOKS = ("reached", "before_handler", "after_handler", "sending", "before_publish", "after_publish", "after_commit",
-         "on_failure", "after_settle", "on_idle", "on_close")
+         "deciding", "on_failure", "admits", "after_settle", "on_idle", "on_close")
 
 
 class Middlewares(Middleware):
@@ -180,9 +194,17 @@ class Middlewares(Middleware):
         for hook in self._calls["after_commit"]:
             hook(endpoint, messages)
 
+    def deciding(self, message: InFlight, error: BaseException, decision: Decision) -> Decision:
+        for hook in self._calls["deciding"]:
+            decision = hook(message, error, decision)
+        return decision
+
     def on_failure(self, message: InFlight | None, error: BaseException, decision: Decision) -> None:
         for hook in self._calls["on_failure"]:
             hook(message, error, decision)
+
+    def admits(self, endpoint: str) -> bool:
+        return all(hook(endpoint) for hook in self._calls["admits"])
 
     def after_settle(self, endpoint: str, settled: Sequence[Settled]) -> None:
         for hook in self._calls["after_settle"]:

@@ -5,7 +5,9 @@ rest together in one unit of work → settle. A try's outcome goes to the failur
 decides what comes next: retry now (the message that failed alone, the others together again),
 later through the outbox, dead in the failed store, or requeue for an outage. A redelivered
 message is attempted alone. What was sent is published once the batch is settled, then the
-deliveries are acked, or requeued if the database was out; nothing else ever requeues.
+deliveries are acked, or requeued if the database was out. A middleware that holds consumption
+(an open circuit breaker) may steer a failure to `Release`: what the batch has not settled then
+goes back to the broker, no try nor start counted.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from ..transport.delivery import Delivery
 from .attempt import Clashed, Committed, Failed, InFlight, Outage, Outcome, run_unit
 from .failure_routing import FailureRouter
 from .middleware import How, Middleware, Middlewares, Settled, Step
-from .policy import Dead, Decision, FailurePolicy, Requeue, RetryLater, RetryNow, Tries, is_outage
+from .policy import Dead, Decision, FailurePolicy, Release, Requeue, RetryLater, RetryNow, Tries, is_outage
 
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -56,7 +58,8 @@ class Pipeline:
 
     def handle(self, endpoint: Endpoint, deliveries: Sequence[Delivery]) -> bool:
         """Settle every delivery: ack it once handled, found a duplicate, retried later or stored
-        as failed; requeue it if the database is out. False if anything was requeued."""
+        as failed; release it if a middleware says so; requeue it if the database is out. False
+        if the database was out."""
         batch = _Batch(endpoint, self.names.queue(endpoint.name))
         try:
             self._attempt_all(batch, deliveries)
@@ -70,13 +73,31 @@ class Pipeline:
         self._publish(batch.rows)
         self.middleware.reached(Step.AFTER_CONFIRM)
         done = {id(each.delivery) for each in batch.settled}
-        requeued = [Settled(delivery, How.REQUEUED) for delivery in deliveries if id(delivery) not in done]
+        left = [delivery for delivery in deliveries if id(delivery) not in done]
         for each in batch.settled:
             each.delivery.ack()
-        for each in requeued:
-            each.delivery.requeue()
-        self.middleware.after_settle(endpoint.name, batch.settled + requeued)
-        return not requeued
+        if batch.outage is None and left:
+            self.release(endpoint, left, batch.settled)
+        else:
+            for delivery in left:
+                delivery.requeue()
+            self.middleware.after_settle(endpoint.name, batch.settled + [Settled(each, How.REQUEUED) for each in left])
+        return batch.outage is None
+
+    def release(self, endpoint: Endpoint, deliveries: Sequence[Delivery], settled: Sequence[Settled] = ()) -> None:
+        """Give the deliveries back to the broker, their starts forgiven: put back before they
+        ran, or while consumption is held, they are not tries (a database out of reach forgives
+        nothing; the delivery limit then counts one start more)."""
+        try:
+            starts.forgive(self.engine, endpoint.name, [_message_id(delivery) for delivery in deliveries],
+                           self.clock.time())
+        except Exception as error:
+            if not is_outage(error):
+                raise
+        self.middleware.reached(Step.STARTS_FORGIVEN)
+        for delivery in deliveries:
+            delivery.requeue()
+        self.middleware.after_settle(endpoint.name, [*settled, *(Settled(each, How.RELEASED) for each in deliveries)])
 
     def store_undecodable(self, endpoint: Endpoint, delivery: Delivery, error: BaseException) -> bool:
         """Keep a delivery the transport itself could not decode, and ack it; False if it was
@@ -114,7 +135,7 @@ class Pipeline:
     def _attempt_all(self, batch: _Batch, deliveries: Sequence[Delivery]) -> None:
         items = [item for delivery in deliveries if (item := self._opened(batch, delivery)) is not None]
         groups = deque(self._groups(batch, self._fresh(batch, items)))
-        while groups and batch.outage is None:
+        while groups and batch.outage is None and not batch.released:
             group = self._count_starts(batch, groups.popleft())
             if group:
                 outcome = run_unit(self.engine, batch.endpoint.name, group, self.clock, self.middleware, self.policy,
@@ -240,13 +261,14 @@ class Pipeline:
         culprit.failures += 1
         culprit.last_error = error
         rest = [item for item in group if item is not culprit]
-        decision = self.policy.after_failure(failure.error, culprit.failures, culprit.tries.rounds)
-        if isinstance(decision, RetryNow | Requeue):
+        decision = self.middleware.deciding(
+            culprit, failure.error, self.policy.after_failure(failure.error, culprit.failures, culprit.tries.rounds))
+        if isinstance(decision, RetryNow | Requeue | Release):
             self.middleware.on_failure(culprit, failure.error, decision)
             if isinstance(decision, Requeue):
                 batch.outage = failure.error
-                return []
-            return [rest, [culprit]]
+            batch.released = isinstance(decision, Release)
+            return [rest, [culprit]] if isinstance(decision, RetryNow) else []
         self._route(batch, culprit, failure.error, decision)
         return [rest]
 
@@ -286,6 +308,7 @@ class _Batch:
     rows: list[Row[Any]] = field(default_factory=list)
     counted: set[str] = field(default_factory=set)  # the redelivered messages whose start is counted
     outage: BaseException | None = None
+    released: bool = False  # a middleware holds consumption: what is not settled goes back
 
     def settle(self, delivery: Delivery, how: How, message: InFlight | None = None,
                sent: tuple[Envelope, ...] = ()) -> None:
@@ -296,6 +319,17 @@ class _Batch:
 def _ours(delivery: Delivery, names: Names) -> bool:
     """True if the core's own headers are on the delivery: a retry, a replay."""
     return any(isinstance(key, str) and key.startswith(names.header_prefix) for key in delivery.headers)
+
+
+def _message_id(delivery: Delivery) -> str:
+    """The id of the message a delivery holds: from its headers, or its body if they lack it."""
+    found = delivery.headers.get("message_id")
+    if found is not None:
+        return str(found)
+    try:
+        return Envelope.decode(delivery.body).message_id
+    except BadMessage:
+        return ""
 
 
 def _ids_in_headers(delivery: Delivery) -> dict[str, str]:

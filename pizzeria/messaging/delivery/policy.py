@@ -52,7 +52,12 @@ class Requeue:
     """The database is out: give the delivery back to the broker, to come again."""
 
 
-Decision = RetryNow | RetryLater | Dead | Requeue
+@dataclass(frozen=True)
+class Release:
+    """Put the delivery back uncounted: a middleware holds consumption (an open circuit breaker)."""
+
+
+Decision = RetryNow | RetryLater | Dead | Requeue | Release
 
 
 def is_outage(error: BaseException) -> bool:

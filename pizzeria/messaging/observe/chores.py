@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 
 from ..contracts.clock import Clock
 from ..delivery.middleware import How, Middleware, Settled
-from ..store import heartbeats, inbox, replies
+from ..store import breakers, heartbeats, inbox, replies
 from ..store import poison_counts as starts
 from ..store.outbox import Relay
 
@@ -59,8 +59,8 @@ class OutboxSweep(Middleware):
 
 
 class Pruning(Middleware):
-    """Forgets the messages handled, the answers kept, the heartbeats of processes gone and the
-    poison counts older than `retention` seconds, every `every` seconds."""
+    """Forgets the messages handled, the answers kept, the heartbeats of processes gone, the
+    poison counts and the breakers' changes older than `retention` seconds, every `every` seconds."""
 
     def __init__(self, engine: Engine, retention: float, log: Any, clock: Clock, every: float = PRUNE_SECONDS):
         self.engine, self.retention, self.log, self.clock, self.every = engine, retention, log, clock, every
@@ -76,7 +76,7 @@ class Pruning(Middleware):
         try:
             before = self.clock.time() - self.retention
             pruned = sum(forget(self.engine, before) for forget in (inbox.prune, replies.prune, heartbeats.prune,
-                                                                    starts.prune))
+                                                                    starts.prune, breakers.prune))
         except Exception as error:
             self.log.warning("inbox pruning failed, will retry", error=str(error).splitlines()[0])
             return

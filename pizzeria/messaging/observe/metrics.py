@@ -1,5 +1,5 @@
 """A consumer's Prometheus metrics, as a middleware: what became of each message (handled,
-failed, retried, dropped as a duplicate, requeued for an outage) by endpoint and message type,
+failed, retried, dropped as a duplicate, released by a breaker, requeued for an outage) by endpoint and message type,
 how long its handling took (processing time: its handler's start to the commit) and how long
 since it was sent (critical time), and the size of each batch. Labels are bounded: endpoints and
 message types, never a message's or a conversation's id.
@@ -30,10 +30,12 @@ SECONDS_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
                    120.0, 300.0, 600.0)
 BATCH_BUCKETS = (1, 2, 5, 10, 20, 50, 100)
 UNOPENED = "unopened"  # the type label of a delivery that could not be decoded
-OUTCOMES = {How.HANDLED: "handled", How.DEAD: "failed", How.RETRY_LATER: "retried_later", How.DUPLICATE: "duplicate"}
+OUTCOMES = {How.HANDLED: "handled", How.DEAD: "failed", How.RETRY_LATER: "retried_later", How.DUPLICATE: "duplicate",
+            How.RELEASED: "released"}
 K = TypeVar("K")
 HELP = {"handled": "messages handled", "failed": "messages stored as failed", "retried_later": "messages retried later",
-        "duplicate": "messages dropped as duplicates", "retried_now": "failed tries retried at once"}
+        "duplicate": "messages dropped as duplicates", "retried_now": "failed tries retried at once",
+        "released": "deliveries put back uncounted while a circuit breaker holds the queue"}
 
 
 class Histogram:

@@ -11,7 +11,7 @@ import structlog
 from ..contracts.envelope import Envelope
 from ..contracts.errors import Unsettled
 from ..delivery.middleware import How, Middleware, Publishing, Settled
-from ..delivery.policy import Decision, RetryNow
+from ..delivery.policy import Decision, Release, RetryNow
 from . import tracing
 
 if TYPE_CHECKING:
@@ -64,7 +64,9 @@ class Tracing(Middleware):
     def on_failure(self, message: InFlight | None, error: BaseException, decision: Decision) -> None:
         if message is None or isinstance(decision, RetryNow):
             return
-        if isinstance(error, Unsettled):
+        if isinstance(decision, Release):
+            _note(message, "put back: consumption held", error=f"{type(error).__name__}: {error}")
+        elif isinstance(error, Unsettled):
             _note(message, "out of deliveries", error=str(error))
         else:
             _note(message, "out of tries here", error=f"{type(error).__name__}: {error}", attempts=message.attempt)

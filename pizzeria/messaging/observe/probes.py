@@ -13,6 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, PlatformCo
 from sqlalchemy import text
 
 from ..delivery.middleware import Middleware
+from .breaker import BreakerCollector, CircuitBreaker
 from .metrics import Metrics
 
 if TYPE_CHECKING:
@@ -59,6 +60,8 @@ class ProbeServer:
         ProcessCollector(registry=self.registry)
         PlatformCollector(registry=self.registry)
         self.probes = Probes(worker)
+        for breaker in (each for each in worker.middleware.chain if isinstance(each, CircuitBreaker)):
+            self.registry.register(BreakerCollector(breaker))
         for middleware in (Metrics(self.registry, worker.pipeline.names.app, worker.clock), self.probes):
             worker.middleware.add(middleware)
         self.server = ThreadingHTTPServer((host, port), _handler(self._answer))

@@ -13,9 +13,9 @@ from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, up
 
 from .tables import redelivered_starts as starts
 
-COUNT_ONE_MORE = (update(starts)
-                  .where(starts.c.consumer == bindparam("b_consumer"), starts.c.message_id == bindparam("b_id"))
-                  .values(started=starts.c.started + 1, last_started_at=bindparam("b_at")))
+MOVE = (update(starts)
+        .where(starts.c.consumer == bindparam("b_consumer"), starts.c.message_id == bindparam("b_id"))
+        .values(started=starts.c.started + bindparam("b_by"), last_started_at=bindparam("b_at")))
 
 
 def started(engine: Engine, consumer: str, message_ids: Sequence[str]) -> dict[str, int]:
@@ -28,16 +28,31 @@ def started(engine: Engine, consumer: str, message_ids: Sequence[str]) -> dict[s
 
 def count(engine: Engine, consumer: str, message_ids: Sequence[str], now: float) -> dict[str, int]:
     """Count one more start of each redelivered message; return how often each was started."""
+    before = _move(engine, consumer, message_ids, now, 1)
+    return {message_id: before.get(message_id, 0) + 1 for message_id in message_ids}
+
+
+def forgive(engine: Engine, consumer: str, message_ids: Sequence[str], now: float) -> None:
+    """Take one start off each message put back before it was a try (a breaker's release): its
+    next delivery comes flagged redelivered, and its count is to stay as it was."""
+    _move(engine, consumer, [message_id for message_id in message_ids if message_id], now, -1)
+
+
+def _move(engine: Engine, consumer: str, message_ids: Sequence[str], now: float, by: int) -> dict[str, int]:
+    """Move each message's count by `by` (from 0 for one not counted yet); return the counts before."""
+    ids = list(dict.fromkeys(message_ids))
+    if not ids:
+        return {}
     with engine.begin() as conn:
-        known = _started(conn, consumer, message_ids)
+        known = _started(conn, consumer, ids)
         if known:
-            conn.execute(COUNT_ONE_MORE, [{"b_consumer": consumer, "b_id": message_id, "b_at": now}
-                                          for message_id in known])
-        new = [message_id for message_id in dict.fromkeys(message_ids) if message_id not in known]
+            conn.execute(MOVE, [{"b_consumer": consumer, "b_id": message_id, "b_at": now, "b_by": by}
+                                for message_id in known])
+        new = [message_id for message_id in ids if message_id not in known]
         if new:
-            conn.execute(insert(starts), [{"consumer": consumer, "message_id": message_id, "started": 1,
+            conn.execute(insert(starts), [{"consumer": consumer, "message_id": message_id, "started": by,
                                            "last_started_at": now} for message_id in new])
-    return {message_id: known.get(message_id, 0) + 1 for message_id in message_ids}
+    return known
 
 
 def _started(conn: Connection, consumer: str, message_ids: Sequence[str]) -> dict[str, int]:

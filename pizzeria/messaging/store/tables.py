@@ -1,6 +1,6 @@
 """Every table of the core, on one `metadata`: the inbox, the answers kept, the poison counts,
-the outbox, the failed store, the heartbeats and the alerts raised. Their names and columns are
-those of existing databases: change them only with a migration."""
+the outbox, the failed store and its edits, the heartbeats, the alerts raised and the breakers' changes. Their
+names and columns are those of existing databases: change them only with a migration."""
 
 from __future__ import annotations
 
@@ -76,6 +76,17 @@ failed_messages = Table(
 )
 on_sqlite(failed_messages, autoincrement=True)  # a replay names its entry by id: an id never names another one
 
+failed_edits = Table(  # a failed message's body as an operator changed it; the entry keeps the original
+    "failed_edits", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("failed_id", Integer, nullable=False, index=True),  # the entry of failed_messages it edits
+    Column("body", LargeBinary, nullable=False),
+    Column("changes", Text, nullable=False),  # JSON: {field: value} as they were set
+    Column("edited_at", Float, nullable=False),
+    Column("replayed_at", Float, nullable=True),  # when a replay last sent it
+)
+on_sqlite(failed_edits, autoincrement=True)  # a replay names its edit by id too
+
 heartbeats = Table(
     "heartbeats", metadata,
     Column("process", String(128), primary_key=True),  # host:pid, as the inbox names it
@@ -101,3 +112,16 @@ alerts = Table(
     Column("next_post_at", Float, nullable=True),  # when a process may try (again): a lease while one tries
     Column("post_error", String(255), nullable=True),
 )
+
+breaker_changes = Table(
+    "breaker_changes", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("process", String(128), nullable=False),  # host:pid, as the heartbeats name it
+    Column("queue", String(255), nullable=False),
+    Column("state", String(16), nullable=False),  # closed, open or half-open
+    Column("at", Float, nullable=False, index=True),
+    Column("tries", Integer, nullable=False),  # in the window, when it changed
+    Column("failed", Integer, nullable=False),
+    Column("reason", String(255), nullable=True),  # the last error, when it opened
+)
+on_sqlite(breaker_changes, autoincrement=True)

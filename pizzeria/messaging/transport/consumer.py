@@ -18,6 +18,7 @@ from ..contracts.endpoint import Endpoint
 from ..delivery.middleware import Middleware, Middlewares
 from ..delivery.pipeline import MAX_BODY_BYTES, Pipeline
 from ..delivery.policy import FailurePolicy
+from ..observe.breaker import BreakerPolicy, CircuitBreaker
 from ..observe.chores import Chores, Heartbeat, OutboxSweep, Pruning
 from ..observe.middlewares import standard
 from ..store.outbox import Relay
@@ -49,6 +50,8 @@ class Worker(ConsumerMixin):
         self._keep_alive_due = 0.0
         self.outages = 0  # batches in a row requeued for an outage
         self.consuming: Connection | None = None
+        self.consumers: dict[str, Any] = {}  # by endpoint, the kombu consumer of its queue
+        self.held: set[str] = set()  # the endpoints whose consumer is cancelled, consumption held
         self.pacemaker = Pacemaker(broker.heartbeat if broker.is_amqp else 0.0, self._open_connections,
                                    self.clock, publisher.lock)
 
@@ -67,11 +70,13 @@ class Worker(ConsumerMixin):
         take the last one's."""
         topology = self.broker.topology
         topology.declare(channel)
-        consumers = [_started(Consumer(queues=[topology.queues[endpoint.name]],
-                                       on_message=partial(self.on_delivery, endpoint),
-                                       on_decode_error=partial(self.on_undecodable, endpoint),
-                                       accept=[JSON], prefetch_count=endpoint.prefetch))
-                     for endpoint in self.endpoints]
+        self.consumers = {endpoint.name: _started(Consumer(queues=[topology.queues[endpoint.name]],
+                                                           on_message=partial(self.on_delivery, endpoint),
+                                                           on_decode_error=partial(self.on_undecodable, endpoint),
+                                                           accept=[JSON], prefetch_count=endpoint.prefetch))
+                          for endpoint in self.endpoints}
+        self.held = set()
+        consumers = list(self.consumers.values())
         if topology.dead_letters is not None:
             consumers.append(_started(Consumer(queues=[topology.dead_letters], on_message=self.on_dead_letter,
                                                on_decode_error=self.on_dead_letter_undecodable, accept=[JSON],
@@ -99,8 +104,25 @@ class Worker(ConsumerMixin):
         self.batch.append((endpoint, KombuDelivery(message, self.publisher.lock, acks)))
 
     def on_iteration(self) -> None:
-        """A turn of the loop: the middlewares' chores."""
+        """A turn of the loop: the middlewares' chores, then each queue consumed or held, as they admit."""
         self.middleware.on_idle(self.clock.monotonic())
+        for endpoint in self.endpoints:
+            self._consume_or_hold(endpoint)
+
+    def _consume_or_hold(self, endpoint: Endpoint) -> None:
+        """Cancel the consumer of an endpoint the middlewares no longer admit; start it again once they do."""
+        consumer = self.consumers.get(endpoint.name)
+        admitted = self.middleware.admits(endpoint.name)
+        if consumer is None or admitted != (endpoint.name in self.held):
+            return
+        if admitted:  # the channel's prefetch is the one set last: set this queue's again
+            consumer.qos(prefetch_count=endpoint.prefetch)
+            consumer.consume()
+            self.held.discard(endpoint.name)
+        else:
+            consumer.cancel()
+            self.held.add(endpoint.name)
+        self.log.info("consuming" if admitted else "consumption held", queue=consumer.queues[0].name)
 
     def close(self) -> None:
         """Let the middlewares finish (the outbox published, the stop recorded), then close the publisher."""
@@ -154,7 +176,9 @@ class Worker(ConsumerMixin):
                 deliveries = [delivery for where, delivery in batch if where is endpoint]
                 if not deliveries:
                     continue
-                if self.pipeline.handle(endpoint, deliveries):
+                if not self.middleware.admits(endpoint.name):  # taken before its consumer was cancelled
+                    self.pipeline.release(endpoint, deliveries)
+                elif self.pipeline.handle(endpoint, deliveries):
                     self.outages = 0
                 else:
                     self.outages += 1
@@ -167,10 +191,11 @@ class Worker(ConsumerMixin):
 
 def build_worker(broker: Broker, engine: Engine, endpoints: list[Endpoint], policy: FailurePolicy | None = None,
                  max_body_bytes: int = MAX_BODY_BYTES, middlewares: Sequence[Middleware] = (), clock: Clock = SYSTEM,
-                 chores: Chores | None = None) -> Worker:
+                 chores: Chores | None = None, breaker: BreakerPolicy | None = None) -> Worker:
     """A worker for the endpoints, with its own publisher, relay and pipeline; its middlewares
     are the standard ones (log context, traces), the chores (outbox sweep, pruning, heartbeat)
-    at the intervals of `chores`, then `middlewares`, in that order."""
+    at the intervals of `chores`, a circuit breaker per endpoint if `breaker` says when, then
+    `middlewares`, in that order."""
     chain = Middlewares(standard())
     publisher = Publisher(broker, chain)
     relay = Relay(engine, publisher.publish_many, clock=clock, middleware=chain, exchange=broker.topology.exchange.name)
@@ -180,8 +205,12 @@ def build_worker(broker: Broker, engine: Engine, endpoints: list[Endpoint], poli
     chores = chores or Chores()
     for chore in (OutboxSweep(relay, publisher.drop, log, clock, chores.sweep_seconds),
                   Pruning(engine, chores.inbox_retention, log, clock, chores.prune_seconds),
-                  Heartbeat(engine, pipeline.process, queues, log, clock), *middlewares):
+                  Heartbeat(engine, pipeline.process, queues, log, clock)):
         chain.add(chore)
+    if breaker is not None:
+        chain.add(CircuitBreaker(breaker, engine, pipeline.process, broker.topology.names, clock, log))
+    for middleware in middlewares:
+        chain.add(middleware)
     return Worker(broker, endpoints, pipeline, publisher)
 
 
