@@ -1,5 +1,6 @@
 """The house's health at a moment, as checks: each endpoint's live consumer processes (by their
-heartbeats) and its queue on the broker, the outbox's lag, the stuck visits, the failed messages.
+heartbeats) and its queue on the broker, the outbox's lag, the circuit breakers holding a queue,
+the stuck visits, the failed messages.
 Each check is ok or a problem, with a one-line message and its figures; a database or a broker
 out of reach is a problem like any other, not an exception."""
 
@@ -55,7 +56,7 @@ def _from_database(app: App, now: float) -> tuple[list[dict[str, Any]] | None, l
     None and the one check that says the database is out of reach."""
     try:
         processes = admin.consumer_processes(app.engine, now)
-        return processes, [outbox(admin.outbox_lag(app.engine, now)),
+        return processes, [outbox(admin.outbox_lag(app.engine, now)), breakers(admin.breaker_states(app.engine, now), now),
                            stuck_visits(views.stuck(app.engine, now, app.settings.step_deadline_seconds)),
                            failed(admin.failed_groups(app.engine))]
     except DBAPIError as error:
@@ -116,6 +117,18 @@ def outbox(lag: dict[str, Any]) -> Check:
                                       "is any consumer running to relay it?", figures)
     since = "" if oldest is None else f", the oldest for {oldest:.1f}s"
     return Check("outbox", True, f"{due}{since}; {lag['delayed']} for later", figures)
+
+
+def breakers(states: list[dict[str, Any]], now: float) -> Check:
+    """A problem if a live process's circuit breaker holds a queue (open, or trying a batch)."""
+    holding = [state for state in states if state["state"] != admin.CLOSED]
+    figures = {"breakers": [{key: state[key] for key in ("process", "queue", "state", "at", "reason")}
+                            for state in states]}
+    if not holding:
+        return Check("breakers", True, "breakers: every queue consumed", figures)
+    told = "; ".join(f"{state['queue']} by {state['process']} {state['state']} for {now - state['at']:.0f}s"
+                     f"{': ' + state['reason'] if state['reason'] else ''}" for state in holding)
+    return Check("breakers", False, f"breakers: {_count(len(holding), 'queue')} held: {told}", figures)
 
 
 def stuck_visits(reports: list[dict[str, Any]]) -> Check:

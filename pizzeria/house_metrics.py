@@ -6,6 +6,7 @@ stage, stuck, and how long they took. What each consumer counts itself it serves
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry, generate_latest
@@ -58,6 +59,10 @@ class House(Collector):
         queue = self.app.broker.topology.names.queue("")
         yield _labelled("pizzeria_failed_entries", "entries in the failed store", "endpoint",
                         {name.removeprefix(queue): count for name, count in admin.failed_by_queue(engine).items()})
+        holding = Counter(state["queue"].removeprefix(queue) for state in admin.breaker_states(engine, now)
+                          if state["state"] != admin.CLOSED)
+        yield _labelled("pizzeria_breakers_holding", "live consumer processes whose circuit breaker holds the "
+                        "endpoint's queue", "endpoint", {name: holding[name] for name in self.app.endpoints})
         yield _labelled("pizzeria_inbox_rows", "messages each endpoint remembers handling", "endpoint",
                         admin.handled_counts(engine))
         yield _labelled("pizzeria_visits", "visits by stage (the ended ones by how they ended)", "stage",

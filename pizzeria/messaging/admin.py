@@ -17,8 +17,9 @@ from sqlalchemy import Engine, Integer, Row, cast, func, or_, select
 from .contracts.names import Names
 from .observe.redact import hide_password, hide_url_passwords
 from .observe.tracing import conversation_trace_id
-from .store import alerts, failed, heartbeats
+from .store import alerts, breakers, failed, heartbeats
 from .store import inbox as handled
+from .store.breakers import CLOSED, HALF_OPEN, OPEN
 from .store.failed_entries import FAILED, REPLAYED
 from .store.failed_entries import details as failed_details
 from .store.failed_entries import status as failed_status
@@ -30,7 +31,8 @@ from .transport.broker import Broker
 from .transport.delivery import Outgoing
 
 __all__ = [
-    "ALIVE", "FAILED", "GONE", "REPLAYED", "STOPPED", "consumer_processes", "conversation_trace_id",
+    "ALIVE", "CLOSED", "FAILED", "GONE", "HALF_OPEN", "OPEN", "REPLAYED", "STOPPED", "breaker_changes", "breaker_states",
+    "consumer_processes", "conversation_trace_id",
     "conversations_waiting", "core_tables", "delete_failed", "failed_by_queue", "failed_details", "failed_entries",
     "failed_groups", "failed_since", "failed_status", "failed_summary", "handled_counts", "handled_per_step",
     "handling_times", "hide_password", "hide_url_passwords", "inbox_rows", "outbox_lag", "queue_depths", "recent_alerts",
@@ -82,6 +84,17 @@ def delete_failed(engine: Engine, ids: Sequence[int]) -> None:
 def consumer_processes(engine: Engine, now: float) -> list[dict[str, Any]]:
     """Every consumer process the heartbeats know, the latest seen first, ALIVE, GONE or STOPPED at `now`."""
     return heartbeats.processes(engine, now)
+
+
+def breaker_states(engine: Engine, now: float) -> list[dict[str, Any]]:
+    """The state each live consumer process's circuit breaker of each queue changed to last."""
+    alive = {process["process"] for process in consumer_processes(engine, now) if process["status"] == ALIVE}
+    return [row for row in breakers.current(engine) if row["process"] in alive]
+
+
+def breaker_changes(engine: Engine, limit: int = 20) -> list[dict[str, Any]]:
+    """The circuit breakers' latest changes of state, the newest first."""
+    return breakers.history(engine, limit)
 
 
 def handled_counts(engine: Engine) -> dict[str, int]:

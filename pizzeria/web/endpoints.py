@@ -1,6 +1,7 @@
 """The endpoints and their health over HTTP: each endpoint with its queue's depth and
 consumers, the messages its consumers handled and the failed ones not replayed, the consumer
-processes by their heartbeats; the outbox's lag; the visits that look stuck."""
+processes by their heartbeats and their circuit breakers; the outbox's lag; the visits that look
+stuck; the breakers' latest changes."""
 
 from __future__ import annotations
 
@@ -22,8 +23,11 @@ def health(request: Request) -> dict[str, Any]:
     app, now = request.app.state.pizzeria, time.time()
     processes = admin.consumer_processes(app.engine, now)
     handled, failed = admin.handled_counts(app.engine), admin.failed_by_queue(app.engine)
+    breakers = admin.breaker_states(app.engine, now)
     endpoints = [{**endpoint, "handled": handled.get(endpoint["endpoint"], 0), "failed": failed.get(endpoint["queue"], 0),
-                  "processes": [process for process in processes if endpoint["queue"] in process["queues"]]}
+                  "processes": [process for process in processes if endpoint["queue"] in process["queues"]],
+                  "breakers": [state for state in breakers if state["queue"] == endpoint["queue"]]}
                  for endpoint in describe(app)]
     return {"endpoints": endpoints, "outbox": admin.outbox_lag(app.engine, now),
-            "stuck_visits": views.stuck(app.engine, now, app.settings.step_deadline_seconds)}
+            "stuck_visits": views.stuck(app.engine, now, app.settings.step_deadline_seconds),
+            "breaker_changes": admin.breaker_changes(app.engine)}

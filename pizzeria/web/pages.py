@@ -110,14 +110,18 @@ def login(request: Request, token: Annotated[str, Form()]) -> HTMLResponse:
 
 @router.get("/endpoints", response_class=HTMLResponse)
 def endpoints_page(request: Request) -> HTMLResponse:
-    """Every endpoint with its queue, counts, rate and processing time, the consumer processes, the
-    outbox, the stuck visits."""
+    """Every endpoint with its queue, counts, breaker, rate and processing time, the consumer
+    processes, the breakers' changes, the outbox, the stuck visits."""
     found = health(request)
     processes = {process["process"]: process for endpoint in found["endpoints"] for process in endpoint["processes"]}
     return TEMPLATES.TemplateResponse(request, "endpoints.html", {
         "health": found, "recent": house.endpoint_figures(request.app.state.pizzeria, time.time()), "processes": [
-            {**process, "seen": datetime.fromtimestamp(process["seen_at"], UTC).isoformat(timespec="seconds")}
-            for process in processes.values()]})
+            {**process, "seen": _when(process["seen_at"])} for process in processes.values()],
+        "breaker_changes": [{**change, "when": _when(change["at"])} for change in found["breaker_changes"]]})
+
+
+def _when(at: float) -> str:
+    return datetime.fromtimestamp(at, UTC).isoformat(timespec="seconds")
 
 
 @router.get("/events/visits")

@@ -1,6 +1,6 @@
 """The house at a glance in a real browser: the home page's charts render, grow while visits run
 without the page reloading, and show what the database holds; a failure shows in its chart; the
-endpoints page draws each endpoint's rate and processing time."""
+endpoints page draws each endpoint's rate and processing time, and shows a breaker holding a queue."""
 
 from __future__ import annotations
 
@@ -85,3 +85,17 @@ def test_the_endpoints_page_draws_each_endpoints_rate_and_processing_time(house,
     assert {row.get_attribute("data-name") for row in page.locator("#chart-latencies g.range").all()} == ENDPOINTS
     assert page.inner_text("#endpoint-kitchen .rate") == f"{counted['kitchen'] / 60:.3g}/s"
     assert page.inner_text("#endpoint-kitchen .p95").endswith(" ms")
+
+
+@pytest.mark.settings(PIZZERIA_FAULTS="kitchen.DoPizza:600s", PIZZERIA_BREAKER_MIN_ATTEMPTS="3",
+                      PIZZERIA_BREAKER_PAUSE_SECONDS="600")
+def test_the_endpoints_page_shows_the_kitchens_breaker_holding_its_queue_while_its_oven_is_down(house, page):
+    serve(house.base, "TBL6")
+    wait_until(lambda: page.goto(f"{house.base}/endpoints") and
+               page.locator("#endpoint-kitchen .breaker").get_attribute("data-state") == "open",
+               what="the kitchen's breaker open")
+    assert page.inner_text("#endpoint-kitchen .breaker") == "open (1 of 1)"
+    assert page.locator("#endpoint-menu .breaker").get_attribute("data-state") == "closed"
+    change = page.locator("#breaker-changes tr.breaker-change").first
+    assert change.get_attribute("data-state") == "open" and "InjectedFault" in change.inner_text()
+    assert httpx.get(f"{house.base}/api/failed").json() == []

@@ -20,6 +20,7 @@ from pizzeria.config import Settings
 from pizzeria.kitchen.messages import DoPizza
 from pizzeria.messaging import Outgoing, send
 from pizzeria.messaging.observe.chores import Heartbeat
+from pizzeria.messaging.store import breakers
 from pizzeria.messaging.testing import Bus
 from pizzeria.process_manager.messages import StartTableService
 from pizzeria.waiter.messages import OrderLine
@@ -143,3 +144,25 @@ def test_an_endpoint_whose_processes_are_all_gone_or_stopped_says_so_and_when_th
     check = health.live_processes("kitchen", seen, now=100.0)
     assert (check.ok, check.message) == (False, "kitchen: no live process (1 gone, 1 stopped; the last seen 20s ago)")
     assert check.figures == {"alive": [], "gone": 1, "stopped": 1}
+
+
+def test_a_breaker_holding_a_queue_is_a_problem_naming_the_queue_the_process_and_the_error():
+    states = [{"process": "h:1", "queue": "pizzeria.kitchen", "state": "open", "at": 88.0,
+               "reason": "ConnectionError: the oven does not answer"},
+              {"process": "h:2", "queue": "pizzeria.menu", "state": "closed", "at": 50.0, "reason": None}]
+    check = health.breakers(states, now=100.0)
+    assert (check.ok, check.message) == (False, "breakers: 1 queue held: pizzeria.kitchen by h:1 open for 12s: "
+                                                "ConnectionError: the oven does not answer")
+    assert health.breakers(states[1:], now=100.0).ok and health.breakers([], now=100.0).ok
+
+
+def test_an_open_breaker_of_a_live_consumer_shows_in_pizzeria_health(app, pizzeria):
+    bus = beating(app)
+    breakers.record(app.engine, chore(bus.worker, Heartbeat).process, "pizzeria.kitchen", "open", 1.0, 10, 9,
+                    "ConnectionError: the oven does not answer")
+    result = pizzeria.run("health")
+    assert result.returncode == 1
+    [held] = [line for line in problems(result.stdout) if line.startswith("breakers:")]
+    assert held.startswith("breakers: 1 queue held: pizzeria.kitchen by ")
+    assert held.endswith(": ConnectionError: the oven does not answer")
+    bus.close()

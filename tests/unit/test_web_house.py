@@ -1,16 +1,18 @@
 """The house's charts over HTTP, on the in-process bus: after visits ran, the home page and its
 fragment draw what the database holds (messages handled, processing times, visits by stage,
-queues), and the endpoints page each endpoint's rate and processing time."""
+queues), and the endpoints page each endpoint's rate, processing time and circuit breaker."""
 
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from test_bus import app_in, bus_of
 
+from pizzeria.messaging.store import breakers, heartbeats
 from pizzeria.messaging.store.tables import inbox
 from pizzeria.process_manager import figures
 from pizzeria.web.app import create_app
@@ -75,3 +77,19 @@ def test_the_endpoints_page_shows_each_endpoints_rate_and_processing_time(served
     row = re.search(r'id="endpoint-kitchen".*?</tr>', html, re.S)
     assert row and f'{kitchen / 60:.3g}/s' in row.group(0) and " ms</td>" in row.group(0)
     assert 'id="chart-latencies"' in html
+
+
+def test_an_open_breaker_shows_on_the_endpoints_page_in_its_history_and_in_the_house_metrics(served):
+    client, app = served
+    now = time.time()
+    heartbeats.beat(app.engine, "oven-host:7", ["pizzeria.kitchen"], now - 30, 12, now)
+    breakers.record(app.engine, "oven-host:7", "pizzeria.kitchen", "open", now - 5, 10, 9, "ConnectionError: no oven")
+    breakers.record(app.engine, "gone-host:8", "pizzeria.menu", "open", now - 5, 10, 9, "of a process never seen")
+    html = client.get("/endpoints").text
+    assert re.search(r'id="endpoint-kitchen".*?class="breaker" data-state="open">.*?open.*?\(1 of 1\)', html, re.S)
+    assert re.search(r'id="endpoint-menu".*?class="breaker" data-state="closed">closed', html, re.S)
+    changes = re.findall(r'<tr class="breaker-change" data-state="(\w+)">.*?<td>([\w.]+)</td>', html, re.S)
+    assert changes == [("open", "pizzeria.menu"), ("open", "pizzeria.kitchen")]
+    metrics = client.get("/metrics").text
+    assert 'pizzeria_breakers_holding{endpoint="kitchen"} 1.0' in metrics
+    assert 'pizzeria_breakers_holding{endpoint="menu"} 0.0' in metrics
