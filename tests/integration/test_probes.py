@@ -15,7 +15,9 @@ from sqlalchemy import func, select
 
 from pizzeria import bootstrap
 from pizzeria.config import Settings
-from pizzeria.messaging import FailurePolicy, Outgoing, ProbeServer, admin, send
+from pizzeria.settings_table import Down
+from pizzeria.kitchen.messages import DoPizza
+from pizzeria.messaging import BreakerPolicy, FailurePolicy, Outgoing, ProbeServer, admin, send
 from pizzeria.messaging.store.tables import inbox
 from pizzeria.process_manager import views
 from pizzeria.process_manager.messages import OrderLine, StartTableService
@@ -105,3 +107,25 @@ def test_a_loop_connected_but_stalled_is_not_live(app):
             get(probes.port, "/livez")), what="not live")
         assert body.startswith("the consume loop has not turned for")
     probes.close()
+
+
+def test_the_metrics_show_each_queues_breaker_and_how_often_it_opened(tmp_path):
+    settings = Settings(f"sqlite:///{tmp_path}/broker.sqlite", f"sqlite:///{tmp_path}/pizzeria.sqlite", tmp_path,
+                        retry=FailurePolicy(immediate=2, delayed=0), faults={"kitchen.DoPizza": Down(600)},
+                        breaker=BreakerPolicy(min_attempts=3, pause=600), modules={"kitchen": {"bake_seconds": 0}})
+    app = bootstrap.bootstrap(settings)
+    bootstrap.init(app)
+    worker = bootstrap.worker(app, ["kitchen"])
+    probes = ProbeServer(worker, 0, "127.0.0.1")
+    with running(worker):
+        publisher = app.publisher()
+        send(publisher, DoPizza("k1", "margherita"), correlation_id="visit-1")
+        publisher.close()
+        wait_until(lambda: total(samples(probes.port), "pizzeria_breaker_state", queue="pizzeria.kitchen") == 2,
+                   what="the kitchen's breaker open")
+        found = samples(probes.port)
+    probes.close()
+    assert total(found, "pizzeria_breaker_trips_total", queue="pizzeria.kitchen") == 1
+    assert total(found, "pizzeria_messages_released_total", endpoint="kitchen") == 1
+    assert total(found, "pizzeria_messages_failed_total") == 0
+    app.engine.dispose()
