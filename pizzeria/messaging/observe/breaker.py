@@ -137,9 +137,11 @@ class CircuitBreaker(Middleware):
         loses the record of a change, not the change."""
         changes, self._changes = self._changes, []
         for queue, state, tries, failed, reason, at in changes:
-            log = self.log.warning if state == OPEN else self.log.info
-            log(f"circuit {state}", queue=queue, tries=tries, failed=failed, error=reason,
-                pause_seconds=self.policy.pause if state == OPEN else None)
+            if state == OPEN:
+                self.log.warning("circuit open, queue held", queue=queue, tries=tries, failed=failed, error=reason,
+                                 pause_seconds=self.policy.pause)
+            else:
+                self.log.info(f"circuit {state}", queue=queue, tries=tries, failed=failed)
             try:
                 breakers.record(self.engine, self.process, queue, state, at, tries, failed, reason)
             except Exception as error:
