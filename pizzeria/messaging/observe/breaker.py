@@ -1,7 +1,9 @@
 """A circuit breaker per endpoint, as a middleware. When the share of failed tries over a sliding
 window passes a ratio, the consumer stops taking the endpoint's deliveries and puts back what it
 holds, no try counted; after a pause it lets one trial batch through (half-open): a try that
-succeeds closes the circuit, a message that fails its tries at once opens it again. A dependency down for minutes then
+succeeds closes the circuit, a message that fails its tries at once opens it again, for twice
+the pause (up to MOST_PAUSES times the policy's): each trial gives back what it took, and a
+broker may count that against its delivery limit. A dependency down for minutes then
 keeps its messages waiting in their queue, not in the failed store.
 
 Only a handler's errors count: a database outage keeps its own back-off, and a bad message
@@ -30,6 +32,7 @@ from ..store import breakers
 from ..store.breakers import CLOSED, HALF_OPEN, OPEN
 
 STATES = {CLOSED: 0, HALF_OPEN: 1, OPEN: 2}  # as the state gauge gives them
+MOST_PAUSES = 8  # a trial that fails doubles the pause, up to this many times the policy's
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,7 @@ class Circuit:
     tries: deque[tuple[float, bool]] = field(default_factory=deque)
     failed: int = 0
     opened_at: float = 0.0
+    pause: float = 0.0  # how long it stays open this time
     trips: int = 0
     last_error: str | None = None
 
@@ -108,7 +112,7 @@ class CircuitBreaker(Middleware):
 
     def on_idle(self, now: float) -> None:
         for queue, circuit in self.circuits.items():
-            if circuit.state == OPEN and now >= circuit.opened_at + self.policy.pause:
+            if circuit.state == OPEN and now >= circuit.opened_at + circuit.pause:
                 self._change(queue, circuit, HALF_OPEN)
         self._record()
 
@@ -120,6 +124,9 @@ class CircuitBreaker(Middleware):
         return tries >= self.policy.min_attempts and circuit.failed >= self.policy.ratio * tries
 
     def _open(self, queue: str, circuit: Circuit) -> None:
+        """Open; after a failed trial, for twice the pause before, up to MOST_PAUSES pauses."""
+        again = circuit.state == HALF_OPEN
+        circuit.pause = min(2 * circuit.pause, MOST_PAUSES * self.policy.pause) if again else self.policy.pause
         circuit.opened_at, circuit.trips = self.clock.monotonic(), circuit.trips + 1
         self._change(queue, circuit, OPEN)
 
@@ -139,7 +146,7 @@ class CircuitBreaker(Middleware):
         for queue, state, tries, failed, reason, at in changes:
             if state == OPEN:
                 self.log.warning("circuit open, queue held", queue=queue, tries=tries, failed=failed, error=reason,
-                                 pause_seconds=self.policy.pause)
+                                 pause_seconds=self.circuit(queue).pause)
             else:
                 self.log.info(f"circuit {state}", queue=queue, tries=tries, failed=failed)
             try:
