@@ -18,6 +18,7 @@ from pizzeria.faults import with_faults
 from pizzeria.messaging import (
     CLASSIC,
     Broker,
+    Crew,
     Endpoint,
     Middleware,
     Module,
@@ -25,6 +26,7 @@ from pizzeria.messaging import (
     Publisher,
     Topology,
     Worker,
+    build_crew,
     build_worker,
     is_amqp,
     is_outage,
@@ -67,7 +69,7 @@ def endpoint(module: Module, settings: Settings) -> Endpoint:
     """The module's queue with its handlers, built from its settings (and any faults asked for), ready to consume."""
     values = settings.modules[module.name]
     handlers = with_faults(module.name, module.handlers(values), settings.faults)
-    return Endpoint(module.name, handlers, values["prefetch"])
+    return Endpoint(module.name, handlers, values["prefetch"], values["concurrency"])
 
 
 def init(app: App, wait: bool = False) -> None:
@@ -110,6 +112,17 @@ def _add_what_is_new(conn: Connection, table: Table) -> None:
 
 def worker(app: App, queues: list[str], middlewares: Sequence[Middleware] = ()) -> Worker:
     """A worker consuming the named queues, with `middlewares` after the standard ones."""
-    return build_worker(app.broker, app.engine, [app.endpoints[name] for name in queues],
-                        app.settings.retry, app.settings.max_body_bytes, middlewares, chores=app.settings.chores,
-                        breaker=app.settings.breaker)
+    return _worker(app, [app.endpoints[name] for name in queues], middlewares)
+
+
+def crew(app: App, queues: list[str], first_only: Sequence[Middleware] = ()) -> Crew:
+    """The workers of a process consuming the named queues, as many for each as its concurrency
+    setting says; `first_only` middlewares (alerting, say) on the first alone."""
+    return build_crew([app.endpoints[name] for name in queues],
+                      lambda endpoints, process: _worker(app, endpoints, process=process), first_only)
+
+
+def _worker(app: App, endpoints: list[Endpoint], middlewares: Sequence[Middleware] = (),
+            process: str | None = None) -> Worker:
+    return build_worker(app.broker, app.engine, endpoints, app.settings.retry, app.settings.max_body_bytes,
+                        middlewares, chores=app.settings.chores, breaker=app.settings.breaker, process=process)

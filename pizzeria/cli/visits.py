@@ -50,13 +50,13 @@ def consume_command(queues: tuple[str, ...], metrics_port: int | None) -> None:
     import structlog
 
     from pizzeria.alerts import alerting
-    from pizzeria.bootstrap import worker
+    from pizzeria.bootstrap import crew
     for name in STOP_SIGNALS:  # nothing in hand while starting: stop at once, cleanly
         signal.signal(getattr(signal, name), lambda _signum, _frame: sys.exit(0))
     from pizzeria.telemetry import exporting
     app = build_app(wait=True)
     with exporting(f"pizzeria-{'+'.join(queues)}"):
-        consumer = worker(app, list(dict.fromkeys(queues)), alerting(app))
+        consumer = crew(app, list(dict.fromkeys(queues)), alerting(app))
         structlog.contextvars.bind_contextvars(consumer="+".join(queues))
         probes = _serve_probes(consumer, app.settings.metrics_port if metrics_port is None else metrics_port)
         _stop_on_signals(consumer)

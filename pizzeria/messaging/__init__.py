@@ -57,6 +57,7 @@ from .store.engine import make_engine, on_sqlite
 from .store.writes import insert_rows, update_rows
 from .transport.broker import Broker, Publisher, is_amqp
 from .transport.consumer import Worker, build_worker
+from .transport.crew import Crew, build_crew
 from .transport.delivery import Outgoing
 from .transport.sending import send
 from .transport.topology import CLASSIC, QUORUM, Topology
@@ -73,6 +74,7 @@ __all__ = [
     "Middleware", "Step", "How", "Settled", "InFlight", "MAX_BODY_BYTES", "tracing",
     # transport and store: running it
     "Broker", "Publisher", "Outgoing", "Topology", "CLASSIC", "QUORUM", "is_amqp", "Worker", "build_worker", "Chores",
+    "Crew", "build_crew",
     "BreakerPolicy", "CircuitBreaker",
     "Metrics", "ProbeServer", "Alert", "AlertRaised", "Alerting", "Source", "Webhook", "failed_messages_source",
     "gone_consumers_source", "growing_queues_source",

@@ -10,7 +10,6 @@ import time
 import pytest
 from fakes import chore, running
 from polling import wait_until
-from sqlalchemy import Engine
 
 from pizzeria.kitchen.messages import DoPizza
 from pizzeria.messaging import (

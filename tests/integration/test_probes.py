@@ -15,12 +15,12 @@ from sqlalchemy import func, select
 
 from pizzeria import bootstrap
 from pizzeria.config import Settings
-from pizzeria.settings_table import Down
 from pizzeria.kitchen.messages import DoPizza
 from pizzeria.messaging import BreakerPolicy, FailurePolicy, Outgoing, ProbeServer, admin, send
 from pizzeria.messaging.store.tables import inbox
 from pizzeria.process_manager import views
 from pizzeria.process_manager.messages import OrderLine, StartTableService
+from pizzeria.settings_table import Down
 
 
 @pytest.fixture
@@ -99,10 +99,11 @@ def test_a_turning_connected_loop_is_live_and_ready_and_one_never_connected_is_n
 def test_a_loop_connected_but_stalled_is_not_live(app):
     worker = bootstrap.worker(app, ["menu"])
     probes = ProbeServer(worker, 0, "127.0.0.1")
-    probes.probes.stalled_after = 0.2
+    (watching,) = probes.probes
+    watching.stalled_after = 0.2
     with running(worker):
         wait_until(lambda: worker.connected, what="connected")
-        worker.middleware.remove(probes.probes)  # the loop turns, but the probes no longer see it
+        worker.middleware.remove(watching)  # the loop turns, but the probes no longer see it
         status, body = wait_until(lambda: (lambda answer: answer if answer[0] == 503 else None)(
             get(probes.port, "/livez")), what="not live")
         assert body.startswith("the consume loop has not turned for")

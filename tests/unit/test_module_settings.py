@@ -7,7 +7,8 @@ import pytest
 from test_bus import app_in, bus_of
 
 from pizzeria.kitchen.module import MODULE as KITCHEN
-from pizzeria.messaging import ContractError, Module, Setting
+from pizzeria.messaging import ContractError, Endpoint, Module, Setting
+from pizzeria.messaging.transport.crew import shares
 from pizzeria.process_manager import views
 from pizzeria.process_manager.messages import StartTableService
 from pizzeria.waiter.messages import OrderLine
@@ -63,9 +64,9 @@ def test_a_declaration_that_cannot_work_fails_where_it_is_made(declare, complain
         declare()
 
 
-def test_every_module_has_a_prefetch_setting_whose_default_is_its_declared_prefetch():
+def test_every_module_has_prefetch_and_concurrency_settings_the_prefetch_defaulting_to_its_declared_one():
     assert [(setting.name, setting.default) for setting in KITCHEN.all_settings] == [
-        ("prefetch", 4), ("bake_seconds", 0.5), ("stock", {})]
+        ("prefetch", 4), ("concurrency", 1), ("bake_seconds", 0.5), ("stock", {})]
     with pytest.raises(ContractError, match="module bar has two settings named prefetch"):
         Module("bar", KITCHEN.contract, lambda values: {}, settings=(Setting("prefetch", int, 9, "again"),))
     with pytest.raises(ContractError, match="setting prefetch: its default=0 must be between 1 and 1000"):
@@ -78,7 +79,8 @@ def test_the_kitchen_s_stock_and_bake_time_are_its_own_and_reach_its_handlers(tm
         bus.send(StartTableService("t1", order=(OrderLine("diavola", 1),)), correlation_id="visit-1")
         bus.run()
     assert views.visit(app.engine, "visit-1")["status"] == "cancelled"
-    assert app.settings.modules["kitchen"] == {"prefetch": 4, "bake_seconds": 0, "stock": {"diavola": 0}}
+    assert app.settings.modules["kitchen"] == {"prefetch": 4, "concurrency": 1, "bake_seconds": 0,
+                                               "stock": {"diavola": 0}}
     app.engine.dispose()
 
 
@@ -90,3 +92,9 @@ def test_the_process_manager_s_resends_are_its_own_and_reach_its_saga(tmp_path):
     report = views.visit(app.engine, "visit-1")
     assert (report["status"], report["reason"]) == ("cancelled", "no answer to awaiting_menu after 0 re-sends")
     app.engine.dispose()
+
+
+def test_a_crew_gives_each_worker_the_endpoints_whose_concurrency_reaches_it():
+    kitchen, menu, waiter = Endpoint("kitchen", {}, concurrency=3), Endpoint("menu", {}), Endpoint("waiter", {}, concurrency=2)
+    assert [[each.name for each in share] for share in shares([kitchen, menu, waiter])] == [
+        ["kitchen", "menu", "waiter"], ["kitchen", "waiter"], ["kitchen"]]

@@ -16,6 +16,7 @@ from .settings import Setting
 Handler = Callable[[Any, HandlerContext], None]
 PREFETCH = 30  # deliveries a consumer of a module takes at once, unless the module says otherwise
 MOST_PREFETCH = 1000  # the most an operator may set a module's prefetch to
+MOST_CONCURRENCY = 64  # the most consumers of one queue in a process
 
 
 @dataclass(frozen=True)
@@ -39,20 +40,24 @@ class Module:
 
     @property
     def all_settings(self) -> tuple[Setting, ...]:
-        """Its settings: `prefetch` (its default the module's `prefetch`), then those it declares."""
+        """Its settings: `prefetch` (its default the module's `prefetch`), `concurrency`, then those it declares."""
         prefetch = Setting("prefetch", int, self.prefetch, "deliveries a consumer of this module takes at once",
                            within=(1, MOST_PREFETCH))
-        return (prefetch, *self.settings)
+        concurrency = Setting("concurrency", int, 1, "consumers of this module's queue a process runs at once, each "
+                              "on a thread and a connection of its own", within=(1, MOST_CONCURRENCY))
+        return (prefetch, concurrency, *self.settings)
 
 
 @dataclass(frozen=True)
 class Endpoint:
     """A module as it consumes: its name (of its queue, and of the consumer its inbox rows
-    name), a handler for each message type, and how many deliveries it takes at once."""
+    name), a handler for each message type, how many deliveries a consumer takes at once, and
+    how many consumers of it a process runs."""
 
     name: str
     handlers: Mapping[type, Handler]
     prefetch: int = PREFETCH
+    concurrency: int = 1
     types: Mapping[str, type] = field(init=False)
 
     def __post_init__(self) -> None:

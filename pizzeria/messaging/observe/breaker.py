@@ -156,18 +156,21 @@ class CircuitBreaker(Middleware):
 
 
 class BreakerCollector(Collector):
-    """What a scrape reads of a `CircuitBreaker`: each queue's state and how often it opened."""
+    """What a scrape reads of the `CircuitBreaker`s of a process's workers: each queue's state
+    (the most held of them) and how often its breakers opened."""
 
-    def __init__(self, breaker: CircuitBreaker):
-        self.breaker = breaker
+    def __init__(self, breakers: Sequence[CircuitBreaker]):
+        self.breakers = list(breakers)
 
     def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
-        app = self.breaker.names.app
+        app = self.breakers[0].names.app
         state = GaugeMetricFamily(f"{app}_breaker_state", "circuit breaker: 0 closed, 1 half-open, 2 open",
                                   labels=["queue"])
         trips = CounterMetricFamily(f"{app}_breaker_trips", "times the circuit breaker opened", labels=["queue"])
-        for queue, circuit in list(self.breaker.circuits.items()):
-            state.add_metric([queue], STATES[circuit.state])
-            trips.add_metric([queue], circuit.trips)
+        circuits = [(queue, circuit) for breaker in self.breakers for queue, circuit in list(breaker.circuits.items())]
+        for queue in sorted({queue for queue, _ in circuits}):
+            mine = [circuit for name, circuit in circuits if name == queue]
+            state.add_metric([queue], max(STATES[circuit.state] for circuit in mine))
+            trips.add_metric([queue], sum(circuit.trips for circuit in mine))
         yield state
         yield trips

@@ -11,9 +11,9 @@ microseconds a message."""
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
@@ -59,9 +59,10 @@ class Histogram:
 
 
 class Metrics(Middleware):
-    """Counts and times what the pipeline does, served from `registry` under names prefixed `app_`."""
+    """Counts and times what the pipeline of one worker does, served from `registry` (if given;
+    `MetricsCollector` serves several workers' at once) under names prefixed `app_`."""
 
-    def __init__(self, registry: CollectorRegistry, app: str, clock: Clock):
+    def __init__(self, registry: CollectorRegistry | None, app: str, clock: Clock):
         self.app, self.clock = app, clock
         self.counts: dict[tuple[str, str, str], int] = {}  # by outcome, endpoint and message type
         self.requeued: dict[str, int] = {}  # by endpoint
@@ -70,7 +71,8 @@ class Metrics(Middleware):
         self.batches: dict[str, Histogram] = {}  # by endpoint
         self._started: dict[str, float] = {}  # by message id, while its handler's try is open
         self._retries: list[str] = []  # the types of the tries retried at once, until the batch settles
-        registry.register(_Collector(self))
+        if registry is not None:
+            registry.register(MetricsCollector([self]))
 
     def before_handler(self, message: InFlight) -> None:
         self._started[message.envelope.message_id] = self.clock.monotonic()
@@ -113,32 +115,52 @@ def _histogram(histograms: dict[K, Histogram], key: K, bounds: Sequence[float]) 
     return found
 
 
-class _Collector(Collector):
-    """What a scrape reads of a `Metrics`: every family, with each label set seen so far."""
+class MetricsCollector(Collector):
+    """What a scrape reads of the `Metrics` of a process's workers: every family, summed over the
+    workers, with each label set seen so far."""
 
-    def __init__(self, metrics: Metrics):
-        self.metrics = metrics
+    def __init__(self, metrics: Sequence[Metrics]):
+        self.metrics = list(metrics)
 
     def collect(self) -> Iterator[CounterMetricFamily | HistogramMetricFamily]:
-        metrics, app = self.metrics, self.metrics.app
+        app = self.metrics[0].app
         counters = {outcome: CounterMetricFamily(f"{app}_messages_{outcome}", HELP[outcome], labels=["endpoint", "type"])
                     for outcome in HELP}
-        for (outcome, endpoint, kind), count in list(metrics.counts.items()):
+        for (outcome, endpoint, kind), count in _summed(each.counts for each in self.metrics).items():
             counters[outcome].add_metric([endpoint, kind], count)
         yield from counters.values()
         requeued = CounterMetricFamily(f"{app}_messages_requeued", "deliveries requeued for an outage of the database",
                                        labels=["endpoint"])
-        for endpoint, count in list(metrics.requeued.items()):
+        for endpoint, count in _summed(each.requeued for each in self.metrics).items():
             requeued.add_metric([endpoint], count)
         yield requeued
-        families: tuple[tuple[str, str, list[str], dict[Any, Histogram]], ...] = (
-            ("processing_seconds", "from a handler's start to its commit", ["endpoint", "type"], metrics.processing),
-            ("critical_seconds", "from a message's sending to its handling committed", ["endpoint", "type"],
-             metrics.critical),
-            ("batch_size", "deliveries handled together", ["endpoint"], metrics.batches))
-        for name, doc, labels, histograms in families:
+        families: tuple[tuple[str, str, list[str], str], ...] = (
+            ("processing_seconds", "from a handler's start to its commit", ["endpoint", "type"], "processing"),
+            ("critical_seconds", "from a message's sending to its handling committed", ["endpoint", "type"], "critical"),
+            ("batch_size", "deliveries handled together", ["endpoint"], "batches"))
+        for name, doc, labels, attribute in families:
             family = HistogramMetricFamily(f"{app}_{name}", doc, labels=labels)
-            for key, histogram in list(histograms.items()):
-                family.add_metric(list(key) if isinstance(key, tuple) else [key], histogram.cumulative(),
-                                  histogram.sum)
+            for key, (buckets, total) in _merged(getattr(each, attribute) for each in self.metrics).items():
+                family.add_metric(list(key) if isinstance(key, tuple) else [key], buckets, total)
             yield family
+
+
+def _summed(counts: Iterable[dict[K, int]]) -> dict[K, int]:
+    """The counts of every worker, added up by key."""
+    total: dict[K, int] = {}
+    for each in counts:
+        for key, count in list(each.items()):
+            total[key] = total.get(key, 0) + count
+    return total
+
+
+def _merged(histograms: Iterable[dict[K, Histogram]]) -> dict[K, tuple[list[tuple[str, float]], float]]:
+    """The histograms of every worker, their buckets and sums added up by key."""
+    total: dict[K, tuple[list[tuple[str, float]], float]] = {}
+    for each in histograms:
+        for key, histogram in list(each.items()):
+            buckets, summed = total.get(key, ([], 0.0))
+            mine = histogram.cumulative()
+            buckets = [(bound, count + (buckets[index][1] if buckets else 0)) for index, (bound, count) in enumerate(mine)]
+            total[key] = (buckets, summed + histogram.sum)
+    return total

@@ -14,10 +14,11 @@ from sqlalchemy import text
 
 from ..delivery.middleware import Middleware
 from .breaker import BreakerCollector, CircuitBreaker
-from .metrics import Metrics
+from .metrics import Metrics, MetricsCollector
 
 if TYPE_CHECKING:
     from ..transport.consumer import Worker
+    from ..transport.crew import Crew
 
 STALLED_SECONDS = 60.0  # a loop connected to its broker that has not turned for this long is stuck
 
@@ -53,17 +54,23 @@ class Probes(Middleware):
 
 
 class ProbeServer:
-    """Serves a worker's metrics and probes on `host`:`port` (port 0: any free one, see `port`)."""
+    """Serves the metrics and probes of a worker, or of a crew's workers, on `host`:`port` (port
+    0: any free one, see `port`)."""
 
-    def __init__(self, worker: Worker, port: int, host: str = "0.0.0.0"):
+    def __init__(self, worker: Worker | Crew, port: int, host: str = "0.0.0.0"):
         self.registry = CollectorRegistry()
         ProcessCollector(registry=self.registry)
         PlatformCollector(registry=self.registry)
-        self.probes = Probes(worker)
-        for breaker in (each for each in worker.middleware.chain if isinstance(each, CircuitBreaker)):
-            self.registry.register(BreakerCollector(breaker))
-        for middleware in (Metrics(self.registry, worker.pipeline.names.app, worker.clock), self.probes):
-            worker.middleware.add(middleware)
+        workers: list[Worker] = getattr(worker, "workers", [worker])
+        self.probes = [Probes(each) for each in workers]
+        metrics = [Metrics(None, each.pipeline.names.app, each.clock) for each in workers]
+        for each, *middlewares in zip(workers, metrics, self.probes):
+            for middleware in middlewares:
+                each.middleware.add(middleware)
+        self.registry.register(MetricsCollector(metrics))
+        breakers = [each for one in workers for each in one.middleware.chain if isinstance(each, CircuitBreaker)]
+        if breakers:
+            self.registry.register(BreakerCollector(breakers))
         self.server = ThreadingHTTPServer((host, port), _handler(self._answer))
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, name="probes", daemon=True)
@@ -83,10 +90,10 @@ class ProbeServer:
         """The status, content type and body for a GET of `path`."""
         if path == "/metrics":
             return 200, CONTENT_TYPE_LATEST, generate_latest(self.registry)
-        checks: dict[str, Callable[[], list[str]]] = {"/livez": self.probes.live, "/readyz": self.probes.ready}
+        checks: dict[str, Callable[[Probes], list[str]]] = {"/livez": Probes.live, "/readyz": Probes.ready}
         if path not in checks:
             return 404, "text/plain; charset=utf-8", b"not found: /metrics, /livez or /readyz\n"
-        problems = checks[path]()
+        problems = [problem for probes in self.probes for problem in checks[path](probes)]
         body = "".join(f"{problem}\n" for problem in problems) or "ok\n"
         return (503 if problems else 200), "text/plain; charset=utf-8", body.encode()
 

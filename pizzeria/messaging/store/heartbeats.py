@@ -32,11 +32,11 @@ def stop(engine: Engine, process: str, handled: int, now: float) -> None:
 
 
 def processes(engine: Engine, now: float, gone_after: float = GONE_AFTER_SECONDS) -> list[dict[str, Any]]:
-    """Every consumer process known, the latest seen first: alive, gone (no beat for longer
-    than `gone_after`) or stopped."""
+    """Every consumer process known (a worker of a crew as `host:pid+N`), the latest seen first:
+    alive, gone (no beat for longer than `gone_after`) or stopped."""
     with engine.connect() as conn:
         rows = conn.execute(select(heartbeats).order_by(heartbeats.c.seen_at.desc(), heartbeats.c.process)).all()
-    return [{"process": row.process, "host": host, "pid": int(pid), "queues": row.queues.split(","),
+    return [{"process": row.process, "host": host, "pid": int(pid.partition("+")[0]), "queues": row.queues.split(","),
              "started_at": row.started_at, "seen_at": row.seen_at, "handled": row.handled,
              "status": STOPPED if row.stopped_at else GONE if now - row.seen_at > gone_after else ALIVE}
             for row in rows for host, _, pid in [row.process.rpartition(":")]]

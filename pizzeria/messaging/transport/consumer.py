@@ -191,15 +191,17 @@ class Worker(ConsumerMixin):
 
 def build_worker(broker: Broker, engine: Engine, endpoints: list[Endpoint], policy: FailurePolicy | None = None,
                  max_body_bytes: int = MAX_BODY_BYTES, middlewares: Sequence[Middleware] = (), clock: Clock = SYSTEM,
-                 chores: Chores | None = None, breaker: BreakerPolicy | None = None) -> Worker:
+                 chores: Chores | None = None, breaker: BreakerPolicy | None = None,
+                 process: str | None = None) -> Worker:
     """A worker for the endpoints, with its own publisher, relay and pipeline; its middlewares
     are the standard ones (log context, traces), the chores (outbox sweep, pruning, heartbeat)
     at the intervals of `chores`, a circuit breaker per endpoint if `breaker` says when, then
-    `middlewares`, in that order."""
+    `middlewares`, in that order. It goes by `process` (default: host:pid) in the inbox, the
+    heartbeats and the breakers' records."""
     chain = Middlewares(standard())
     publisher = Publisher(broker, chain)
     relay = Relay(engine, publisher.publish_many, clock=clock, middleware=chain, exchange=broker.topology.exchange.name)
-    pipeline = Pipeline(engine, relay, broker.topology.names, policy, max_body_bytes, chain, clock)
+    pipeline = Pipeline(engine, relay, broker.topology.names, policy, max_body_bytes, chain, clock, process)
     log = broker.topology.names.logger("consumer")
     queues = [broker.topology.queues[endpoint.name].name for endpoint in endpoints]
     chores = chores or Chores()
