@@ -1,9 +1,9 @@
 """Operations on the core's tables, for an application's command line and web: the failed store
-(list, show, group, replay, delete), the consumer processes by their heartbeats, what the inbox
-and the outbox hold, what was handled and failed since a moment (for pictures), the queues'
-depths on the broker, and the tables to create. Each function takes the engine of the database
-the consumers share (or the broker); what a conversation is (a visit, an order) is the
-application's to say."""
+(list, show, group, edit, replay, delete, by id or chosen by filters), the consumer processes by
+their heartbeats and their breakers, what the inbox and the outbox hold, what was handled and
+failed since a moment (for pictures), the queues' depths on the broker, and the tables to
+create. Each function takes the engine of the database the consumers share (or the broker); what
+a conversation is (a visit, an order) is the application's to say."""
 
 from __future__ import annotations
 
@@ -14,16 +14,20 @@ from typing import Any
 
 from sqlalchemy import Engine, Integer, Row, cast, func, or_, select
 
+from .contracts.endpoint import Endpoint
 from .contracts.names import Names
 from .observe.redact import hide_password, hide_url_passwords
 from .observe.tracing import conversation_trace_id
-from .store import alerts, breakers, failed, heartbeats
+from .store import alerts, breakers, failed, failed_edits, heartbeats
 from .store import inbox as handled
 from .store.breakers import CLOSED, HALF_OPEN, OPEN
+from .store.failed_edits import EditRefused
 from .store.failed_entries import FAILED, REPLAYED
 from .store.failed_entries import details as failed_details
 from .store.failed_entries import status as failed_status
 from .store.failed_entries import summary as failed_summary
+from .store.failed_filters import FailedFilters, duration
+from .store.failed_filters import Group as FailedGroup
 from .store.heartbeats import ALIVE, GONE, STOPPED
 from .store.tables import failed_messages, inbox, outbox
 from .store.tables import metadata as core_tables
@@ -31,11 +35,12 @@ from .transport.broker import Broker
 from .transport.delivery import Outgoing
 
 __all__ = [
-    "ALIVE", "CLOSED", "FAILED", "GONE", "HALF_OPEN", "OPEN", "REPLAYED", "STOPPED", "breaker_changes", "breaker_states",
-    "consumer_processes", "conversation_trace_id",
-    "conversations_waiting", "core_tables", "delete_failed", "failed_by_queue", "failed_details", "failed_entries",
-    "failed_groups", "failed_since", "failed_status", "failed_summary", "handled_counts", "handled_per_step",
-    "handling_times", "hide_password", "hide_url_passwords", "inbox_rows", "outbox_lag", "queue_depths", "recent_alerts",
+    "ALIVE", "CLOSED", "FAILED", "GONE", "HALF_OPEN", "OPEN", "REPLAYED", "STOPPED", "EditRefused", "FailedFilters",
+    "FailedGroup", "breaker_changes", "breaker_states", "consumer_processes", "conversation_trace_id",
+    "conversations_waiting", "core_tables", "delete_failed", "delete_failed_chosen", "duration", "edit_failed",
+    "failed_by_queue", "failed_chosen", "failed_details", "failed_edit", "failed_entries", "failed_groups",
+    "failed_since", "failed_status", "failed_summary", "handled_counts", "handled_per_step", "handling_times",
+    "hide_password", "hide_url_passwords", "inbox_rows", "outbox_lag", "queue_depths", "recent_alerts",
     "replay_failed", "took_effect", "waiting_in_outbox",
 ]
 
@@ -49,6 +54,36 @@ def failed_entries(engine: Engine, ids: Sequence[int] | None = None, *, queue: s
         return []
     return failed.entries(engine, ids, None if status is None else status == REPLAYED, queue=queue, type=type,
                           error_type=error_type, correlation_id=correlation_id)
+
+
+def failed_chosen(engine: Engine, filters: FailedFilters, now: float, status: str | None = None) -> list[Row[Any]]:
+    """The entries the filters choose at `now`, oldest first, of this status if given: what an
+    operation on many touches (nothing if no filter is given)."""
+    if not filters.given() or status not in (None, FAILED, REPLAYED):
+        return []
+    return failed.entries(engine, None, None if status is None else status == REPLAYED, filters.where(now))
+
+
+def delete_failed_chosen(engine: Engine, filters: FailedFilters, now: float) -> list[int]:
+    """Delete the entries the filters choose at `now` (those `failed_chosen` lists), and their
+    edits; return their ids (none if no filter is given)."""
+    return failed.remove_chosen(engine, None, filters.where(now)) if filters.given() else []
+
+
+def edit_failed(engine: Engine, entry: Row[Any], changes: dict[str, Any], endpoints: Iterable[Endpoint],
+                names: Names, now: float) -> int:
+    """Keep beside the entry an edit of its message, each field of `changes` (`order.0.pizza`
+    reaching inside one) set to its value, once the type its queue's endpoint takes decodes it;
+    return the edit's id, or raise EditRefused naming the field. A replay then sends the edit."""
+    types = {names.queue(endpoint.name): endpoint.types for endpoint in endpoints}.get(entry.queue, {})
+    return failed_edits.edit(engine, entry, changes, types, now)
+
+
+def failed_edit(engine: Engine, entry_id: int) -> dict[str, Any] | None:
+    """The entry's latest edit as plain data (id, changes, when, when replayed, body), or None."""
+    with engine.connect() as conn:
+        edit = failed_edits.latest(conn, entry_id)
+    return None if edit is None else failed_edits.details(edit)
 
 
 def failed_groups(engine: Engine) -> list[dict[str, Any]]:
@@ -77,7 +112,7 @@ def replay_failed(engine: Engine, publish: Callable[[Outgoing], None], entry: Ro
 
 
 def delete_failed(engine: Engine, ids: Sequence[int]) -> None:
-    """Delete the entries with these ids from the failed store."""
+    """Delete the entries with these ids from the failed store, and their edits."""
     failed.remove(engine, ids)
 
 

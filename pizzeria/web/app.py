@@ -14,7 +14,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
-from . import endpoints, events, failed, failed_pages, metrics, pages, problems, requests, visits
+from . import chosen_visits, endpoints, events, failed, failed_pages, metrics, pages, problems, requests, visits
 
 CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 SWAGGER_UI = "5.35.0"  # shipped in static/, with its licence
@@ -36,6 +36,7 @@ def create_app(pizzeria: Any, token: str | None = None) -> FastAPI:
     web.include_router(events.router)
     web.include_router(pages.router)
     web.include_router(failed_pages.router)
+    web.include_router(chosen_visits.router)
     web.include_router(metrics.router)
     web.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
 

@@ -87,13 +87,17 @@ def one(entry_id: Annotated[int, Path(ge=1, le=MAX_ID)], request: Request) -> di
 
 def details(engine: Any, entry_id: int) -> dict[str, Any]:
     """One entry whole, and whether its consumer's inbox shows it handled; Problem 404 if none."""
-    (entry,) = _entries(engine, [entry_id])
+    (entry,) = entries_of(engine, [entry_id])
     return {**with_visit_id(admin.failed_details(entry)), "took_effect": admin.took_effect(engine, entry, NAMES)}
 
 
 def replay_chosen(app: Any, chosen: Chosen) -> list[int]:
     """Replay the chosen entries; return their ids."""
-    entries = _chosen(app.engine, chosen)
+    return replay_entries(app, _chosen(app.engine, chosen))
+
+
+def replay_entries(app: Any, entries: list[Any]) -> list[int]:
+    """Replay these entries, as they came or as last edited; return their ids."""
     publisher = app.publisher()
     try:
         for entry in entries:
@@ -105,18 +109,27 @@ def replay_chosen(app: Any, chosen: Chosen) -> list[int]:
 
 def delete_chosen(engine: Any, chosen: Chosen) -> list[int]:
     """Delete the chosen entries; return their ids."""
-    ids = [entry.id for entry in _chosen(engine, chosen)]
+    if isinstance(chosen, ByGroup):
+        return admin.delete_failed_chosen(engine, of_group(chosen.group), time.time())
+    ids = [entry.id for entry in entries_of(engine, chosen.ids)]
     admin.delete_failed(engine, ids)
     return ids
 
 
+def of_group(group: Group, older_than: float | None = None, error: str | None = None) -> admin.FailedFilters:
+    """The filters that choose the group's entries not replayed (of those, the ones older and
+    with the error given)."""
+    return admin.FailedFilters(error=error, older_than=older_than,
+                               group=admin.FailedGroup(group.queue, group.type, group.error_type))
+
+
 def _chosen(engine: Any, chosen: Chosen) -> list[Any]:
     if isinstance(chosen, ByIds):
-        return _entries(engine, chosen.ids)
-    return admin.failed_entries(engine, status=admin.FAILED, **chosen.group.model_dump())
+        return entries_of(engine, chosen.ids)
+    return admin.failed_chosen(engine, of_group(chosen.group), time.time())
 
 
-def _entries(engine: Any, ids: list[int]) -> list[Any]:
+def entries_of(engine: Any, ids: list[int]) -> list[Any]:
     """The entries with these ids; 404 naming those the store does not hold."""
     entries = admin.failed_entries(engine, ids)
     missing = sorted(set(ids) - {entry.id for entry in entries})

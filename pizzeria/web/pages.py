@@ -1,7 +1,8 @@
 """The pages: the house's charts, fetched again every few seconds, and the visits, updating live
-over server-sent events, with filters and a form to start one; a visit with its story, its
-sequence diagram, its cancel and retry; the endpoints' health, rates and processing times; the
-sign-in for a token. Every value shown is escaped (Jinja2's autoescape)."""
+over server-sent events, with filters, a form to start one and one to choose many to act on
+(see chosen_visits); a visit with its story, its sequence diagram, its cancel and retry; the
+endpoints' health, rates and processing times; the sign-in for a token. Every value shown is
+escaped (Jinja2's autoescape)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from pydantic import ValidationError
 from sse_starlette.sse import EventSourceResponse, ServerSentEvent
 
 from pizzeria.process_manager import storyboard, views
+from pizzeria.process_manager.choice import WAITING
 from pizzeria.process_manager.messages import CancelVisit, RetryStep, parse_order
 from pizzeria.process_manager.story import MANAGER, story
 
@@ -39,10 +41,11 @@ router = APIRouter(include_in_schema=False)
 
 @router.get("/", response_class=HTMLResponse)
 def visits_page(request: Request, status: str = "", table_id: str = "") -> HTMLResponse:
-    """The house at a glance; the latest visits, live, by status and table if asked, and a form to start one."""
+    """The house at a glance; the latest visits, live, by status and table if asked; a form to
+    start one, and one to choose visits to act on."""
     chosen, app = {"status": status, "table_id": table_id}, request.app.state.pizzeria
     return TEMPLATES.TemplateResponse(request, "visits.html", {
-        "visits": _rows(app.engine, **chosen), "chosen": chosen, "statuses": STATUSES,
+        "visits": _rows(app.engine, **chosen), "chosen": chosen, "statuses": STATUSES, "stages": WAITING,
         "live": f"/events/visits?{urlencode(chosen)}", "house": house.charted(app, time.time())})
 
 

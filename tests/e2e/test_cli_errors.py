@@ -27,7 +27,7 @@ def one_line_error(result) -> str:
     (["consume"], "Missing argument 'QUEUE...'"),
     (["demo", "--tables", "0"], "--tables"),
     (["visit", "cancel", "TBL 1"], "use 1 to 32 of A-Z a-z 0-9 _ -"),
-    (["visit", "retry"], "Missing argument 'TABLE_ID'"),
+    (["visit", "retry"], "give TABLE_ID or filters (--stage, --stuck, --older-than)"),
 ])
 def test_bad_arguments_exit_2_naming_the_problem(embedded, args, complaint):
     result = embedded.run(*args)

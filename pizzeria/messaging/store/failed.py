@@ -1,5 +1,5 @@
 """The failed-message store: what could not be handled, kept whole with its error, to be
-listed, shown, replayed or deleted."""
+listed, shown, edited (see failed_edits), replayed or deleted, by id or many at once."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, and_, delete, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Engine, Row, and_, delete, func, insert, select, update
 
 from ..contracts.names import Names
 from ..delivery.policy import Tries
@@ -17,6 +17,7 @@ from ..observe import tracing
 from ..observe.redact import hide_password
 from ..transport.delivery import Outgoing
 from ..transport.headers import from_json_safe, to_json_safe
+from . import failed_edits
 from .tables import failed_messages as failed_messages  # its table, for the modules that read or write it
 
 
@@ -78,17 +79,31 @@ _NOT_REPLAYED = failed_messages.c.replayed_at.is_(None)
 
 
 def entries(engine: Engine, ids: Sequence[int] | None = None, replayed: bool | None = None,
-            **equal: str | None) -> list[Row[Any]]:
+            where: Sequence[ColumnElement[bool]] = (), **equal: str | None) -> list[Row[Any]]:
     """The entries with these ids (every entry if None), oldest first; only those replayed (or
-    not) if `replayed` is given, and those whose columns hold each value of `equal` that is not None."""
-    query = select(failed_messages).order_by(failed_messages.c.id)
+    not) if `replayed` is given, those that meet each condition of `where`, and those whose
+    columns hold each value of `equal` that is not None."""
+    with engine.connect() as conn:
+        return list(conn.execute(_chosen(select(failed_messages), ids, replayed, where, equal)
+                                 .order_by(failed_messages.c.id)).all())
+
+
+def remove_chosen(engine: Engine, replayed: bool | None, where: Sequence[ColumnElement[bool]]) -> list[int]:
+    """Delete the entries `entries` would list with these conditions, and their edits, in one
+    transaction; return their ids."""
+    with engine.begin() as conn:
+        ids = list(conn.execute(_chosen(select(failed_messages.c.id), None, replayed, where, {})).scalars())
+        _remove(conn, ids)
+    return sorted(ids)
+
+
+def _chosen(query: Any, ids: Sequence[int] | None, replayed: bool | None, where: Sequence[ColumnElement[bool]],
+            equal: dict[str, str | None]) -> Any:
     if ids is not None:
         query = query.where(failed_messages.c.id.in_(ids))
     if replayed is not None:
         query = query.where(failed_messages.c.replayed_at.is_not(None) if replayed else _NOT_REPLAYED)
-    query = query.where(*(failed_messages.c[name] == value for name, value in equal.items() if value is not None))
-    with engine.connect() as conn:
-        return list(conn.execute(query).all())
+    return query.where(*where, *(failed_messages.c[name] == value for name, value in equal.items() if value is not None))
 
 
 def groups(engine: Engine) -> list[dict[str, Any]]:
@@ -107,31 +122,44 @@ def headers_of(entry: Row[Any]) -> dict[str, Any]:
 
 
 def replay(engine: Engine, publish: Callable[[Outgoing], None], entry: Row[Any], names: Names, now: float) -> None:
-    """Send the entry's message to its queue again, as it was, its earlier tries forgotten and
-    marked as a replay of it (and traced as one); the inbox lets it through if it never
-    succeeded, and drops it if it did. The entry is marked replayed at `now` first, so that a
-    replay failing again at once unmarks it."""
+    """Send the entry's message to its queue again, as it was or as its latest edit has it, its
+    earlier tries forgotten and marked as a replay of the entry (and of the edit, by their
+    ids), traced as one; the inbox lets it through if it never succeeded, and drops it if it
+    did. The entry (and the edit) is marked replayed at `now` first, so that a replay failing
+    again at once unmarks it."""
+    with engine.connect() as conn:
+        edit = failed_edits.latest(conn, entry.id)
     headers = {**Tries.forgotten(headers_of(entry), names), names.header("replayed"): entry.id}
+    if edit is not None:
+        headers[names.header("edit")] = edit.id
     headers |= tracing.replayed(entry.queue, headers, entry.id)
-    _mark(engine, entry.id, now)
+    _mark(engine, entry.id, now, None if edit is None else (edit.id, now))
     try:
-        publish(Outgoing(entry.queue, entry.body, headers, exchange="",
+        publish(Outgoing(entry.queue, entry.body if edit is None else edit.body, headers, exchange="",
                          content_type=entry.content_type or "application/octet-stream"))
     except BaseException:
-        _mark(engine, entry.id, None)
+        _mark(engine, entry.id, None, None if edit is None else (edit.id, edit.replayed_at))
         raise
 
 
 def remove(engine: Engine, ids: Sequence[int]) -> None:
-    """Delete these entries."""
+    """Delete these entries, and their edits."""
     with engine.begin() as conn:
-        conn.execute(delete(failed_messages).where(failed_messages.c.id.in_(ids)))
+        _remove(conn, ids)
 
 
-def _mark(engine: Engine, entry_id: int, replayed_at: float | None) -> None:
+def _remove(conn: Connection, ids: Sequence[int]) -> None:
+    failed_edits.remove(conn, ids)
+    conn.execute(delete(failed_messages).where(failed_messages.c.id.in_(ids)))
+
+
+def _mark(engine: Engine, entry_id: int, replayed_at: float | None, edit: tuple[int, float | None] | None) -> None:
+    """Mark the entry replayed at `replayed_at`, and the edit (its id) at its time."""
     with engine.begin() as conn:
         conn.execute(update(failed_messages).where(failed_messages.c.id == entry_id)
                      .values(replayed_at=replayed_at))
+        if edit is not None:
+            failed_edits.mark(conn, *edit)
 
 
 def _text(value: object) -> str | None:
