@@ -35,12 +35,13 @@ class Pizzeria:
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 stdin=subprocess.DEVNULL)
 
-    def consume(self, *queues: str, env: dict[str, str] | None = None) -> subprocess.Popen:
+    def consume(self, *queues: str, env: dict[str, str] | None = None, program: str = "pizzeria") -> subprocess.Popen:
         """Start `pizzeria consume QUEUES` in the background (with `env` instead of the usual
-        environment, if given), logging to a file in cwd."""
+        environment, if given; `python -m program` instead of pizzeria, if given), logging to a
+        file in cwd."""
         log_path = self.cwd / f"consume-{'-'.join(queues)}-{len(self.consumers)}.log"
         with open(log_path, "wb") as log:
-            process = subprocess.Popen([sys.executable, "-m", "pizzeria", "consume", *queues],
+            process = subprocess.Popen([sys.executable, "-m", program, "consume", *queues],
                                        cwd=self.cwd, env=env or self.env, stdout=log, stderr=log,
                                        stdin=subprocess.DEVNULL)
         process.log_path = log_path

@@ -37,17 +37,20 @@ class Violation(AssertionError):
 
 @dataclass
 class Tally:
-    """What a search ran: runs, visits, messages handled, and the steps reached and crashed at."""
+    """What a search ran: runs, visits, messages handled (by process, type and version), and
+    the steps reached and crashed at."""
 
     runs: int = 0
     visits: int = 0
     handled: int = 0
+    versions: Counter[tuple[str, str, int]] = field(default_factory=Counter)
     reached: Counter[Step] = field(default_factory=Counter)
     crashed: Counter[Step] = field(default_factory=Counter)
 
     def add(self, report: Report, visits: int) -> None:
         """Count one run."""
         self.runs, self.visits, self.handled = self.runs + 1, self.visits + visits, self.handled + report.handled
+        self.versions.update(report.versions)
         self.reached.update(report.reached)
         self.crashed.update(report.crashed)
 
@@ -115,6 +118,20 @@ def _summary(tally: Tally, elapsed: float) -> None:
     for step in Step:
         click.echo(f"  {step:<16} reached {tally.reached[step]:>8}, crashed at {tally.crashed[step]:>6}")
     click.echo(f"crash points crashed at: {sum(1 for step in Step if tally.crashed[step])} of {len(Step)}")
+    _releases(tally)
+
+
+def _releases(tally: Tally) -> None:
+    """What the processes of another release handled, and the messages of a version above 1."""
+    releases, by_process, newer = system(1).releases, Counter[str](), Counter[tuple[str, int]]()
+    for (process, kind, version), count in tally.versions.items():
+        by_process[process] += count
+        if version > 1:
+            newer[kind, version] += count
+    for process in sorted(releases):
+        click.echo(f"{process}, another release of {releases[process].name}, handled {by_process[process]} messages")
+    click.echo("handled at a version above 1: " + (", ".join(
+        f"{kind} v{version} {count}" for (kind, version), count in sorted(newer.items())) or "none"))
 
 
 def _verdict(report: Report, visits: int) -> None:

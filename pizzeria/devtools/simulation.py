@@ -1,5 +1,7 @@
-"""The pizza house as the simulator runs it: every module, visits that start at random tables
-with random wishes, faults that force retries, and the invariants of a pizza house."""
+"""The pizza house as the simulator runs it: every module, a waiter of the next release beside
+today's (two versions of the waiter's contract at once, as in a rolling deploy), visits that
+start at random tables with random wishes, faults that force retries, a menu down for longer than
+every retry (each process's circuit breaker holds it), and the invariants of a pizza house."""
 
 from __future__ import annotations
 
@@ -12,20 +14,25 @@ from sqlalchemy import func, select
 
 from pizzeria import bootstrap, modules
 from pizzeria.config import Settings
+from pizzeria.devtools import next_waiter
 from pizzeria.kitchen.domain import bakes
-from pizzeria.messaging import Envelope, Outgoing, VirtualClock, admin, derived_id
+from pizzeria.messaging import BreakerPolicy, Envelope, Outgoing, VirtualClock, admin, derived_id
 from pizzeria.messaging.simulation import System, World, answer
 from pizzeria.process_manager import saga
 from pizzeria.process_manager.handlers import handlers
 from pizzeria.process_manager.messages import OrderLine, StartTableService
 from pizzeria.process_manager.repository import history, load, visits
+from pizzeria.settings_table import Down
 
 # Some wishes are on the menu, one is empty and one is not: every way a visit can end.
 WISHES: tuple[tuple[OrderLine, ...] | None, ...] = (
     None, (OrderLine("margherita", 2),), (OrderLine("diavola", 1), OrderLine("marinara", 1)),
     (OrderLine("hawaii", 1),), ())
-# A bill fails its first three attempts (a delayed retry), a pizza its first (a batch split).
-FAULTS = {"waiter.ShowBill": 3, "kitchen.DoPizza": 1}
+# A bill fails its first three attempts (a delayed retry), a pizza its first (a batch split), and
+# the menu is down for 20 s from its first try (longer than every retry: its breakers hold it).
+DOWN = "GetMenu"
+FAULTS: dict[str, int | Down] = {"waiter.ShowBill": 3, "kitchen.DoPizza": 1, f"menu.{DOWN}": Down(20.0)}
+BREAKER = BreakerPolicy(window=10.0, min_attempts=5, ratio=0.5, pause=5.0)
 # Chaos kills processes far more often than any message could: such crashes must not look like
 # a message that kills its consumer.
 CRASHES = 1000
@@ -36,15 +43,18 @@ BAKED_TWICE = select(bakes.c.kitchen_order_id, func.count()).group_by(bakes.c.ki
 
 
 def pizza_house(visits: int) -> System:
-    """Every module of the pizza house, two process managers and two kitchens among them, with
-    `visits` visits to make; retries and delays as configured by default."""
+    """Every module of the pizza house, two process managers, two kitchens and two waiters among
+    them, the second waiter of the next release (its bill at version 2, upcast from today's; its
+    answer at version 2, read by today's process manager as a tolerant reader), with `visits`
+    visits to make; retries and delays as configured by default."""
     settings = dataclasses.replace(Settings.from_env({}), faults=FAULTS)  # the urls go unused
     return System(
         endpoints=[bootstrap.endpoint(module, settings) for module in modules.declarations()],
         tables=[module.tables for module in modules.declarations()], names=bootstrap.NAMES,
         workload=lambda rng: starts(rng, visits), policy=dataclasses.replace(settings.retry, delivery_limit=CRASHES),
         always=[baked_once, once_per_visit], at_rest=[visits_ended, failed_once, histories_replay],
-        copies={"process_manager": 2, "kitchen": 2})
+        copies={"process_manager": 2, "kitchen": 2, "waiter": 2},
+        releases={"waiter-2": bootstrap.endpoint(next_waiter.MODULE, settings)}, breaker=BREAKER)
 
 
 def starts(rng: random.Random, visits: int) -> list[Outgoing]:
@@ -85,10 +95,12 @@ def visits_ended(world: World) -> list[str]:
 
 def failed_once(world: World) -> list[str]:
     """The poison message is in the failed store, once; no other message is: every fault is
-    within the retries."""
-    stored = [(entry.body, entry.error) for entry in admin.failed_entries(world.engine)]
-    poisons = sum(body == POISON.body for body, _ in stored)
-    return [f"stored as failed: {error}" for body, error in stored if body != POISON.body] + (
+    within the retries, but for the menu that is down. Its breakers hold it, but a crash takes a
+    consumer's breaker with it, and a new one starts closed: a GetMenu may then run out of tries
+    (and its visit goes on when the saga's deadline sends it again)."""
+    stored = [(entry.body, entry.error, entry.type) for entry in admin.failed_entries(world.engine)]
+    poisons = sum(body == POISON.body for body, _, _ in stored)
+    return [f"stored as failed: {error}" for body, error, kind in stored if body != POISON.body and kind != DOWN] + (
         [f"the poison message is in the failed store {poisons} times"] if poisons != 1 else [])
 
 

@@ -34,6 +34,7 @@ from .contracts.errors import (
 from .contracts.message import Command, Contract, Event, Message
 from .contracts.names import Names
 from .contracts.settings import Setting
+from .contracts.versions import Upcaster
 from .delivery.attempt import InFlight
 from .delivery.middleware import How, Middleware, Settled, Step
 from .delivery.pipeline import MAX_BODY_BYTES
@@ -64,7 +65,7 @@ from .transport.topology import CLASSIC, QUORUM, Topology
 
 __all__ = [
     # contracts: what a module declares, and what its handlers see
-    "Command", "Contract", "Event", "Message", "Module", "Setting", "Endpoint", "Handler", "HandlerContext",
+    "Command", "Contract", "Event", "Message", "Upcaster", "Module", "Setting", "Endpoint", "Handler", "HandlerContext",
     "Envelope", "Names", "derived_id", "new_id", "from_payload", "to_payload",
     "Clock", "SystemClock", "SYSTEM", "VirtualClock",
     "MessagingError", "BadMessage", "InvalidPayload", "UnknownType", "Conflict", "ContractError", "HandlerMisused",

@@ -1,6 +1,7 @@
 """The simulator: one seed gives one run, byte for byte; every crash point is reached and
-crashed at within a small budget; the intact pizza house breaks no invariant within the CI
-budget, and the simulator catches a broken inbox or acks sent before the commit within it."""
+crashed at within a small budget; two releases of the waiter serve side by side; the intact
+pizza house breaks no invariant within the CI budget, and the simulator catches a broken inbox
+or acks sent before the commit within it."""
 
 from __future__ import annotations
 
@@ -45,6 +46,20 @@ def test_every_crash_point_is_reached_and_crashed_at_within_thirty_runs():
         reached.update(report.reached)
         crashed.update(report.crashed)
     assert set(reached) == set(crashed) == set(Step)
+
+
+def test_both_releases_of_the_waiter_take_todays_bills_and_the_process_managers_both_versions_of_its_answer():
+    versions = Counter[tuple[str, str, int]]()
+    for seed in range(20):
+        report = simulate(system(3), seed, chaos=150)
+        assert report.violations == []
+        versions.update(report.versions)
+    bills = {process: versions[process, "ShowBill", 1] for process in ("waiter-1", "waiter-2")}
+    paid = {version: sum(n for (process, kind, at), n in versions.items()
+                         if process.startswith("process_manager") and kind == "BillPaid" and at == version)
+            for version in (1, 2)}
+    assert min(bills.values()) > 0 and min(paid.values()) > 0, (bills, paid)
+    assert not [key for key in versions if key[1] == "ShowBill" and key[2] != 1]
 
 
 @pytest.mark.parametrize(("seed", "visits", "chaos"), FOUND)

@@ -1,6 +1,7 @@
 """The circuit breaker's rules, for any run of tries (hypothesis): it opens only on a window that
 holds enough tries and enough of them failed; open, it admits nothing and releases every failure;
-it tries a batch only once its pause is over; closed, it never changes what the policy decided;
+it tries a batch only once its pause is over, whose trial goes the ordinary way but for the
+failed store; closed, it never changes what the policy decided;
 a database outage and a bad message never count."""
 
 from __future__ import annotations
@@ -33,7 +34,9 @@ class Message:
 
 ERRORS = {"ok": None, "failed": ConnectionError("no oven"), "outage": OperationalError("SELECT", {}, Exception("gone")),
           "bad": BadMessage("no such pizza")}
-TRIES = st.lists(st.tuples(st.floats(0, 4), st.sampled_from(sorted(ERRORS)), st.booleans()), max_size=60)
+DECIDED = {"now": RetryNow(), "later": RetryLater(1.0), "dead": Dead()}
+TRIES = st.lists(st.tuples(st.floats(0, 4), st.sampled_from(sorted(ERRORS)), st.sampled_from(sorted(DECIDED))),
+                 max_size=60)
 
 
 def breaker(clock: VirtualClock, process: str = "host:1") -> CircuitBreaker:
@@ -45,7 +48,7 @@ def breaker(clock: VirtualClock, process: str = "host:1") -> CircuitBreaker:
 def test_the_breaker_keeps_its_rules_for_any_run_of_tries(tries):
     clock = VirtualClock()
     subject, counted = breaker(clock), []  # counted: (when, failed) of the tries that count, since it last closed
-    for wait, outcome, at_once in tries:
+    for wait, outcome, decided_as in tries:
         clock.advance(wait)
         was = subject.circuit(QUEUE)
         state_before, opened_at = was.state, was.opened_at
@@ -65,7 +68,7 @@ def test_the_breaker_keeps_its_rules_for_any_run_of_tries(tries):
             window = [failed for when, failed in counted if when >= clock.monotonic() - POLICY.window]
             assert len(window) >= POLICY.min_attempts and sum(window) >= POLICY.ratio * len(window)
         if error is not None:
-            decided = RetryNow() if at_once else RetryLater(1.0)
+            decided = DECIDED[decided_as]
             steered = subject.deciding(Message(), error, decided)
             if outcome == "outage":
                 assert subject.deciding(Message(), error, Requeue()) == Requeue()
@@ -73,9 +76,9 @@ def test_the_breaker_keeps_its_rules_for_any_run_of_tries(tries):
                 assert steered == decided
             elif after == "open":
                 assert steered == Release()
-            else:  # half-open: the trial's retries at once, then a release that opens it again
-                assert steered == (decided if at_once else Release())
-                assert subject.circuit(QUEUE).state == ("half-open" if at_once else "open")
+            else:  # half-open: the trial goes the ordinary way but for the failed store, and ends it
+                assert steered == (Release() if decided_as == "dead" else decided)
+                assert subject.circuit(QUEUE).state == ("half-open" if decided_as == "now" else "open")
         if subject.circuit(QUEUE).state == "closed" and after != "closed":
             counted.clear()
 

@@ -1,5 +1,6 @@
 """The codec: payloads become messages only if every field has its declared type, and messages
-become payloads that JSON takes, whatever the kind of their fields."""
+become payloads that JSON takes, whatever the kind of their fields; a field the dataclass does
+not have is refused, unless the reader is tolerant (as a message's reader is)."""
 
 from __future__ import annotations
 
@@ -87,6 +88,29 @@ def test_a_message_with_enum_fields_of_every_kind_goes_to_json_and_back_unchange
     pizza = Pizza(Size.LARGE, Crust.THICK, 12.5, (Topping("basil", 2.5),), "extra hot")
     wire = json.loads(json.dumps(to_payload(pizza)))
     assert from_payload(Pizza, wire) == pizza
+
+
+def test_a_strict_reader_refuses_a_field_the_dataclass_does_not_have_naming_it():
+    with pytest.raises(InvalidPayload, match=r"Pizza\.toppings\[0\]: unknown field\(s\) origin"):
+        from_payload(Pizza, {"size": "small", "crust": "thin", "price": 1.0,
+                             "toppings": [{"name": "basil", "grams": 1.0, "origin": "Genova"}]})
+
+
+def test_a_tolerant_reader_ignores_the_fields_it_does_not_know_at_every_depth():
+    payload = {"size": "small", "crust": "thin", "price": 1.0, "oven": "wood",
+               "toppings": [{"name": "basil", "grams": 1.0, "origin": "Genova"}]}
+    assert from_payload(Pizza, payload, tolerant=True) == Pizza(Size.SMALL, Crust.THIN, 1.0, (Topping("basil", 1.0),))
+
+
+@pytest.mark.parametrize("payload, complaint", [
+    ({"size": "small", "crust": "thin", "oven": "wood"}, r"Pizza: missing field price"),
+    ({"size": "small", "crust": "thin", "price": "1", "oven": "wood"}, r"Pizza\.price: expected float, got str"),
+    ({"size": "small", "crust": "thin", "price": 1, "toppings": [{"name": "basil", "grams": None, "origin": "x"}]},
+     r"Pizza\.toppings\[0\]\.grams: expected float, got NoneType"),
+])
+def test_a_tolerant_reader_still_refuses_a_missing_field_or_a_wrong_type(payload, complaint):
+    with pytest.raises(InvalidPayload, match=complaint):
+        from_payload(Pizza, payload, tolerant=True)
 
 
 @dataclass(frozen=True)

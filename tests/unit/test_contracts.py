@@ -1,9 +1,10 @@
-"""Contracts and endpoints refuse what cannot be routed or kept apart, and the modules of the
-pizza house agree with each other: what the saga steps on is what its handlers take, and every
-command a worker owns has a handler."""
+"""Contracts and endpoints refuse what cannot be routed or kept apart, messages a version they
+cannot be at, and the modules of the pizza house agree with each other: what the saga steps on
+is what its handlers take, and every command a worker owns has a handler."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -88,6 +89,31 @@ def test_an_endpoint_refuses_two_handled_types_with_the_same_name():
                 other.event(event_named("WaterPoured")): handle_nothing}
     with pytest.raises(ContractError, match="WaterPoured"):
         Endpoint("process_manager", handlers)
+
+
+@pytest.mark.parametrize("version, upcasters, complaint", [
+    (0, {}, "a whole number from 1, not 0"),
+    ("2", {}, "a whole number from 1, not '2'"),
+    (2, {2: dict}, "for n from 1 to 1, not from 2"),
+    (3, {0: dict, 1: dict}, "for n from 1 to 2, not from 0"),
+    (None, {1: dict}, "at version 1: an upcaster takes version n to n + 1 for n from 1 to 0"),
+])
+def test_a_message_refuses_a_version_that_is_no_whole_number_from_1_or_an_upcaster_it_cannot_have(
+        version, upcasters, complaint):
+    with pytest.raises(ContractError, match=re.escape(complaint)):
+        class PourWater(Command, unique_by=(), version=version, upcasters=upcasters):
+            glass: str
+
+
+def test_a_message_that_declares_no_version_is_at_version_1_with_no_upcaster():
+    poured = event_named("WaterPoured", glass=str)
+    assert (poured.contract_version, dict(poured.upcasters)) == (1, {})
+
+
+def test_a_message_at_version_3_may_upcast_from_some_older_versions_and_read_the_others_as_they_are():
+    class PourWater(Command, unique_by=(), version=3, upcasters={2: dict}):
+        glass: str
+    assert (PourWater.contract_version, dict(PourWater.upcasters)) == (3, {2: dict})
 
 
 # --- the pizza house's modules agree --------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Strict conversion between message dataclasses and JSON-ready payloads."""
+"""Conversion between message dataclasses and JSON-ready payloads, every field's type checked:
+strict (a field the dataclass does not have is refused) or tolerant (it is ignored)."""
 
 from __future__ import annotations
 
@@ -24,14 +25,16 @@ def _field_names(cls: type) -> tuple[str, ...]:
     return tuple(field.name for field in dataclasses.fields(cls))
 
 
-def from_payload(cls: type, payload: Any) -> Any:
-    """Build `cls` from a payload, checking every field's presence and type."""
-    return _reader(cls)(payload, cls.__name__)
+def from_payload(cls: type, payload: Any, tolerant: bool = False) -> Any:
+    """Build `cls` from a payload, checking every field's presence and type; a field `cls` does
+    not have is refused, or, `tolerant`, ignored, in the dataclasses inside it too (as the
+    reader of a newer message must)."""
+    return _reader(cls, tolerant)(payload, cls.__name__)
 
 
 def readable(cls: type) -> None:
     """Raise ContractError if a field of `cls` has a type the codec cannot read."""
-    _reader(cls)
+    _reader(cls, False)
 
 
 _AS_THEY_ARE = frozenset({str, int, float, bool, type(None)})
@@ -53,10 +56,10 @@ Convert = Callable[[Any, str], Any]  # (value, where it is) -> the value as its 
 
 
 @functools.cache
-def _reader(cls: type) -> Convert:
+def _reader(cls: type, tolerant: bool) -> Convert:
     """A converter for `cls`, worked out once: its fields, their converters, which are required."""
     hints = typing.get_type_hints(cls)
-    fields = [(field.name, _converter(hints[field.name]),
+    fields = [(field.name, _converter(hints[field.name], tolerant),
                field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING)
               for field in dataclasses.fields(cls)]
     names = frozenset(name for name, _, _ in fields)
@@ -64,7 +67,7 @@ def _reader(cls: type) -> Convert:
     def build(data: Any, where: str) -> Any:
         if not isinstance(data, dict):
             raise InvalidPayload(f"{where}: expected an object, got {type(data).__name__}")
-        if not names.issuperset(data):
+        if not tolerant and not names.issuperset(data):
             raise InvalidPayload(f"{where}: unknown field(s) {', '.join(sorted(set(data) - names))}")
         values = {}
         for name, convert, required in fields:
@@ -79,18 +82,18 @@ def _reader(cls: type) -> Convert:
     return build
 
 
-def _converter(hint: Any) -> Convert:
+def _converter(hint: Any, tolerant: bool) -> Convert:
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if origin in (typing.Union, types.UnionType):  # X | None: a union of one type is that type
         kinds = [arg for arg in args if arg is not type(None)]
         if len(kinds) != 1:
             raise ContractError(f"a field may be of one type or None, not {hint}")
-        inner = _converter(kinds[0])
+        inner = _converter(kinds[0], tolerant)
         return lambda value, where: None if value is None else inner(value, where)
     if origin is tuple:
-        return functools.partial(_tuple_of, _converter(args[0]))
+        return functools.partial(_tuple_of, _converter(args[0], tolerant))
     if dataclasses.is_dataclass(hint):  # a hint is a class: a dataclass, never an instance of one
-        return _reader(typing.cast(type, hint))
+        return _reader(typing.cast(type, hint), tolerant)
     if isinstance(hint, type) and issubclass(hint, enum.Enum):
         return functools.partial(_member, hint)
     return functools.partial(_float if hint is float else _exactly, hint)

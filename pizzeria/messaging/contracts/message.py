@@ -1,12 +1,16 @@
-"""Message base types and contracts: which module owns a message, and how it is routed."""
+"""Message base types and contracts: which module owns a message, how it is routed, and which
+version of its contract it is at."""
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
 from .codec import readable
 from .errors import ContractError
+from .versions import Upcaster, declared
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -16,9 +20,20 @@ M = TypeVar("M", bound="type[Message]")
 
 class Message:
     """A message of some module's contract: a frozen dataclass; its contract sets its route,
-    `<module>.<command|event>.<Type>`."""
+    `<module>.<command|event>.<Type>`. It is at version 1 of its contract unless its class
+    says otherwise, with the upcasters that read the older versions (`version=2,
+    upcasters={1: ...}`: see `versions`)."""
 
     route: ClassVar[str]
+    contract_version: ClassVar[int] = 1
+    upcasters: ClassVar[Mapping[int, Upcaster]] = MappingProxyType({})
+
+    def __init_subclass__(cls, version: int | None = None, upcasters: Mapping[int, Upcaster] | None = None,
+                          **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if version is not None or upcasters is not None:
+            cls.contract_version, cls.upcasters = declared(cls.__name__, 1 if version is None else version,
+                                                           upcasters or {})
 
 
 class Command(Message):

@@ -1,7 +1,8 @@
 """A circuit breaker per endpoint, as a middleware. When the share of failed tries over a sliding
 window passes a ratio, the consumer stops taking the endpoint's deliveries and puts back what it
 holds, no try counted; after a pause it lets one trial batch through (half-open): a try that
-succeeds closes the circuit, a message that fails its tries at once opens it again, for twice
+succeeds closes the circuit, a message that fails its tries at once (and goes round again later,
+or waits if out of rounds) opens it again, for twice
 the pause (up to MOST_PAUSES times the policy's): each trial gives back what it took, and a
 broker may count that against its delivery limit. A dependency down for minutes then
 keeps its messages waiting in their queue, not in the failed store.
@@ -27,7 +28,7 @@ from ..contracts.errors import BadMessage
 from ..contracts.names import Names
 from ..delivery.attempt import InFlight
 from ..delivery.middleware import Middleware, Settled
-from ..delivery.policy import Decision, Release, Requeue, RetryNow, is_outage
+from ..delivery.policy import Decision, Release, Requeue, RetryLater, RetryNow, is_outage
 from ..store import breakers
 from ..store.breakers import CLOSED, HALF_OPEN, OPEN
 
@@ -96,16 +97,17 @@ class CircuitBreaker(Middleware):
                 self._open(message.queue, circuit)
 
     def deciding(self, message: InFlight, error: BaseException, decision: Decision) -> Decision:
-        """Closed, the policy's decision; open, a release; half-open, the trial's retries at once,
-        then a release, and the circuit open again."""
+        """Closed, the policy's decision; open, a release. Half-open, the trial goes the ordinary
+        way (its retries at once, then a round later, its tries counted: a message that fails
+        its first tries on its own is not held for ever) but for the failed store, a release:
+        a message out of rounds waits for the circuit to close; and the circuit opens again."""
         circuit = self.circuit(message.queue)
         if isinstance(decision, Requeue) or isinstance(error, BadMessage) or circuit.state == CLOSED:
             return decision
-        if circuit.state == HALF_OPEN:
-            if isinstance(decision, RetryNow):
-                return decision
+        if circuit.state == HALF_OPEN and not isinstance(decision, RetryNow):
             self._open(message.queue, circuit)
-        return Release()
+            return decision if isinstance(decision, RetryLater) else Release()
+        return decision if circuit.state == HALF_OPEN else Release()
 
     def admits(self, endpoint: str) -> bool:
         return self.circuit(self.names.queue(endpoint)).state != OPEN

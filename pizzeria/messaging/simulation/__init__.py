@@ -6,7 +6,7 @@ from .broker import ConnectionLost, SimBroker, topic_matches
 from .process import Crash
 from .simulator import simulate
 from .system import Check, Report, Sabotage, System
-from .world import World, handled_once
+from .world import World, handled_as_sent, handled_once
 
 __all__ = ["Check", "ConnectionLost", "Crash", "Report", "Sabotage", "SimBroker", "System", "World",
-           "answer", "handled_once", "simulate", "topic_matches"]
+           "answer", "handled_as_sent", "handled_once", "simulate", "topic_matches"]

@@ -1,5 +1,6 @@
 """One consumer process of a simulated system: an endpoint's pipeline and outbox relay with an
-engine of their own (their pool shared: one thread runs them all). A crash throws the process
+engine of their own (their pool shared: one thread runs them all), and its circuit breaker if
+the system has one. A crash throws the process
 away, as `kill -9` would: what it held in memory is lost, and the database refuses it from then
 on."""
 
@@ -18,12 +19,13 @@ from ..contracts.names import Names
 from ..delivery.middleware import How, Middleware, Middlewares, Settled, Step
 from ..delivery.pipeline import Pipeline
 from ..delivery.policy import FailurePolicy
+from ..observe.breaker import BreakerPolicy, CircuitBreaker
 from ..observe.middlewares import standard
 from ..store.outbox import Relay
 from ..transport.delivery import Outgoing
 from .broker import SimBroker
 
-Handled = Callable[[str, Envelope, list[Envelope]], None]
+Handled = Callable[[str, Envelope, list[Envelope]], None]  # (consumer, envelope handled, envelopes sent)
 
 
 class CrashPoints(Middleware):
@@ -49,10 +51,12 @@ class Crash(BaseException):
 
 class Process:
     """An incarnation of the consumer of one endpoint; `reached(process, step)` is called at each
-    step it passes, and may crash it there."""
+    step it passes, and may crash it there, and `handled(process, consumer, envelope, sent)` for
+    each message it handled."""
 
     def __init__(self, name: str, endpoint: Endpoint, engine: Engine, broker: SimBroker, clock: Clock, names: Names,
-                 policy: FailurePolicy, reached: Callable[[Process, Step], None], handled: Handled):
+                 policy: FailurePolicy, reached: Callable[[Process, Step], None],
+                 handled: Callable[[Process, str, Envelope, list[Envelope]], None], breaker: BreakerPolicy | None = None):
         self.endpoint = endpoint
         self.name = name
         self.queue = names.queue(endpoint.name)
@@ -60,14 +64,29 @@ class Process:
         self.broker = broker
         self.engine = engine.execution_options()  # its own events; the pool and the statements shared
         event.listen(self.engine, "before_cursor_execute", self._refuse_the_dead)
-        self.middleware = Middlewares([*standard(), CrashPoints(partial(reached, self), handled)])
+        self.middleware = Middlewares([*standard(), CrashPoints(partial(reached, self), partial(handled, self))])
+        if breaker is not None:
+            self.middleware.add(CircuitBreaker(breaker, self.engine, name, names, clock, names.logger("consumer")))
         relay = Relay(self.engine, self._publish_many, clock=clock, middleware=self.middleware)
         self.pipeline = Pipeline(self.engine, relay, names, policy, middleware=self.middleware, clock=clock,
                                  process=name)
 
+    @property
+    def admitted(self) -> bool:
+        """Whether its consumer takes deliveries now: not while its breaker holds the queue."""
+        return self.middleware.admits(self.endpoint.name)
+
     def handle(self, deliveries: Sequence[Any]) -> None:
-        """Hand a batch of deliveries to the pipeline."""
-        self.pipeline.handle(self.endpoint, deliveries)
+        """Hand a batch of deliveries to the pipeline; a batch taken while its breaker holds the
+        queue (in flight as its consumer was cancelled) is released."""
+        if self.admitted:
+            self.pipeline.handle(self.endpoint, deliveries)
+        else:
+            self.pipeline.release(self.endpoint, deliveries)
+
+    def idle(self, now: float) -> None:
+        """A turn of its loop between batches: its breaker may try a batch again."""
+        self.middleware.on_idle(now)
 
     def sweep(self) -> int:
         """Let the relay publish what is due, and delete what it published."""

@@ -5,7 +5,8 @@ A run has a chaotic part and a calm one. For `chaos` steps the scheduler deliver
 messages of any queue, in any order and any number up to a consumer's prefetch; delivers a
 message twice; lets a relay sweep; moves the clock on. Wherever a process reaches a step of a
 message's way (`Step`) it may crash there (and restart), lose its broker connection (its unacked
-deliveries come back redelivered), or stand still while others act. Then the calm part runs
+deliveries come back redelivered), or stand still while others act. A process whose breaker holds
+its queue releases what it is handed, and tries again once the clock passes its pause. Then the calm part runs
 the system without faults until it rests: nothing waits in a queue or in the outbox.
 Invariants are checked after every step and at rest; one seed always gives the same run.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 import random
 import tempfile
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 
 from sqlalchemy import text
@@ -30,7 +32,7 @@ from . import state
 from .broker import ConnectionLost, SimBroker
 from .process import Crash, Process
 from .system import Check, Report, Sabotage, System
-from .world import World, handled_once
+from .world import World, handled_as_sent, handled_once
 
 CALM_LIMIT = 5000  # calm steps before a run that will not rest is called a loop
 ADVANCES = (0.5, 2.0, 11.0)  # seconds the chaos moves the clock on: 11 s outlasts a relay's lease
@@ -57,7 +59,7 @@ class Simulator:
         self._create_tables(sabotage)
         topology = Topology(system.names, {endpoint.name: endpoint.routes for endpoint in system.endpoints})
         self.broker = SimBroker(topology, self.world.saw, sabotage.ack_on_delivery)
-        self.processes = {name: self._process(name, endpoint) for endpoint in system.endpoints
+        self.processes = {name: self._process(name, system.releases.get(name, endpoint)) for endpoint in system.endpoints
                           for name in _names(endpoint.name, system.copies.get(endpoint.name, 1))}
         self.calm = False
         self.paused: Process | None = None
@@ -69,7 +71,7 @@ class Simulator:
                 self.broker.route(message)
             for _ in range(self.report.chaos):
                 self._act(self._choose_action())
-                if self._check([handled_once, *self.system.always]):
+                if self._check([handled_once, handled_as_sent, *self.system.always]):
                     return self.report
             self.calm = True
             if self._settle():
@@ -83,7 +85,7 @@ class Simulator:
         """One chaotic action, never of the process `still`, which stands at a step."""
         others = [process for process in self.processes.values() if process is not still]
         queues = [name for name, parcels in self.broker.ready.items() if parcels]
-        busy = [process for process in others if self.broker.ready[process.queue]]
+        busy = [process for process in others if self.broker.ready[process.queue]]  # a held one releases them
         choices: dict[str, Callable[[], None]] = {"advance": self._advance}
         if busy:
             choices["deliver"] = lambda: self._deliver(self.rng.choice(busy), chaotic=True)
@@ -111,6 +113,7 @@ class Simulator:
         self._trace(f"deliver to {process.name}: " + ", ".join(
             delivery.parcel.label + (" (redelivered)" if delivery.redelivered else "") for delivery in deliveries))
         self._run(process, lambda: process.handle(deliveries))
+        self._run(process, lambda: process.idle(self.clock.monotonic()))
 
     def _duplicate(self, queue: str) -> None:
         parcel = self.broker.duplicate(queue, self.rng.randrange(len(self.broker.ready[queue])))
@@ -124,6 +127,8 @@ class Simulator:
         seconds = self.rng.choice(ADVANCES) if seconds is None else seconds
         self._trace(f"clock +{seconds:g}s")
         self.clock.advance(seconds)
+        for process in list(self.processes.values()):  # a turn of each loop: a breaker may try again
+            self._run(process, partial(process.idle, self.clock.monotonic()))
 
     def _run(self, process: Process, work: Callable[[], object]) -> None:
         """Do the process's work; a crash restarts it, a lost connection drops its batch."""
@@ -170,19 +175,20 @@ class Simulator:
     def _settle(self) -> bool:
         """Run without faults until nothing waits; False (a violation) if it never rests."""
         for _ in range(CALM_LIMIT):
-            busy = next((p for p in self.processes.values() if self.broker.ready[p.queue]), None)
+            busy = next((p for p in self.processes.values() if self.broker.ready[p.queue] and p.admitted), None)
+            held = any(self.broker.ready[p.queue] for p in self.processes.values())
             unswept = next((p for p in self.processes.values() if p.pipeline.relay.published), None)
             due = state.next_due(self.world.engine)
             if busy is not None:
                 self._deliver(busy, chaotic=False)
             elif unswept is not None or (due is not None and due <= self.clock.time()):
                 self._sweep(unswept or next(iter(self.processes.values())))
-            elif due is not None:
-                self._advance(due - self.clock.time())
+            elif due is not None or held:  # a queue held by its breakers waits for their pause
+                self._advance(ADVANCES[0] if due is None else due - self.clock.time())
             else:
                 return True
             self._check_settled()
-            if self._check([handled_once, *self.system.always]):
+            if self._check([handled_once, handled_as_sent, *self.system.always]):
                 return False
         self.report.violations.append(f"no rest after {CALM_LIMIT} calm steps: messages go round for ever")
         return False
@@ -193,13 +199,14 @@ class Simulator:
             self.report.violations += check(self.world)
         return bool(self.report.violations)
 
-    def _handled(self, consumer: str, envelope: Envelope, _sent: list[Envelope]) -> None:
+    def _handled(self, process: Process, consumer: str, envelope: Envelope, _sent: list[Envelope]) -> None:
         self.report.handled += 1
+        self.report.versions[process.name, envelope.type, envelope.version] += 1
         self.world.record(consumer, envelope)
 
     def _process(self, name: str, endpoint: Endpoint) -> Process:
         return Process(name, endpoint, self.world.engine, self.broker, self.clock, self.system.names, self.system.policy,
-                       self._reached, self._handled)
+                       self._reached, self._handled, self.system.breaker)
 
     def _holds_connection(self) -> bool:
         """True while the running process holds a connection, maybe a transaction and its lock

@@ -14,6 +14,7 @@ from ..contracts.endpoint import Endpoint
 from ..contracts.names import Names
 from ..delivery.middleware import Step
 from ..delivery.policy import FailurePolicy
+from ..observe.breaker import BreakerPolicy
 from ..transport.delivery import Outgoing
 from . import state
 from .world import World
@@ -25,7 +26,10 @@ Check = Callable[[World], list[str]]
 class System:
     """What a simulation runs: endpoints, their tables, the application's names and retry
     policy, the messages that start the work (drawn from the run's randomness), the invariants
-    to hold after every step and at rest, and how many processes consume each endpoint."""
+    to hold after every step and at rest, how many processes consume each endpoint, and which
+    of them run another release of it (its contract at other versions, its handlers), by the
+    process's name: `{"waiter-2": next_waiter}`, the processes of a rolling deploy; and when
+    each process's circuit breaker opens, if it has one."""
 
     endpoints: Sequence[Endpoint]
     tables: Sequence[MetaData]
@@ -35,6 +39,8 @@ class System:
     always: Sequence[Check] = ()
     at_rest: Sequence[Check] = ()
     copies: Mapping[str, int] = field(default_factory=dict)  # processes of an endpoint; 1 if not named
+    releases: Mapping[str, Endpoint] = field(default_factory=dict)  # of the endpoint of the same name
+    breaker: BreakerPolicy | None = None  # each process's circuit breaker, if any
 
 
 @dataclass(frozen=True)
@@ -47,8 +53,9 @@ class Sabotage:
 
 @dataclass
 class Report:
-    """What a run did and found: its schedule, the steps reached and crashed at, the
-    violations, and a fingerprint of the end state."""
+    """What a run did and found: its schedule, the steps reached and crashed at, the messages
+    handled (and by which process, of which type and version), the violations, and a
+    fingerprint of the end state."""
 
     seed: int
     chaos: int
@@ -57,6 +64,7 @@ class Report:
     reached: Counter[Step] = field(default_factory=Counter)
     crashed: Counter[Step] = field(default_factory=Counter)
     handled: int = 0
+    versions: Counter[tuple[str, str, int]] = field(default_factory=Counter)  # (process, type, version) handled
     state: bytes = b""
 
     @property
