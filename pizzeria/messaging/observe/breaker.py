@@ -44,7 +44,7 @@ class BreakerPolicy:
 
     window: float = 10.0
     min_attempts: int = 10
-    ratio: float = 0.5
+    ratio: float = 0.8
     pause: float = 10.0
 
 
