@@ -249,7 +249,7 @@ def test_an_unknown_failed_message_id_exits_1_with_one_line(pizzeria, args):
 def test_replay_and_delete_want_ids_or_all_but_not_both(embedded, args):
     result = embedded.run("failed", *args)
     assert result.returncode == 2
-    assert one_line_error(result).startswith("error: give the ids of failed messages, or --all")
+    assert one_line_error(result).startswith("error: give the ids of failed messages or --all")
 
 
 @pytest.mark.parametrize("setting, url", [
