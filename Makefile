@@ -13,7 +13,7 @@ CHAOS ?= 200
 SUDO    := $(if $(filter 0,$(shell id -u)),,sudo)
 APT_GET := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get
 
-.PHONY: help venv demo helpdesk test lint coverage mutation chaos simulate bench servers up clean
+.PHONY: help venv demo helpdesk test lint coverage mutation chaos simulate bench retention servers up clean
 
 help: ## List the targets
 	@echo "make TARGET, where TARGET is one of:"
@@ -56,6 +56,9 @@ simulate: venv ## Simulate the pizza house for BUDGET seconds (120); SEED=n [VIS
 
 bench: venv servers ## Benchmark pizzeria beside bare kombu on a private RabbitMQ (see BENCHMARKS.md)
 	$(VENV)/bin/python benchmarks/run.py
+
+retention: venv servers ## Benchmark the purge: messages/s while 100,000 finished visits go (see BENCHMARKS.md)
+	$(VENV)/bin/python benchmarks/purge.py $(if $(EMBEDDED),--embedded)
 
 servers: ## Install rabbitmq-server, postgresql and chromium (for the browser tests) with apt-get if missing
 	@missing=""; \

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import structlog
@@ -17,6 +17,7 @@ from pizzeria.config import Settings
 from pizzeria.faults import with_faults
 from pizzeria.messaging import (
     CLASSIC,
+    SYSTEM,
     Broker,
     Crew,
     Endpoint,
@@ -24,18 +25,23 @@ from pizzeria.messaging import (
     Module,
     Names,
     Publisher,
+    Purging,
+    Retention,
     Topology,
     Worker,
     build_crew,
     build_worker,
+    failed_retention,
     is_amqp,
     is_outage,
     make_engine,
 )
 from pizzeria.messaging.admin import core_tables
+from pizzeria.process_manager.retention import visit_retention
 
 NAMES = Names("pizzeria")
 WAIT_SECONDS = 2.0
+DAY = 86400.0
 log = structlog.get_logger("pizzeria.bootstrap")
 
 
@@ -111,18 +117,36 @@ def _add_what_is_new(conn: Connection, table: Table) -> None:
 
 
 def worker(app: App, queues: list[str], middlewares: Sequence[Middleware] = ()) -> Worker:
-    """A worker consuming the named queues, with `middlewares` after the standard ones."""
-    return _worker(app, [app.endpoints[name] for name in queues], middlewares)
+    """A worker consuming the named queues, with the purge of what they keep past its retention
+    and then `middlewares` after the standard ones."""
+    return _worker(app, [app.endpoints[name] for name in queues], [purging(app, queues), *middlewares])
 
 
 def crew(app: App, queues: list[str], first_only: Sequence[Middleware] = ()) -> Crew:
     """The workers of a process consuming the named queues, as many for each as its concurrency
-    setting says; `first_only` middlewares (alerting, say) on the first alone."""
+    setting says; the purge and `first_only` middlewares (alerting, say) on the first alone."""
     return build_crew([app.endpoints[name] for name in queues],
-                      lambda endpoints, process: _worker(app, endpoints, process=process), first_only)
+                      lambda endpoints, process: _worker(app, endpoints, process=process),
+                      [purging(app, queues), *first_only])
 
 
 def _worker(app: App, endpoints: list[Endpoint], middlewares: Sequence[Middleware] = (),
             process: str | None = None) -> Worker:
     return build_worker(app.broker, app.engine, endpoints, app.settings.retry, app.settings.max_body_bytes,
                         middlewares, chores=app.settings.chores, breaker=app.settings.breaker, process=process)
+
+
+def purging(app: App, queues: Iterable[str]) -> Purging:
+    """The chore that removes what consumers of `queues` keep past its retention."""
+    return Purging(app.engine, retentions(app.settings, queues).values(), NAMES.logger("purge"), SYSTEM,
+                   app.settings.purge_seconds)
+
+
+def retentions(settings: Settings, queues: Iterable[str]) -> dict[str, Retention]:
+    """What consumers of `queues` remove once past its retention, by the setting of its window:
+    the failed store's messages replayed, and the visits that ended if the process manager's
+    queue is among them (it owns them)."""
+    kept = {"failed_retention_days": failed_retention(settings.failed_retention_days * DAY)}
+    if "process_manager" in queues:
+        kept["visit_retention_days"] = visit_retention(settings.visit_retention_days * DAY)
+    return kept

@@ -15,7 +15,16 @@ from typing import Any
 
 from pizzeria import modules
 from pizzeria.messaging import MAX_BODY_BYTES, BreakerPolicy, Chores, FailurePolicy, Setting
-from pizzeria.settings_table import CHORES, FIELDS, INBOX_RETENTION_DAYS, SETTINGS, Down
+from pizzeria.settings_table import (
+    CHORES,
+    FAILED_RETENTION_DAYS,
+    FIELDS,
+    INBOX_RETENTION_DAYS,
+    PURGE_SECONDS,
+    SETTINGS,
+    VISIT_RETENTION_DAYS,
+    Down,
+)
 
 PREFIX = "PIZZERIA_"
 # Between a module and its setting in a variable's name, two underscores (pydantic-settings' nested
@@ -44,6 +53,9 @@ class Settings:
     inbox_retention_days: float = INBOX_RETENTION_DAYS
     outbox_sweep_seconds: float = CHORES.sweep_seconds
     inbox_prune_seconds: float = CHORES.prune_seconds
+    visit_retention_days: float = VISIT_RETENTION_DAYS  # 0: forever
+    failed_retention_days: float = FAILED_RETENTION_DAYS  # 0: forever
+    purge_seconds: float = PURGE_SECONDS
     metrics_port: int = 0  # where each consumer serves its metrics and probes; 0: nowhere
     alert_webhook: str | None = field(default=None, repr=False)  # where alerts are POSTed, if anywhere
     alert_webhook_per_minute: int = 20

@@ -15,6 +15,10 @@ from pizzeria.messaging import MAX_BODY_BYTES, BreakerPolicy, Chores, FailurePol
 
 RETRY, CHORES, BREAKER = FailurePolicy(), Chores(), BreakerPolicy()  # the defaults
 INBOX_RETENTION_DAYS = CHORES.inbox_retention / 86400
+# A month of visits to look back on (a bill disputed, a story told); the failed store keeps a
+# message a week after its replay, as ServiceControl does, and no longer than the inbox remembers
+# (a replay of it again is then still known for what it is: see the README's *Retention*).
+VISIT_RETENTION_DAYS, FAILED_RETENTION_DAYS, PURGE_SECONDS = 30.0, INBOX_RETENTION_DAYS, 600.0
 FAULT = re.compile(r"^(?P<queue>[a-z_][a-z0-9_]*)\.(?P<type>[A-Za-z]+):(?P<times>\d{1,4}|kill|\d{1,5}s)$")
 KILL = -1  # a fault's times that say: the handler kills its own process, every time
 
@@ -106,6 +110,12 @@ SETTINGS = (  # var_dir first: the defaults of the URLs use it
             "outbox (delayed retries, rows a crash left behind)", within=(0.05, 3600)),
     Setting("inbox_prune_seconds", float, CHORES.prune_seconds, "how often a consumer forgets what is past the inbox's "
             "retention", within=(1, 86400)),
+    Setting("visit_retention_days", float, VISIT_RETENTION_DAYS, "how long a visit that ended (finished, rejected, "
+            "cancelled) is kept, with its history; 0: forever", within=(0, 36500)),
+    Setting("failed_retention_days", float, FAILED_RETENTION_DAYS, "how long the failed store keeps a message after "
+            "its replay; 0: forever (one never replayed stays, one deleted goes at once)", within=(0, 36500)),
+    Setting("purge_seconds", float, PURGE_SECONDS, "how often a consumer goes through what is past the visits' and "
+            "the failed store's retention", within=(1, 86400)),
     Setting("outage_backoff_seconds", float, RETRY.outage_backoff, "how long a consumer waits after a batch the "
             "database's outage stopped; doubled each time", within=(0.01, 600)),
     Setting("max_outage_backoff_seconds", float, RETRY.max_outage_backoff, "the longest wait of the outage "

@@ -19,12 +19,20 @@ from pizzeria.cli.app import build_app, command, main
 @click.option("--one-at-a-time", is_flag=True,
               help="Start each visit when the one before has ended: the latency of a visit alone.")
 @click.option("--metrics", is_flag=True, help="Each consumer serves its metrics, scraped every 2 s.")
+@click.option("--purge", "old", type=click.IntRange(1, 10_000_000), default=None, metavar="VISITS",
+              help="Instead, write VISITS finished visits past the visits' retention, keep TABLES visits going, and "
+                   "measure messages/s without a purge, while the process manager purges them, and after.")
+@click.option("--measure-seconds", type=click.FloatRange(min=1), default=30.0, show_default=True,
+              help="With --purge: how long the measures without a purge last.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def bench_command(tables: int, pizzas: int, pm_consumers: int, kitchens: int, timeout: float,
-                  one_at_a_time: bool, metrics: bool, as_json: bool) -> None:
+                  one_at_a_time: bool, metrics: bool, old: int | None, measure_seconds: float, as_json: bool) -> None:
     """Serve TABLES visits through fresh consumer processes, at once or one at a time, and measure them."""
     from pizzeria.devtools import bench
     app = build_app()
+    if old:
+        _purge(app, old, tables, pizzas, measure_seconds, timeout, as_json)
+        return
     with _progress(tables) as bar:
         figures = bench.run(app, tables, pizzas, pm_consumers, kitchens, timeout,
                             progress=lambda done: bar.update(done - bar.pos), one_at_a_time=one_at_a_time,
@@ -42,6 +50,21 @@ def bench_command(tables: int, pizzas: int, pm_consumers: int, kitchens: int, ti
         scraped = figures["metrics"]
         click.echo(f"metrics: {scraped['scrapes']} scrapes, p50 {scraped['p50_ms']} ms, longest {scraped['max_ms']} ms; "
                    f"{scraped['handled']:.0f} messages counted handled")
+
+
+def _purge(app, old: int, tables: int, pizzas: int, measure_seconds: float, timeout: float, as_json: bool) -> None:
+    from pizzeria.devtools import purge_bench
+    figures = purge_bench.run(app, old, tables, pizzas, measure_seconds, timeout)
+    if as_json:
+        click.echo(json.dumps(figures))
+        return
+    rates = figures["messages_per_second"]
+    click.echo(f"{figures['old_visits']} old visits ({figures['history_rows']} rows of history) written in "
+               f"{figures['fill_seconds']}s; {figures['in_flight']} visits of {figures['pizzas_per_visit']} "
+               f"pizzas kept going\nmessages/s: {rates['before']} without a purge, {rates['during']} during it, "
+               f"{rates['after']} after: during / before {figures['ratio']}, during / after "
+               f"{figures['ratio_to_after']}, during / their mean {figures['ratio_to_both']}\n"
+               f"purged in {figures['purge_seconds']}s, {figures['left']} old visits left")
 
 
 class _NoBar:

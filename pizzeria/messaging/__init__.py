@@ -54,7 +54,9 @@ from .observe.breaker import BreakerPolicy, CircuitBreaker
 from .observe.chores import Chores
 from .observe.metrics import Metrics
 from .observe.probes import ProbeServer
+from .observe.purging import Purging
 from .store.engine import make_engine, on_sqlite
+from .store.retention import Counts, Retention, failed_retention, purge, purgeable
 from .store.writes import insert_rows, update_rows
 from .transport.broker import Broker, Publisher, is_amqp
 from .transport.consumer import Worker, build_worker
@@ -79,5 +81,6 @@ __all__ = [
     "BreakerPolicy", "CircuitBreaker",
     "Metrics", "ProbeServer", "Alert", "AlertRaised", "Alerting", "Source", "Webhook", "failed_messages_source",
     "gone_consumers_source", "growing_queues_source",
+    "Retention", "Counts", "Purging", "failed_retention", "purge", "purgeable",
     "send", "make_engine", "on_sqlite", "insert_rows", "update_rows",
 ]
