@@ -59,8 +59,9 @@ from .store.engine import make_engine, on_sqlite
 from .store.retention import Counts, Retention, failed_retention, purge, purgeable
 from .store.writes import insert_rows, update_rows
 from .transport.broker import Broker, Publisher, is_amqp
-from .transport.consumer import Worker, build_worker
-from .transport.crew import Crew, build_crew
+from .transport.build import build_crew, build_worker
+from .transport.consumer import Worker
+from .transport.crew import Crew
 from .transport.delivery import Outgoing
 from .transport.sending import send
 from .transport.topology import CLASSIC, QUORUM, Topology

@@ -38,7 +38,7 @@ from .delivery.middleware import How, Middleware, Settled
 from .delivery.policy import Dead, Decision, FailurePolicy
 from .simulation.state import next_due
 from .transport.broker import Broker
-from .transport.consumer import build_worker
+from .transport.build import build_worker
 from .transport.delivery import KombuDelivery, Outgoing
 from .transport.sending import send
 from .transport.topology import Topology

@@ -4,24 +4,16 @@ kept alive, and the middlewares' chores between batches."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from functools import partial
 from typing import Any
 
 from kombu import Connection
 from kombu.message import Message as KombuMessage
 from kombu.mixins import ConsumerMixin
-from sqlalchemy import Engine
 
-from ..contracts.clock import SYSTEM, Clock
 from ..contracts.endpoint import Endpoint
-from ..delivery.middleware import Middleware, Middlewares
-from ..delivery.pipeline import MAX_BODY_BYTES, Pipeline
-from ..delivery.policy import FailurePolicy
-from ..observe.breaker import BreakerPolicy, CircuitBreaker
-from ..observe.chores import Chores, Heartbeat, OutboxSweep, Pruning
-from ..observe.middlewares import standard
-from ..store.outbox import Relay
+from ..delivery.pipeline import Pipeline
 from .broker import Broker, Publisher
 from .delivery import JSON, HeldAcks, KombuDelivery, corked
 from .pacemaker import Pacemaker
@@ -187,33 +179,6 @@ class Worker(ConsumerMixin):
     def _open_connections(self) -> list[Connection]:
         """The connections the pacemaker keeps alive: the consumer's and the publisher's."""
         return [connection for connection in (self.consuming, self.publisher.connection) if connection is not None]
-
-
-def build_worker(broker: Broker, engine: Engine, endpoints: list[Endpoint], policy: FailurePolicy | None = None,
-                 max_body_bytes: int = MAX_BODY_BYTES, middlewares: Sequence[Middleware] = (), clock: Clock = SYSTEM,
-                 chores: Chores | None = None, breaker: BreakerPolicy | None = None,
-                 process: str | None = None) -> Worker:
-    """A worker for the endpoints, with its own publisher, relay and pipeline; its middlewares
-    are the standard ones (log context, traces), the chores (outbox sweep, pruning, heartbeat)
-    at the intervals of `chores`, a circuit breaker per endpoint if `breaker` says when, then
-    `middlewares`, in that order. It goes by `process` (default: host:pid) in the inbox, the
-    heartbeats and the breakers' records."""
-    chain = Middlewares(standard())
-    publisher = Publisher(broker, chain)
-    relay = Relay(engine, publisher.publish_many, clock=clock, middleware=chain, exchange=broker.topology.exchange.name)
-    pipeline = Pipeline(engine, relay, broker.topology.names, policy, max_body_bytes, chain, clock, process)
-    log = broker.topology.names.logger("consumer")
-    queues = [broker.topology.queues[endpoint.name].name for endpoint in endpoints]
-    chores = chores or Chores()
-    for chore in (OutboxSweep(relay, publisher.drop, log, clock, chores.sweep_seconds),
-                  Pruning(engine, chores.inbox_retention, log, clock, chores.prune_seconds),
-                  Heartbeat(engine, pipeline.process, queues, log, clock)):
-        chain.add(chore)
-    if breaker is not None:
-        chain.add(CircuitBreaker(breaker, engine, pipeline.process, broker.topology.names, clock, log))
-    for middleware in middlewares:
-        chain.add(middleware)
-    return Worker(broker, endpoints, pipeline, publisher)
 
 
 def _started(consumer: Any) -> Any:

@@ -6,11 +6,9 @@ more CPU."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from ..contracts.endpoint import Endpoint
-from ..delivery.middleware import Middleware
-from ..store.inbox import this_process
 from .consumer import Worker
 
 
@@ -58,16 +56,3 @@ def shares(endpoints: Sequence[Endpoint]) -> list[list[Endpoint]]:
     concurrency is N or more."""
     most = max((endpoint.concurrency for endpoint in endpoints), default=1)
     return [[endpoint for endpoint in endpoints if endpoint.concurrency > number] for number in range(most)]
-
-
-def build_crew(endpoints: Sequence[Endpoint], build: Callable[[list[Endpoint], str], Worker],
-               first_only: Sequence[Middleware] = ()) -> Crew:
-    """A crew for the endpoints: `build(endpoints, process)` makes each worker, the first named
-    as the inbox names this process (host:pid), the others `host:pid+N`; `first_only`
-    middlewares go to the first alone."""
-    process = this_process()
-    workers = [build(share, process if number == 0 else f"{process}+{number}")
-               for number, share in enumerate(shares(endpoints))]
-    for middleware in first_only:
-        workers[0].middleware.add(middleware)
-    return Crew(workers)
