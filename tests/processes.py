@@ -13,7 +13,10 @@ from pathlib import Path
 import httpx
 from polling import wait_until
 
+from pizzeria.bootstrap import bootstrap
+from pizzeria.config import Settings
 from pizzeria.devtools.scraping import free_ports
+from pizzeria.messaging import Envelope, Outgoing
 
 
 @dataclass
@@ -66,6 +69,17 @@ class Pizzeria:
         wait_until(lambda: answering(f"{base}/api/visits") or process.poll() is not None, what="the web process")
         assert process.poll() is None, process.stderr.read() if process.stderr else "the web process ended"
         return process, base
+
+    def publish(self, envelope: Envelope, route: str) -> None:
+        """Publish `envelope` as it is, unchecked by its contract (as a client with a bug
+        would), on the broker this environment names from this directory."""
+        app = bootstrap(Settings.from_env({"PIZZERIA_VAR_DIR": str(self.cwd / "var"), **self.env}))
+        publisher = app.publisher()
+        try:
+            publisher.publish(Outgoing(route, envelope.encode(), envelope.headers()))
+        finally:
+            publisher.close()
+            app.engine.dispose()
 
     def stop_consumers(self) -> list[int]:
         """SIGTERM every consumer still running and return their exit codes."""

@@ -13,9 +13,7 @@ import pytest
 from browsing import BROKEN_KITCHEN, start, wait_for_status
 from polling import wait_until
 
-from pizzeria.bootstrap import bootstrap
-from pizzeria.config import Settings
-from pizzeria.messaging import Envelope, Outgoing
+from pizzeria.messaging import Envelope
 from pizzeria.process_manager.messages import StartTableService
 
 VISIT = "visit-from-a-buggy-client"
@@ -25,16 +23,10 @@ def failed_entries(base: str) -> list[dict]:
     return httpx.get(f"{base}/api/failed").json()
 
 
-def publish_start_with_a_quantity_as_text(tmp_path) -> None:
-    app = bootstrap(Settings.from_env({"PIZZERIA_VAR_DIR": str(tmp_path / "var")}))
+def publish_start_with_a_quantity_as_text(house) -> None:
     envelope = Envelope("start-1", "StartTableService", VISIT, None, "2026-01-01T00:00:00+00:00",
                         {"table_id": "TBL7", "order": [{"pizza": "margherita", "quantity": "2"}]})
-    publisher = app.publisher()
-    try:
-        publisher.publish(Outgoing(StartTableService.route, envelope.encode(), envelope.headers()))
-    finally:
-        publisher.close()
-        app.engine.dispose()
+    house.pizzeria.publish(envelope, StartTableService.route)
 
 
 def edit(page, order: list[dict]) -> None:
@@ -43,7 +35,7 @@ def edit(page, order: list[dict]) -> None:
 
 
 def test_a_message_edited_on_its_page_is_replayed_and_its_visit_finishes(house, page, tmp_path):
-    publish_start_with_a_quantity_as_text(tmp_path)
+    publish_start_with_a_quantity_as_text(house)
     (entry,) = wait_until(lambda: failed_entries(house.base), what="the start to fail")
     page.goto(f"{house.base}/failed/{entry['id']}")
     assert json.loads(page.input_value("#payload"))["order"] == [{"pizza": "margherita", "quantity": "2"}]

@@ -10,9 +10,7 @@ import json
 from polling import wait_until
 from sqlalchemy import create_engine, select
 
-from pizzeria.bootstrap import bootstrap
-from pizzeria.config import Settings
-from pizzeria.messaging import Envelope, Outgoing
+from pizzeria.messaging import Envelope
 from pizzeria.messaging.store.tables import failed_edits, failed_messages, inbox
 from pizzeria.modules import names
 from pizzeria.process_manager.messages import StartTableService
@@ -22,17 +20,11 @@ VISIT, MESSAGE = "visit-edited", "start-of-visit-edited"
 ORDER = [{"pizza": "margherita", "quantity": "2"}]  # a quantity as text: the contract wants a number
 
 
-def publish_start(env: dict[str, str]) -> None:
+def publish_start(pizzeria) -> None:
     """Publish, as a client with a bug would, a StartTableService whose quantity is a string."""
-    app = bootstrap(Settings.from_env(env))
     envelope = Envelope(MESSAGE, "StartTableService", VISIT, None, "2026-01-01T00:00:00+00:00",
                         {"table_id": "TBL1", "order": ORDER})
-    publisher = app.publisher()
-    try:
-        publisher.publish(Outgoing(StartTableService.route, envelope.encode(), envelope.headers()))
-    finally:
-        publisher.close()
-        app.engine.dispose()
+    pizzeria.publish(envelope, StartTableService.route)
 
 
 def failed_list(pizzeria) -> list[dict]:
@@ -42,7 +34,7 @@ def failed_list(pizzeria) -> list[dict]:
 def test_an_edited_message_replayed_is_handled_under_its_own_id_and_its_visit_finishes(on_rabbitmq):
     for queue in names():
         on_rabbitmq.consume(queue)
-    publish_start(on_rabbitmq.env)
+    publish_start(on_rabbitmq)
     (entry,) = wait_until(lambda: failed_list(on_rabbitmq), timeout=60, what="the start to fail")
     assert (entry["type"], entry["error"]) == (
         "StartTableService", "InvalidPayload: StartTableService.order[0].quantity: expected int, got str")

@@ -76,7 +76,7 @@ class Pipeline:
         left = [delivery for delivery in deliveries if id(delivery) not in done]
         for each in batch.settled:
             each.delivery.ack()
-        if batch.outage is None and left:
+        if batch.released and batch.outage is None:
             self.release(endpoint, left, batch.settled)
         else:
             for delivery in left:
@@ -267,7 +267,8 @@ class Pipeline:
             self.middleware.on_failure(culprit, failure.error, decision)
             if isinstance(decision, Requeue):
                 batch.outage = failure.error
-            batch.released = isinstance(decision, Release)
+            elif isinstance(decision, Release):
+                batch.released = True
             return [rest, [culprit]] if isinstance(decision, RetryNow) else []
         self._route(batch, culprit, failure.error, decision)
         return [rest]
