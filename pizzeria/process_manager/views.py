@@ -32,7 +32,7 @@ def visit(engine: Engine, visit_id: str) -> dict[str, Any] | None:
 def every_table(engine: Engine) -> list[dict[str, Any]]:
     """The visit `latest_visit` reports for every table, by table id."""
     with engine.connect() as conn:
-        tables = conn.execute(select(visits.c.table_id).distinct().order_by(visits.c.table_id)).scalars()
+        tables = conn.execute(select(visits.c.table_id).distinct().order_by(visits.c.table_id)).scalars().all()
     return [report for table_id in tables if (report := latest_visit(engine, table_id)) is not None]
 
 

@@ -16,8 +16,15 @@ GROUP = "pizzeria.kitchen/DoPizza/InjectedFault"
 TABLES = ("TBL1", "TBL2")
 
 
+def listed(pizzeria, *command: str) -> list[dict]:
+    """What a command prints with --json, once it has run cleanly."""
+    done = pizzeria.run(*command, "--json")
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
 def visits(pizzeria) -> dict[str, dict]:
-    return {report["table_id"]: report for report in json.loads(pizzeria.run("status", "--json").stdout)}
+    return {report["table_id"]: report for report in listed(pizzeria, "status")}
 
 
 def cancelled(pizzeria) -> dict[str, dict] | None:
@@ -27,7 +34,7 @@ def cancelled(pizzeria) -> dict[str, dict] | None:
 
 
 def failed_ids(pizzeria) -> list[int]:
-    return [entry["id"] for entry in json.loads(pizzeria.run("failed", "list", "--json").stdout)]
+    return [entry["id"] for entry in listed(pizzeria, "failed", "list")]
 
 
 def test_the_visits_of_a_stage_are_cancelled_at_once_after_a_dry_run_and_their_failures_deleted(embedded):
