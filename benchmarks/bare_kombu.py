@@ -6,7 +6,9 @@ same prefetch as pizzeria, quorum queues unless told otherwise) until a chain ha
 no database. A chain stands for a visit: `--hops` is its number of messages, `--chains` how many
 run at once. By default two processes, A and B, take turns; `--route visit` sends a chain of 15
 messages through the queues a visit of one pizza takes, a process each (the process manager's
-every other hop). A URL may list several nodes of a cluster, split by `;`.
+every other hop). A URL may list several nodes of a cluster, split by `;`. With `--database`, the
+durable floor: every hop also inserts its message's id into a table of that PostgreSQL database
+and commits (one durable commit) before it publishes, the least an exactly-once hop must do.
 
     python benchmarks/bare_kombu.py --url amqp://guest:guest@127.0.0.1:5672// --chains 500 --hops 19
 """
@@ -14,12 +16,14 @@ every other hop). A URL may list several nodes of a cluster, split by `;`.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import multiprocessing
 import statistics
 import sys
 import time
 import uuid
+from collections.abc import Callable
 
 from kombu import Connection, Consumer, Exchange, Producer, Queue
 
@@ -42,14 +46,36 @@ def queue(name: str, queue_type: str) -> Queue:
                  durable=True, queue_arguments={"x-queue-type": queue_type})
 
 
-def bounce(url: str, mine: str, prefetch: int, queue_type: str, ready) -> None:
+def recorder(database: str | None) -> contextlib.AbstractContextManager[Callable[[str], None]]:
+    """What records a message's id before it is passed on: a durable commit per message into
+    `database` (a PostgreSQL URL, SQLAlchemy's form accepted), or nothing without one."""
+    if database is None:
+        return contextlib.nullcontext(lambda _id: None)
+    import psycopg
+
+    @contextlib.contextmanager
+    def recording():
+        with psycopg.connect(database.replace("+psycopg", "")) as conn:
+            conn.execute("CREATE TABLE IF NOT EXISTS bare_kombu_seen (id text PRIMARY KEY)")
+            conn.commit()
+
+            def record(message_id: str) -> None:
+                conn.execute("INSERT INTO bare_kombu_seen VALUES (%s)", (message_id,))
+                conn.commit()
+            yield record
+    return recording()
+
+
+def bounce(url: str, mine: str, prefetch: int, queue_type: str, database: str | None, ready) -> None:
     """Consume `mine`; send each message on to its route's next queue, or to `done` after its
-    last hop."""
-    with Connection(url) as consuming, Connection(url, transport_options={"confirm_publish": True}) as producing:
+    last hop (with `database`, its id committed there first)."""
+    with (Connection(url) as consuming, Connection(url, transport_options={"confirm_publish": True}) as producing,
+          recorder(database) as record):
         producer = Producer(producing, auto_declare=False)
 
         def on_message(message) -> None:
             body = json.loads(message.body)
+            record(f"{body['chain']}:{body['hop']}")
             body["hop"] += 1
             target = body["route"][body["hop"]] if body["hop"] < len(body["route"]) else "done"
             producer.publish(json.dumps(body).encode(), routing_key=f"{PREFIX}.{target}", exchange="",
@@ -63,14 +89,14 @@ def bounce(url: str, mine: str, prefetch: int, queue_type: str, ready) -> None:
 
 
 def run(url: str, chains: int, route: list[str], size: int, prefetch: int, queue_type: str,
-        one_at_a_time: bool = False) -> dict:
+        one_at_a_time: bool = False, database: str | None = None) -> dict:
     """Run `chains` chains along `route` at once (or one after the other, once a first one has
     warmed the bouncers up); return the throughput and latencies."""
     with Connection(url, transport_options={"confirm_publish": True}) as conn:
         for name in {*route, "done"}:
             queue(name, queue_type)(conn.default_channel).declare()
             queue(name, queue_type)(conn.default_channel).purge()
-        bouncers = _start_bouncers(url, sorted(set(route)), prefetch, queue_type)
+        bouncers = _start_bouncers(url, sorted(set(route)), prefetch, queue_type, database)
         try:
             if one_at_a_time:
                 return _one_at_a_time(conn, chains, route, size, queue_type)
@@ -81,11 +107,12 @@ def run(url: str, chains: int, route: list[str], size: int, prefetch: int, queue
                 process.join()
 
 
-def _start_bouncers(url: str, queues: list[str], prefetch: int, queue_type: str) -> list:
+def _start_bouncers(url: str, queues: list[str], prefetch: int, queue_type: str, database: str | None) -> list:
     processes = []
     for mine in queues:
         ready = multiprocessing.Event()
-        process = multiprocessing.Process(target=bounce, args=(url, mine, prefetch, queue_type, ready), daemon=True)
+        process = multiprocessing.Process(target=bounce, args=(url, mine, prefetch, queue_type, database, ready),
+                                          daemon=True)
         process.start()
         ready.wait(30)
         processes.append(process)
@@ -139,11 +166,12 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1, help="run this many times, report the median run")
     parser.add_argument("--one-at-a-time", action="store_true",
                         help="start each chain when the one before has ended, after a warm-up chain")
+    parser.add_argument("--database", help="a PostgreSQL URL: every hop commits its message id there first")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     route = VISIT_ROUTE if args.route == "visit" else alternating(args.hops)
-    runs = [run(args.url, args.chains, route, args.size, args.prefetch, args.queue_type, args.one_at_a_time)
-            for _ in range(args.repeat)]
+    runs = [run(args.url, args.chains, route, args.size, args.prefetch, args.queue_type, args.one_at_a_time,
+                args.database) for _ in range(args.repeat)]
     result = sorted(runs, key=lambda r: r.get("seconds", r["latency_ms"]["p50"]))[len(runs) // 2]
     if args.json:
         print(json.dumps(result))

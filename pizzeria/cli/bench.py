@@ -40,10 +40,11 @@ def bench_command(tables: int, pizzas: int, pm_consumers: int, kitchens: int, ti
     if as_json:
         click.echo(json.dumps(figures))
         return
-    latency, rss = figures["latency_ms"], figures["peak_rss_mib"]
+    latency, share, rss = figures["latency_ms"], figures["latency_share"], figures["peak_rss_mib"]
     click.echo(f"{figures['visits']} visits, {figures['messages']} messages in {figures['seconds']}s: "
                f"{figures['visits_per_second']} visits/s, {figures['messages_per_second']} messages/s\n"
-               f"latency per visit: p50 {latency['p50']} ms, p95 {latency['p95']} ms, p99 {latency['p99']} ms\n"
+               f"latency per visit: p50 {latency['p50']} ms, p95 {latency['p95']} ms, p99 {latency['p99']} ms "
+               f"(p50 {share['p50']:.0%} of the run, p95 {share['p95']:.0%})\n"
                f"peak RSS: " + ", ".join(f"{kind} {mib} MiB" for kind, mib in rss.items()) + "\n"
                "CPU per message: " + ", ".join(f"{kind} {ms} ms" for kind, ms in figures["cpu_ms_per_message"].items()))
     if metrics:

@@ -143,6 +143,7 @@ def _figures(started, finished, pizzas, rss, pm_consumers, kitchens) -> dict:
             "visits_per_second": round(len(started) / seconds, 1),
             "messages_per_second": round(messages / seconds, 1),
             "latency_ms": {"p50": round(p50, 1), "p95": round(p95, 1), "p99": round(p99, 1)},
+            "latency_share": {"p50": round(p50 / (1000 * seconds), 3), "p95": round(p95 / (1000 * seconds), 3)},
             "peak_rss_mib": kinds}
 
 

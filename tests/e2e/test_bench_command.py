@@ -12,6 +12,7 @@ def test_one_at_a_time_each_visit_starts_once_the_one_before_has_ended(embedded)
     figures = json.loads(done.stdout.splitlines()[-1])
     assert (figures["visits"], figures["messages"]) == (3, 45)
     assert 0 < figures["latency_ms"]["p50"] <= figures["latency_ms"]["p99"]
+    assert 0 < figures["latency_share"]["p50"] <= figures["latency_share"]["p95"] <= 1
     visits = [visit for visit in json.loads(embedded.run("status", "--json").stdout)
               if not visit["table_id"].startswith("w")]  # less the warm-up visit
     spans = sorted((datetime.fromisoformat(visit["started_at"]), datetime.fromisoformat(visit["updated_at"]))
