@@ -23,7 +23,7 @@ import statistics
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from kombu import Connection, Consumer, Exchange, Producer, Queue
 
@@ -46,24 +46,23 @@ def queue(name: str, queue_type: str) -> Queue:
                  durable=True, queue_arguments={"x-queue-type": queue_type})
 
 
-def recorder(database: str | None) -> contextlib.AbstractContextManager[Callable[[str], None]]:
+@contextlib.contextmanager
+def recorder(database: str | None) -> Iterator[Callable[[str], None]]:
     """What records a message's id before it is passed on: a durable commit per message into
     `database` (a PostgreSQL URL, SQLAlchemy's form accepted), or nothing without one."""
     if database is None:
-        return contextlib.nullcontext(lambda _id: None)
+        yield lambda _id: None
+        return
     import psycopg
 
-    @contextlib.contextmanager
-    def recording():
-        with psycopg.connect(database.replace("+psycopg", "")) as conn:
-            conn.execute("CREATE TABLE IF NOT EXISTS bare_kombu_seen (id text PRIMARY KEY)")
-            conn.commit()
+    with psycopg.connect(database.replace("+psycopg", "")) as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS bare_kombu_seen (id text PRIMARY KEY)")
+        conn.commit()
 
-            def record(message_id: str) -> None:
-                conn.execute("INSERT INTO bare_kombu_seen VALUES (%s)", (message_id,))
-                conn.commit()
-            yield record
-    return recording()
+        def record(message_id: str) -> None:
+            conn.execute("INSERT INTO bare_kombu_seen VALUES (%s)", (message_id,))
+            conn.commit()
+        yield record
 
 
 def bounce(url: str, mine: str, prefetch: int, queue_type: str, database: str | None, ready) -> None:

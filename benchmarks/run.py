@@ -191,10 +191,13 @@ def ratios(ours: list[float], theirs: list[float]) -> list[float]:
     return [a / b for a, b in zip(ours, theirs)]
 
 
+def machine_cpu_ms(rounds: list[dict], run: str) -> list[float]:
+    return [one[run]["cpu_ms_per_message"]["machine"] for one in rounds]
+
+
 def before(key: str, ours: float) -> tuple[float, float]:
-    """The figure before this work, and ours against it (against itself while none is recorded)."""
-    theirs = BEFORE[key] or ours
-    return theirs, ours / theirs
+    """The figure before this work, and ours against it."""
+    return BEFORE[key], ours / BEFORE[key]
 
 
 def report(r: dict) -> None:
@@ -214,11 +217,10 @@ def report(r: dict) -> None:
     median = statistics.median
     floor_latency, pm_alone = r["floor_latency"]["latency_ms"]["p50"], r["pizzeria_latency"]["cpu_ms_per_message"][
         "process_manager"]
-    burst = {figure: median(one["burst"][key][figure] if key else one["burst"][figure] for one in r["rounds"])
-             for key, figure in (("latency_share", "p50"), ("latency_share", "p95"), (None, "messages_per_second"))}
+    burst = {share: median(one["burst"]["latency_share"][share] for one in r["rounds"]) for share in ("p50", "p95")}
+    burst_rate = median(rates(r["rounds"], "burst"))
     files = r["embedded_broker_bytes"]
-    machine_cpu = ratios(*([one[run]["cpu_ms_per_message"]["machine"] for one in r["rounds"]]
-                           for run in ("pizzeria_2pm", "pizzeria")))
+    machine_cpu = ratios(machine_cpu_ms(r["rounds"], "pizzeria_2pm"), machine_cpu_ms(r["rounds"], "pizzeria"))
     rows = [
         ("messages/s, 1 PM vs bare kombu", median(one_pm), median(bare_rates), median(speed), ">= 1.05"),
         ("messages/s, 2 PMs vs 1 PM (the worst round)", median(two_pms), median(one_pm), min(pair), ">= 1.00"),
@@ -232,8 +234,8 @@ def report(r: dict) -> None:
         (f"{BURST_VISITS} visits at once: p50 latency, share of the burst", burst["p50"], 1.0, burst["p50"], "<= 0.60"),
         (f"{BURST_VISITS} visits at once: p95 latency, share of the burst (vs before)", burst["p95"],
          *before("burst_p95_share", burst["p95"]), "<= 1.00"),
-        (f"{BURST_VISITS} visits at once: messages/s (vs before)", burst["messages_per_second"],
-         *before("burst_messages_per_second", burst["messages_per_second"]), ">= 0.95"),
+        (f"{BURST_VISITS} visits at once: messages/s (vs before)", burst_rate,
+         *before("burst_messages_per_second", burst_rate), ">= 0.95"),
         ("peak RSS of any consumer, MiB", rss, 60, rss / 60, "<= 1.00"),
         ("messages/s on a 3-node cluster, 1 PM vs bare kombu there", cluster, cluster_bare, cluster / cluster_bare,
          "(as on one node)"),
