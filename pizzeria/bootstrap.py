@@ -16,6 +16,7 @@ from pizzeria import modules
 from pizzeria.config import Settings
 from pizzeria.faults import with_faults
 from pizzeria.messaging import (
+    ARRIVALS_PREFETCH,
     CLASSIC,
     SYSTEM,
     Broker,
@@ -66,7 +67,7 @@ def bootstrap(settings: Settings | None = None) -> App:
         settings.var_dir.mkdir(parents=True, exist_ok=True)
     endpoints = {module.name: endpoint(module, settings) for module in modules.declarations()}
     queue_type = settings.queue_type if is_amqp(settings.broker_url) else CLASSIC
-    topology = Topology(NAMES, {name: endpoint.routes for name, endpoint in endpoints.items()}, queue_type)
+    topology = Topology.of(NAMES, endpoints.values(), queue_type)
     broker = Broker(settings.broker_url, topology, heartbeat=settings.heartbeat_seconds)
     return App(settings, make_engine(settings.database_url), broker, endpoints)
 
@@ -75,7 +76,8 @@ def endpoint(module: Module, settings: Settings) -> Endpoint:
     """The module's queue with its handlers, built from its settings (and any faults asked for), ready to consume."""
     values = settings.modules[module.name]
     handlers = with_faults(module.name, module.handlers(values), settings.faults)
-    return Endpoint(module.name, handlers, values["prefetch"], values["concurrency"])
+    return Endpoint(module.name, handlers, values["prefetch"], values["concurrency"],
+                    values.get("arrivals_prefetch", ARRIVALS_PREFETCH))
 
 
 def init(app: App, wait: bool = False) -> None:

@@ -41,13 +41,14 @@ def checks(app: App, now: float) -> list[Check]:
     processes, house = _from_database(app, now)
     depths, unreached = _from_broker(app)
     found = (house if processes is None else []) + unreached
-    for endpoint, queue in app.broker.topology.queues.items():
-        mine = None if processes is None else [p for p in processes if queue.name in p["queues"]]
+    queues = app.broker.topology.queues
+    for endpoint in app.endpoints.values():
+        mine = None if processes is None else [p for p in processes if queues[endpoint.name].name in p["queues"]]
         if mine is not None:
-            found.append(live_processes(endpoint, mine, now))
-        if depths is not None:
-            alive = None if mine is None else sum(p["status"] == admin.ALIVE for p in mine)
-            found.append(queue_depth(endpoint, queue.name, depths.get(endpoint), alive))
+            found.append(live_processes(endpoint.name, mine, now))
+        alive = None if mine is None else sum(p["status"] == admin.ALIVE for p in mine)
+        found += [queue_depth(name, queues[name].name, depths.get(name), alive)
+                  for name in endpoint.queues if depths is not None]
     return found + ([] if processes is None else house)
 
 

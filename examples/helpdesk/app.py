@@ -56,7 +56,7 @@ def build(broker_url: str, database_url: str) -> Helpdesk:
     """The helpdesk on this broker and this database; quorum queues on RabbitMQ."""
     consuming = endpoints()
     queue_type = QUORUM if is_amqp(broker_url) else CLASSIC
-    topology = Topology(NAMES, {name: endpoint.routes for name, endpoint in consuming.items()}, queue_type)
+    topology = Topology.of(NAMES, consuming.values(), queue_type)
     return Helpdesk(make_engine(database_url), Broker(broker_url, topology), consuming)
 
 

@@ -19,7 +19,7 @@ tables from them.
 from .contracts.clock import SYSTEM, Clock, SystemClock, VirtualClock
 from .contracts.codec import from_payload, to_payload
 from .contracts.context import HandlerContext
-from .contracts.endpoint import Endpoint, Handler, Module
+from .contracts.endpoint import ARRIVALS_PREFETCH, Endpoint, Handler, Module
 from .contracts.envelope import Envelope, derived_id, new_id
 from .contracts.errors import (
     BadMessage,
@@ -69,6 +69,7 @@ from .transport.topology import CLASSIC, QUORUM, Topology
 __all__ = [
     # contracts: what a module declares, and what its handlers see
     "Command", "Contract", "Event", "Message", "Upcaster", "Module", "Setting", "Endpoint", "Handler", "HandlerContext",
+    "ARRIVALS_PREFETCH",
     "Envelope", "Names", "derived_id", "new_id", "from_payload", "to_payload",
     "Clock", "SystemClock", "SYSTEM", "VirtualClock",
     "MessagingError", "BadMessage", "InvalidPayload", "UnknownType", "Conflict", "ContractError", "HandlerMisused",

@@ -188,12 +188,12 @@ class Bus:
         self.clock = clock or VirtualClock(start=time.time())
         self.fail_fast = fail_fast
         self.watch = _Watch()
-        topology = Topology(names, {endpoint.name: endpoint.routes for endpoint in self.endpoints})
+        topology = Topology.of(names, self.endpoints)
         self.worker = build_worker(Broker("memory://", topology), engine, self.endpoints, policy,
                                    middlewares=[self.watch, *middlewares], clock=self.clock)
         self.connection = self.worker.broker.open()
-        self.queues = {endpoint.name: topology.queues[endpoint.name](self.connection.default_channel)
-                       for endpoint in self.endpoints}
+        self.queues = {name: topology.queues[name](self.connection.default_channel)
+                       for endpoint in self.endpoints for name in endpoint.queues}
         for queue in self.queues.values():
             queue.purge()
 
@@ -229,6 +229,8 @@ class Bus:
         busy = False
         for endpoint in self.endpoints:
             deliveries = self._take(self.queues[endpoint.name], endpoint.prefetch)
+            if endpoint.arrival_routes:
+                deliveries += self._take(self.queues[endpoint.arrivals], endpoint.arrivals_prefetch)
             if deliveries:
                 self.worker.pipeline.handle(endpoint, deliveries)
                 self._fail_fast()

@@ -1,4 +1,4 @@
-"""The process manager's own contract: the command that starts a visit."""
+"""The process manager's own contract: the arrival that starts a visit, and the commands that steer one."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def parse_order(spec: str) -> tuple[OrderLine, ...]:
     return tuple(lines)
 
 
-@contract.command
+@contract.arrival
 @dataclass(frozen=True)
 class StartTableService(Command, unique_by=()):
     """Seat a client at `table_id`; `order` is what it will ask for (None: the waiter chooses)."""

@@ -39,7 +39,8 @@ def queue_types(rabbitmq, url: str) -> dict[str, str]:
 def test_the_queues_are_quorum_queues_with_a_dead_letter_queue_beside_them(rabbitmq, amqp_url, tmp_path):
     app_on(amqp_url, tmp_path)
     assert queue_types(rabbitmq, amqp_url) == {
-        "pizzeria.process_manager": "quorum", "pizzeria.menu": "quorum", "pizzeria.waiter": "quorum",
+        "pizzeria.process_manager": "quorum", "pizzeria.process_manager.arrivals": "quorum", "pizzeria.menu": "quorum",
+        "pizzeria.waiter": "quorum",
         "pizzeria.kitchen": "quorum", "pizzeria.dead_letters": "quorum"}
 
 
@@ -101,7 +102,8 @@ def test_a_worker_of_two_queues_takes_each_ones_prefetch(rabbitmq, amqp_url, tmp
                                          "--formatter", "json"))
         return {consumer["queue_name"]: consumer["prefetch_count"] for consumer in listed}
     with running(bootstrap.worker(app, ["kitchen", "process_manager"])):
-        consumers = wait_until(lambda: len(found := prefetches()) == 3 and found, what="three consumers")
+        consumers = wait_until(lambda: len(found := prefetches()) == 4 and found, what="four consumers")
     assert consumers == {"pizzeria.kitchen": app.endpoints["kitchen"].prefetch,
                          "pizzeria.process_manager": app.endpoints["process_manager"].prefetch,
+                         "pizzeria.process_manager.arrivals": app.endpoints["process_manager"].arrivals_prefetch,
                          "pizzeria.dead_letters": 1}

@@ -78,8 +78,8 @@ def test_stuck_visits_failed_entries_and_waiting_messages_are_counted(tmp_path):
     found = scrape(app)
     assert [report["visit_id"] for report in views.stuck(app.engine, time.time(), 3600)] == ["visit-1"]
     assert found[("pizzeria_visits_stuck", ())] == 1
-    waiting = admin.queue_depths(app.broker)["process_manager"]["messages"]
-    assert found[("pizzeria_queue_messages", (("endpoint", "process_manager"),))] == waiting >= 1  # visit-9
+    waiting = admin.queue_depths(app.broker)["process_manager.arrivals"]["messages"]
+    assert found[("pizzeria_queue_messages", (("endpoint", "process_manager.arrivals"),))] == waiting >= 1  # visit-9
     assert found[("pizzeria_failed_entries", (("endpoint", "menu"),))] == len(admin.failed_entries(app.engine)) == 2
     app.engine.dispose()
 

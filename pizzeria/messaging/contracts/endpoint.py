@@ -10,11 +10,12 @@ from sqlalchemy import MetaData
 
 from .context import HandlerContext
 from .errors import ContractError
-from .message import Command, Contract, Message
+from .message import Command, Contract, Message, is_arrival
 from .settings import Setting
 
 Handler = Callable[[Any, HandlerContext], None]
 PREFETCH = 30  # deliveries a consumer of a module takes at once, unless the module says otherwise
+ARRIVALS_PREFETCH = 4  # arrivals a consumer takes at once beside them, unless the module says otherwise
 MOST_PREFETCH = 1000  # the most an operator may set a module's prefetch to
 MOST_CONCURRENCY = 64  # the most consumers of one queue in a process
 
@@ -40,24 +41,30 @@ class Module:
 
     @property
     def all_settings(self) -> tuple[Setting, ...]:
-        """Its settings: `prefetch` (its default the module's `prefetch`), `concurrency`, then those it declares."""
+        """Its settings: `prefetch` (its default the module's `prefetch`), `concurrency`,
+        `arrivals_prefetch` if its contract has arrivals, then those it declares."""
         prefetch = Setting("prefetch", int, self.prefetch, "deliveries a consumer of this module takes at once",
                            within=(1, MOST_PREFETCH))
         concurrency = Setting("concurrency", int, 1, "consumers of this module's queue a process runs at once, each "
                               "on a thread and a connection of its own", within=(1, MOST_CONCURRENCY))
-        return (prefetch, concurrency, *self.settings)
+        arrivals = Setting("arrivals_prefetch", int, ARRIVALS_PREFETCH, "arrivals (new work: a visit to start) a "
+                           "consumer takes at once, beside the deliveries of the work under way", within=(1, MOST_PREFETCH))
+        has_arrivals = any(is_arrival(cls) for cls in self.contract.commands.values())
+        return (prefetch, concurrency, *((arrivals,) if has_arrivals else ()), *self.settings)
 
 
 @dataclass(frozen=True)
 class Endpoint:
     """A module as it consumes: its name (of its queue, and of the consumer its inbox rows
-    name), a handler for each message type, how many deliveries a consumer takes at once, and
-    how many consumers of it a process runs."""
+    name), a handler for each message type, how many deliveries a consumer takes at once, how
+    many consumers of it a process runs, and how many arrivals a consumer takes at once from
+    the queue of its arrivals (if it handles any) beside its own queue's deliveries."""
 
     name: str
     handlers: Mapping[type, Handler]
     prefetch: int = PREFETCH
     concurrency: int = 1
+    arrivals_prefetch: int = ARRIVALS_PREFETCH
     types: Mapping[str, type] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -70,10 +77,35 @@ class Endpoint:
 
     @property
     def routes(self) -> list[str]:
-        """The routing keys of what it handles: `<module>.command.*` for the commands of a module
-        (one it does not know still reaches it, and goes to the failed store), and the route of
-        each event it subscribes to, alone (another event of that module is none of its business)."""
-        return sorted({_route_of(cast(type[Message], cls)) for cls in self.handlers})
+        """The routing keys of what its queue takes: `<module>.command.*` for the commands of a
+        module (one it does not know still reaches it, and goes to the failed store), and the
+        route of each event it subscribes to, alone (another event of that module is none of its
+        business). Arrivals are not among them: they have a queue of their own."""
+        return sorted({_route_of(cls) for cls in self._messages if not is_arrival(cls)})
+
+    @property
+    def arrival_routes(self) -> list[str]:
+        """The routing keys of the queue of its arrivals: `<module>.arrival.*`; none if it handles no arrival."""
+        return sorted({_route_of(cls) for cls in self._messages if is_arrival(cls)})
+
+    @property
+    def arrivals(self) -> str:
+        """The name of the queue of its arrivals (within the application's names), beside its own."""
+        return f"{self.name}.arrivals"
+
+    @property
+    def queues(self) -> dict[str, list[str]]:
+        """Its queues, by name, with their routing keys: its own, and that of its arrivals if it handles any."""
+        arrivals = self.arrival_routes
+        return {self.name: self.routes, **({self.arrivals: arrivals} if arrivals else {})}
+
+    def prefetch_of(self, queue: str) -> int:
+        """How many deliveries a consumer of its queue named `queue` (one of `queues`) takes at once."""
+        return self.arrivals_prefetch if queue == self.arrivals else self.prefetch
+
+    @property
+    def _messages(self) -> list[type[Message]]:
+        return [cast(type[Message], cls) for cls in self.handlers]
 
 
 def _route_of(cls: type[Message]) -> str:

@@ -20,7 +20,7 @@ M = TypeVar("M", bound="type[Message]")
 
 class Message:
     """A message of some module's contract: a frozen dataclass; its contract sets its route,
-    `<module>.<command|event>.<Type>`. It is at version 1 of its contract unless its class
+    `<module>.<command|arrival|event>.<Type>`. It is at version 1 of its contract unless its class
     says otherwise, with the upcasters that read the older versions (`version=2,
     upcasters={1: ...}`: see `versions`)."""
 
@@ -59,6 +59,14 @@ class Event(Message):
     """A fact a module reports; its id derives from the message it answers."""
 
 
+ARRIVAL = "arrival"
+
+
+def is_arrival(cls: type[Message]) -> bool:
+    """Whether `cls` is an arrival: a command that starts new work (see `Contract.arrival`)."""
+    return cls.route.rsplit(".", 2)[-2] == ARRIVAL
+
+
 class Contract:
     """The messages one module owns; each gets the routing key `<module>.<kind>.<Type>`."""
 
@@ -76,6 +84,14 @@ class Contract:
         if unknown:
             raise ContractError(f"{cls.__name__} is unique by unknown field(s) {', '.join(sorted(unknown))}")
         return self._register(cls, "command", self.commands)
+
+    def arrival(self, cls: M) -> M:
+        """Register a command that starts new work (seats a client, opens a ticket). Arrivals
+        wait in a queue of their own, which the module's consumers take a few of at a time
+        beside the deliveries of the work under way, so that a burst is served in order."""
+        self.command(cls)
+        cls.route = f"{self.module}.{ARRIVAL}.{cls.__name__}"
+        return cls
 
     def event(self, cls: M) -> M:
         """Register an event (past-tense name) of this module."""

@@ -59,7 +59,7 @@ class Process:
                  handled: Callable[[Process, str, Envelope, list[Envelope]], None], breaker: BreakerPolicy | None = None):
         self.endpoint = endpoint
         self.name = name
-        self.queue = names.queue(endpoint.name)
+        self.queues = {names.queue(queue): endpoint.prefetch_of(queue) for queue in endpoint.queues}  # and prefetch
         self.alive = True
         self.broker = broker
         self.engine = engine.execution_options()  # its own events; the pool and the statements shared

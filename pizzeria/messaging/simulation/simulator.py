@@ -57,7 +57,7 @@ class Simulator:
         self.url = f"sqlite:///{directory / 'simulation.db'}"
         self.world = World(make_engine(self.url), self.clock, {})
         self._create_tables(sabotage)
-        topology = Topology(system.names, {endpoint.name: endpoint.routes for endpoint in system.endpoints})
+        topology = Topology.of(system.names, system.endpoints)
         self.broker = SimBroker(topology, self.world.saw, sabotage.ack_on_delivery)
         self.processes = {name: self._process(name, system.releases.get(name, endpoint)) for endpoint in system.endpoints
                           for name in _names(endpoint.name, system.copies.get(endpoint.name, 1))}
@@ -85,7 +85,7 @@ class Simulator:
         """One chaotic action, never of the process `still`, which stands at a step."""
         others = [process for process in self.processes.values() if process is not still]
         queues = [name for name, parcels in self.broker.ready.items() if parcels]
-        busy = [process for process in others if self.broker.ready[process.queue]]  # a held one releases them
+        busy = [process for process in others if self._waiting(process)]  # a held one releases them
         choices: dict[str, Callable[[], None]] = {"advance": self._advance}
         if busy:
             choices["deliver"] = lambda: self._deliver(self.rng.choice(busy), chaotic=True)
@@ -105,15 +105,23 @@ class Simulator:
 
     def _deliver(self, process: Process, chaotic: bool) -> None:
         """Hand the process a batch of waiting messages: in chaos any of them, in any order."""
-        ready = self.broker.ready[process.queue]
-        most = min(len(ready), process.endpoint.prefetch)
-        picks = [self.rng.randrange(len(ready) - taken) for taken in range(self.rng.randint(1, most))] if chaotic \
-            else [0] * most
-        deliveries = [self.broker.deliver(process.name, process.queue, pick) for pick in picks]
+        deliveries = []
+        for queue, prefetch in process.queues.items():
+            ready = self.broker.ready[queue]
+            most = min(len(ready), prefetch)
+            picks = [self.rng.randrange(len(ready) - taken) for taken in range(self.rng.randint(1, most))] \
+                if chaotic and most else [0] * most
+            deliveries += [self.broker.deliver(process.name, queue, pick) for pick in picks]
+        if chaotic:
+            self.rng.shuffle(deliveries)
         self._trace(f"deliver to {process.name}: " + ", ".join(
             delivery.parcel.label + (" (redelivered)" if delivery.redelivered else "") for delivery in deliveries))
         self._run(process, lambda: process.handle(deliveries))
         self._run(process, lambda: process.idle(self.clock.monotonic()))
+
+    def _waiting(self, process: Process) -> bool:
+        """Whether a message waits in one of the process's queues."""
+        return any(self.broker.ready[queue] for queue in process.queues)
 
     def _duplicate(self, queue: str) -> None:
         parcel = self.broker.duplicate(queue, self.rng.randrange(len(self.broker.ready[queue])))
@@ -175,8 +183,8 @@ class Simulator:
     def _settle(self) -> bool:
         """Run without faults until nothing waits; False (a violation) if it never rests."""
         for _ in range(CALM_LIMIT):
-            busy = next((p for p in self.processes.values() if self.broker.ready[p.queue] and p.admitted), None)
-            held = any(self.broker.ready[p.queue] for p in self.processes.values())
+            busy = next((p for p in self.processes.values() if self._waiting(p) and p.admitted), None)
+            held = any(self._waiting(p) for p in self.processes.values())
             unswept = next((p for p in self.processes.values() if p.pipeline.relay.published), None)
             due = state.next_due(self.world.engine)
             if busy is not None:

@@ -36,7 +36,7 @@ def build_worker(broker: Broker, engine: Engine, endpoints: list[Endpoint], poli
     relay = Relay(engine, publisher.publish_many, clock=clock, middleware=chain, exchange=broker.topology.exchange.name)
     pipeline = Pipeline(engine, relay, broker.topology.names, policy, max_body_bytes, chain, clock, process)
     log = broker.topology.names.logger("consumer")
-    queues = [broker.topology.queues[endpoint.name].name for endpoint in endpoints]
+    queues = [broker.topology.queues[name].name for endpoint in endpoints for name in endpoint.queues]
     chores = chores or Chores()
     for chore in (OutboxSweep(relay, publisher.drop, log, clock, chores.sweep_seconds),
                   Pruning(engine, chores.inbox_retention, log, clock, chores.prune_seconds),

@@ -38,11 +38,12 @@ class Worker(ConsumerMixin):
         self.log = pipeline.names.logger("consumer")
         self.batch: list[tuple[Endpoint, KombuDelivery]] = []
         self.acks = HeldAcks(publisher.lock)
-        self.batch_limit = min(MAX_BATCH, sum(endpoint.prefetch for endpoint in endpoints))
+        self.batch_limit = min(MAX_BATCH, sum(endpoint.prefetch_of(name) for endpoint in endpoints
+                                              for name in endpoint.queues))
         self._keep_alive_due = 0.0
         self.outages = 0  # batches in a row requeued for an outage
         self.consuming: Connection | None = None
-        self.consumers: dict[str, Any] = {}  # by endpoint, the kombu consumer of its queue
+        self.consumers: dict[str, list[Any]] = {}  # by endpoint, the kombu consumers of its queues
         self.held: set[str] = set()  # the endpoints whose consumer is cancelled, consumption held
         self.pacemaker = Pacemaker(broker.heartbeat if broker.is_amqp else 0.0, self._open_connections,
                                    self.clock, publisher.lock)
@@ -56,19 +57,21 @@ class Worker(ConsumerMixin):
         return self.broker.connection()
 
     def get_consumers(self, Consumer: Any, channel: Any) -> list[Any]:
-        """A consumer per endpoint, and one of the dead letters if the topology has them. Each
-        starts consuming as soon as it is made: a prefetch count applies to the consumers a
-        channel starts after it is set, so made first and started together, all of them would
-        take the last one's."""
+        """A consumer per queue of each endpoint (its own, and its arrivals' at their smaller
+        prefetch, both feeding its batches), and one of the dead letters if the topology has
+        them. Each starts consuming as soon as it is made: a prefetch count applies to the
+        consumers a channel starts after it is set, so made first and started together, all of
+        them would take the last one's."""
         topology = self.broker.topology
         topology.declare(channel)
-        self.consumers = {endpoint.name: _started(Consumer(queues=[topology.queues[endpoint.name]],
-                                                           on_message=partial(self.on_delivery, endpoint),
-                                                           on_decode_error=partial(self.on_undecodable, endpoint),
-                                                           accept=[JSON], prefetch_count=endpoint.prefetch))
+        self.consumers = {endpoint.name: [_started(Consumer(queues=[topology.queues[name]],
+                                                            on_message=partial(self.on_delivery, endpoint),
+                                                            on_decode_error=partial(self.on_undecodable, endpoint),
+                                                            accept=[JSON], prefetch_count=endpoint.prefetch_of(name)))
+                                          for name in endpoint.queues]
                           for endpoint in self.endpoints}
         self.held = set()
-        consumers = list(self.consumers.values())
+        consumers = [consumer for each in self.consumers.values() for consumer in each]
         if topology.dead_letters is not None:
             consumers.append(_started(Consumer(queues=[topology.dead_letters], on_message=self.on_dead_letter,
                                                on_decode_error=self.on_dead_letter_undecodable, accept=[JSON],
@@ -76,7 +79,8 @@ class Worker(ConsumerMixin):
         return consumers
 
     def on_consume_ready(self, connection: Any, channel: Any, consumers: Any, **kwargs: Any) -> None:
-        self.log.info("consuming", queues=[self.broker.topology.queues[endpoint.name].name for endpoint in self.endpoints])
+        self.log.info("consuming", queues=[self.broker.topology.queues[name].name for endpoint in self.endpoints
+                                           for name in endpoint.queues])
 
     def on_undecodable(self, endpoint: Endpoint, message: KombuMessage, error: BaseException) -> None:
         """A delivery the transport itself could not decode (say, a false compression header)."""
@@ -102,19 +106,22 @@ class Worker(ConsumerMixin):
             self._consume_or_hold(endpoint)
 
     def _consume_or_hold(self, endpoint: Endpoint) -> None:
-        """Cancel the consumer of an endpoint the middlewares no longer admit; start it again once they do."""
-        consumer = self.consumers.get(endpoint.name)
+        """Cancel the consumers of an endpoint the middlewares no longer admit; start them again once they do."""
+        consumers = self.consumers.get(endpoint.name)
         admitted = self.middleware.admits(endpoint.name)
-        if consumer is None or admitted != (endpoint.name in self.held):
+        if consumers is None or admitted != (endpoint.name in self.held):
             return
-        if admitted:  # the channel's prefetch is the one set last: set this queue's again
-            consumer.qos(prefetch_count=endpoint.prefetch)
-            consumer.consume()
+        for name, consumer in zip(endpoint.queues, consumers, strict=True):
+            if admitted:  # the channel's prefetch is the one set last: set this queue's again
+                consumer.qos(prefetch_count=endpoint.prefetch_of(name))
+                consumer.consume()
+            else:
+                consumer.cancel()
+            self.log.info("consuming" if admitted else "consumption held", queue=consumer.queues[0].name)
+        if admitted:
             self.held.discard(endpoint.name)
         else:
-            consumer.cancel()
             self.held.add(endpoint.name)
-        self.log.info("consuming" if admitted else "consumption held", queue=consumer.queues[0].name)
 
     def close(self) -> None:
         """Let the middlewares finish (the outbox published, the stop recorded), then close the publisher."""

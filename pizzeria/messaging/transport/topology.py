@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from kombu import Exchange, Queue, binding
 
+from ..contracts.endpoint import Endpoint
 from ..contracts.names import Names
 
 QUORUM, CLASSIC = "quorum", "classic"
@@ -18,8 +19,8 @@ BROKER_DELIVERY_LIMIT = 100
 
 class Topology:
     """One durable topic exchange named after the application, a durable queue per module bound
-    to the routing key patterns of what the module handles, and, for quorum queues, the queue
-    where the broker puts what it gave up delivering."""
+    to the routing key patterns of what the module handles (and one for its arrivals, if it
+    takes any), and, for quorum queues, the queue where the broker puts what it gave up delivering."""
 
     def __init__(self, names: Names, routes: Mapping[str, Sequence[str]], queue_type: str = CLASSIC):
         self.names = names
@@ -32,6 +33,12 @@ class Topology:
         self.dead_letters = (Queue(names.dead_letters, Exchange(names.dead_letters, type="fanout", durable=True),
                                    durable=True, queue_arguments={"x-queue-type": QUORUM})
                              if queue_type == QUORUM else None)
+
+    @classmethod
+    def of(cls, names: Names, endpoints: Iterable[Endpoint], queue_type: str = CLASSIC) -> Topology:
+        """The topology of `endpoints`: each one's queues (see `Endpoint.queues`)."""
+        return cls(names, {name: routes for endpoint in endpoints for name, routes in endpoint.queues.items()},
+                   queue_type)
 
     def _arguments(self) -> dict[str, Any]:
         """A quorum queue's: replicated, and dead-lettered once the broker's delivery limit is

@@ -1,6 +1,7 @@
 """A kombu transport on the embedded broker (`store`): `sqlite:///path/to/broker.sqlite`.
 
-Modelled on kombu's pgmq transport. A fetch leases up to the prefetch at once; an ack deletes
+Modelled on kombu's pgmq transport. A fetch leases up to the prefetch at once (each queue's
+own, as RabbitMQ keeps a prefetch per consumer); an ack deletes
 the row if the lease is still the consumer's; a reject or requeue, and a graceful close,
 release the lease on the same row. Leases of messages a consumer holds are renewed while it
 lives; a consumer killed with -9 loses nothing: its leases run out and the messages go to the
@@ -10,6 +11,7 @@ next consumer, flagged redelivered. An idle consumer waits for the file to chang
 from __future__ import annotations
 
 import sqlite3
+from collections import Counter
 from pathlib import Path
 from queue import Empty
 from typing import Any
@@ -43,11 +45,19 @@ class Channel(virtual.Channel):
         self.store = Store(options["path"])
         self.no_ack: set[str] = set()
         self.renewer = Renewer(options["path"], self.lease_seconds, self.clock)
+        self.next_prefetch = 0  # the prefetch of the consumer started next (0: unlimited)
+        self.prefetch: dict[str, int] = {}  # by queue consumed, its consumer's
+        self.held: Counter[str] = Counter()  # by queue, the deliveries leased and not let go
+
+    def basic_qos(self, prefetch_size: int = 0, prefetch_count: int = 0, apply_global: bool = False) -> None:
+        """Set the prefetch of the consumers started after (the channel's own is unlimited)."""
+        self.next_prefetch = prefetch_count
 
     def basic_consume(self, queue: str, no_ack: bool, *args: Any, **kwargs: Any) -> Any:
-        """Consume `queue`; with `no_ack`, a message is deleted as it is fetched."""
+        """Consume `queue` at the prefetch set last; with `no_ack`, a message is deleted as it is fetched."""
         if no_ack:
             self.no_ack.add(queue)
+        self.prefetch[queue] = self.next_prefetch
         return super().basic_consume(queue, no_ack, *args, **kwargs)
 
     def basic_get(self, queue: str, no_ack: bool = False, **kwargs: Any) -> Any:
@@ -82,9 +92,12 @@ class Channel(virtual.Channel):
         self._cycle = FairCycle(self._fetch, self._active_queues, Empty)
 
     def _fetch(self, queue: str, callback: Any, timeout: float | None = None) -> None:
-        """Lease what the prefetch allows of `queue` and deliver it; Empty if nothing is ready."""
-        room = self.qos.can_consume_max_estimate()
-        for payload in self._claim(queue, MAX_FETCH if room is None else max(room, 1)):
+        """Lease what the prefetch of `queue` allows and deliver it; Empty if nothing is ready or allowed."""
+        prefetch = self.prefetch.get(queue, 0)
+        room = min(prefetch, MAX_FETCH) - self.held[queue] if prefetch else MAX_FETCH
+        if room <= 0:
+            raise Empty()
+        for payload in self._claim(queue, room):
             self.connection._deliver(payload, queue)
 
     def _get(self, queue: str, timeout: float | None = None) -> dict[str, Any]:
@@ -100,12 +113,13 @@ class Channel(virtual.Channel):
             message = loads(payload)
             properties = message["properties"]
             properties["delivery_tag"] = uuid()  # a tag of this delivery, not of the message
-            properties["delivery_info"].update(redelivered=deliveries > 1, lease=list(lease))
+            properties["delivery_info"].update(redelivered=deliveries > 1, lease=list(lease), queue=queue)
             payloads.append(message)
             if queue in self.no_ack:
                 self.store.ack(lease)
             else:
                 self.renewer.hold(lease)
+                self.held[queue] += 1
         return payloads
 
     def _lease(self, delivery_tag: Any) -> Lease | None:
@@ -120,6 +134,7 @@ class Channel(virtual.Channel):
         """The lease a message was delivered under, no longer renewed."""
         lease = Lease(*message.delivery_info["lease"])
         self.renewer.let_go(lease)
+        self.held[message.delivery_info["queue"]] -= 1
         return lease
 
     def _put(self, queue: str, message: dict[str, Any], **kwargs: Any) -> None:
