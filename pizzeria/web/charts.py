@@ -12,7 +12,7 @@ from html import escape
 from markupsafe import Markup
 
 WIDTH, LEFT, RIGHT, TOP, BOTTOM = 560, 48, 12, 12, 30  # the columns' frame, in pixels
-ROW, NAMES, HEAD = 24, 130, 16  # a bar's row, the names' column, the ranges' header row, in pixels
+ROW, NAMES, HEAD = 24, 170, 16  # a bar's row, the names' column, the ranges' header row, in pixels
 GRID, AXIS, TEXT = "#e5e7eb", "#6e7781", "#24292f"
 
 

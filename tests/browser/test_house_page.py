@@ -60,7 +60,8 @@ def test_the_charts_grow_while_visits_run_and_show_what_the_database_holds(house
               for bar in page.locator("#chart-stages rect.bar").all()}
     assert stages == figures.by_stage(database)
     assert {row.get_attribute("data-name") for row in page.locator("#chart-times g.range").all()} == ENDPOINTS
-    assert {bar.get_attribute("data-name") for bar in page.locator("#chart-queues rect.bar").all()} == ENDPOINTS
+    assert {bar.get_attribute("data-name") for bar in page.locator("#chart-queues rect.bar").all()} == {
+        *ENDPOINTS, "process_manager.arrivals"}
     assert number(page, "#chart-failed") == 0
 
 

@@ -104,10 +104,11 @@ def serve_and_log(pizzeria, amqp_url: str, tables: list[str]) -> tuple[list[dict
     """Queue the visits before the process manager starts, so that it takes them as one batch;
     hold each worker back until the saga's commands for it are all queued, so that it too takes
     them in batches. Return the visits once ended, and every consumer's lines about messages."""
-    pizzeria.env.update(PIZZERIA_LOG_JSON="1", PIZZERIA_KITCHEN__BAKE_SECONDS="0.05")
+    pizzeria.env.update(PIZZERIA_LOG_JSON="1", PIZZERIA_KITCHEN__BAKE_SECONDS="0.05",
+                        PIZZERIA_PROCESS_MANAGER__ARRIVALS_PREFETCH="20")  # the starts as one batch
     assert pizzeria.run("init").returncode == 0
     publish_visits(amqp_url, tables)
-    wait_until(lambda: messages_in(amqp_url, "process_manager") == len(tables), what="the visits to be queued")
+    wait_until(lambda: messages_in(amqp_url, "process_manager.arrivals") == len(tables), what="the visits to be queued")
     consumers = {"process_manager": start(pizzeria, "process_manager")}
     wait_until(lambda: messages_in(amqp_url, "menu") == len(tables), what="every GetMenu to be queued")
     consumers.update(menu=start(pizzeria, "menu"), waiter=start(pizzeria, "waiter"))
@@ -137,7 +138,7 @@ def test_every_line_logged_about_a_batch_of_twenty_visits_names_its_message(on_r
     assert max(line["pizzas"] for line in fired) > 1, "the kitchen never baked a batch"
     assert all(line["type"] == "DoPizza" for line in fired)
 
-    # The process manager found the 20 visits queued when it started (its prefetch is 20): it
+    # The process manager found the 20 visits queued when it started (it takes 20 arrivals at once): it
     # handled them before anything else, each line naming its own visit.
     first = [(line["event"], line["type"]) for line in about["process_manager"][:len(tables)]]
     assert first == [("handled", "StartTableService")] * len(tables), "the 20 visits did not start together"
