@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
@@ -37,6 +37,7 @@ from .delivery.context import LentConnection, answer, refuse_a_second
 from .delivery.middleware import How, Middleware, Settled
 from .delivery.policy import Dead, Decision, FailurePolicy
 from .simulation.state import next_due
+from .store.writes import update_all
 from .transport.broker import Broker
 from .transport.build import build_worker
 from .transport.delivery import KombuDelivery, Outgoing
@@ -63,9 +64,9 @@ class _Transaction:
 
 class FakeContext:
     """A `HandlerContext` for a unit test that behaves as the core's: records the messages the
-    handler sent (at once, or `later` until withdrawn), the rows it asked to insert at the commit
-    and the work it left for the commit; lends a connection to `engine` if there is one, which
-    the handler cannot commit, and `commit()` does what the core would at the end. For the
+    handler sent (at once, or `later` until withdrawn), the rows it asked to update or insert at
+    the commit and the work it left for the commit; lends a connection to `engine` if there is
+    one, which the handler cannot commit, and `commit()` does what the core would at the end. For the
     other messages of its `batch`, `for_message` gives contexts of the same transaction."""
 
     def __init__(self, envelope: Envelope, attempt: int = 1, engine: Engine | None = None,
@@ -79,6 +80,7 @@ class FakeContext:
         self.later: list[tuple[Any, float]] = []
         self.withdrawn: list[Any] = []
         self.inserted: dict[Table, list[dict[str, Any]]] = {}
+        self.updated: dict[tuple[Table, tuple[tuple[str, str], ...]], list[dict[str, Any]]] = {}
         self._transaction = _Transaction(engine)
 
     @classmethod
@@ -132,6 +134,10 @@ class FakeContext:
         """Record a row to insert at the commit."""
         self.inserted.setdefault(table, []).append(row)
 
+    def update_later(self, table: Table, row: dict[str, Any], where: Mapping[str, str]) -> None:
+        """Record a row to update at the commit, by the columns of `where`."""
+        self.updated.setdefault((table, tuple(where.items())), []).append(row)
+
     def once(self, make: Callable[[HandlerContext], T]) -> T:
         """`make(self)`, made on first use and shared by every context of the transaction."""
         if make not in self._transaction.once:
@@ -143,9 +149,12 @@ class FakeContext:
         self._transaction.before_commit.append(work)
 
     def commit(self) -> None:
-        """Do the work left for the commit, insert the rows, and commit."""
+        """Do the work left for the commit, update and insert the rows, and commit; raise
+        Conflict, as the core would, if a row to update was not there."""
         for work in self._transaction.before_commit:
             work()
+        for (table, where), rows in self.updated.items():
+            update_all(self._connection(), table, rows, dict(where))
         for table, rows in self.inserted.items():
             self._connection().execute(insert(table), rows)
         if self._transaction.conn is not None:

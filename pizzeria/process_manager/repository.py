@@ -4,7 +4,9 @@ can run at once without losing an update."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
+from functools import partial
+from typing import Any
 
 from sqlalchemy import (
     Column,
@@ -71,6 +73,9 @@ history = Table(
 )
 
 
+AS_READ = {"visit_id": "visit_id", "version": "read_version"}  # a saved visit's row: its id, at the version read
+UpdateLater = Callable[[Table, dict[str, Any], Mapping[str, str]], None]
+
 # Read for update, in one order: a second process manager waits for the first one's commit
 # instead of redoing its batch on a conflict, and two of them never deadlock.
 READ = select(visits.c.visit_id, visits.c.state, visits.c.version).where(
@@ -102,7 +107,7 @@ class VisitRepository:
         tables = [envelope.payload["table_id"] for envelope in context.batch
                   if envelope.type == "StartTableService" and isinstance(envelope.payload.get("table_id"), str)]
         repository = cls(context.db, (envelope.correlation_id for envelope in context.batch), context.clock, tables)
-        context.before_commit(repository.flush)
+        context.before_commit(partial(repository.flush, context.update_later))
         return repository
 
     def get(self, visit_id: str) -> tuple[Visit, int] | None:
@@ -135,10 +140,11 @@ class VisitRepository:
         self.known[visit.visit_id] = (visit, version)
         self.changed.add(visit.visit_id)
 
-    def flush(self) -> None:
-        """Insert the new visits in one statement, and write the saved ones in another; raise
-        Conflict if another process started one of the visits or one at its table first, or
-        saved one of the others since it was read."""
+    def flush(self, update_later: UpdateLater | None = None) -> None:
+        """Insert the new visits in one statement, and write the saved ones in another (or hand
+        them to `update_later`, a context's, for the commit's one statement); raise Conflict if
+        another process started one of the visits or one at its table first, or saved one of
+        the others since it was read (the commit raises it, then)."""
         if self.added:
             try:
                 insert_rows(self.conn, visits, self.added)
@@ -155,7 +161,10 @@ class VisitRepository:
             saved[visit_id] = known
         rows = [{"visit_id": visit_id, "read_version": version, "version": version + 1, "status": visit.status,
                  "state": _dump(visit), "updated_at": now} for visit_id, (visit, version) in saved.items()]
-        if update_rows(self.conn, visits, rows, {"visit_id": "visit_id", "version": "read_version"}) != len(rows):
+        if update_later is not None:
+            for row in rows:
+                update_later(visits, row, AS_READ)
+        elif update_rows(self.conn, visits, rows, AS_READ) != len(rows):
             raise Conflict(f"visit(s) {', '.join(saved)} changed since they were read")
         self.known.update((visit_id, (visit, version + 1)) for visit_id, (visit, version) in saved.items())
         self.changed.clear()

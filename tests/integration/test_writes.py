@@ -1,7 +1,8 @@
 """Rows inserted many at a time (on PostgreSQL as one JSON array) come back exactly as given,
 whatever their text, numbers, bytes and NULLs, and the ids returned follow their order; the
 writes of a commit (on PostgreSQL one statement) insert, delete and return, and a clash names
-its table; rows updated by a key (and a version) count only those that matched."""
+its table; rows updated by a key (and a version) count only those that matched, and in the
+writes of a commit one that changed since it was read is a conflict."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from hypothesis import strategies as st
 from sqlalchemy import Column, Float, Integer, LargeBinary, MetaData, String, Table, select
 from sqlalchemy.exc import IntegrityError
 
-from pizzeria.messaging import insert_rows, update_rows
+from pizzeria.messaging import Conflict, insert_rows, update_rows
 from pizzeria.messaging.store.writes import Clash, Writes
 
 metadata = MetaData()
@@ -90,3 +91,34 @@ def test_rows_updated_by_their_key_and_version_count_only_those_that_matched(eng
         stored = conn.execute(select(things.c.id, things.c.name, things.c.count, things.c.body).order_by(things.c.id)).all()
     assert updated == 1
     assert [tuple(row) for row in stored] == [(1, "a2", 2, b"\x00\xff"), (2, "b", 1, None)]
+
+
+def test_rows_updated_in_the_writes_of_a_commit_go_with_its_inserts_and_its_last_rows(engine):
+    metadata.create_all(engine)
+    with engine.begin() as conn:
+        insert_rows(conn, things, [{"id": 1, "name": "a", "count": 1}, {"id": 2, "name": "b", "count": 1}])
+    writes = Writes()
+    writes.update(things, [{"id": 1, "seen": 1, "count": 2, "name": "a2"}, {"id": 2, "seen": 1, "count": 2, "name": "b2"}],
+                  {"id": "id", "count": "seen"})
+    writes.insert(things, [{"id": 3, "name": "new", "count": 1}])
+    with engine.begin() as conn:
+        returned = writes.run(conn, things, [{"id": 4, "name": "last"}], (things.c.id,))
+        stored = conn.execute(select(things.c.id, things.c.name, things.c.count).order_by(things.c.id)).all()
+    assert [row.id for row in returned] == [4]
+    assert [tuple(row) for row in stored] == [(1, "a2", 2), (2, "b2", 2), (3, "new", 1), (4, "last", None)]
+
+
+@pytest.mark.parametrize("last", [[], [{"id": 9, "name": "last"}]], ids=["alone", "with-last-rows"])
+def test_a_row_to_update_that_changed_since_it_was_read_is_a_conflict_and_nothing_is_written(engine, last):
+    metadata.create_all(engine)
+    with engine.begin() as conn:
+        insert_rows(conn, things, [{"id": 1, "name": "a", "count": 1}, {"id": 2, "name": "b", "count": 5}])
+    writes = Writes()
+    writes.update(things, [{"id": 1, "seen": 1, "name": "a2"}, {"id": 2, "seen": 1, "name": "b2"}],
+                  {"id": "id", "count": "seen"})
+    writes.insert(things, [{"id": 3, "name": "new"}])
+    with pytest.raises(Conflict, match="1 of 2 rows changed"), engine.begin() as conn:
+        writes.run(conn, things, last, (things.c.id,))
+    with engine.begin() as conn:
+        stored = conn.execute(select(things.c.id, things.c.name).order_by(things.c.id)).all()
+    assert [tuple(row) for row in stored] == [(1, "a"), (2, "b")]

@@ -3,7 +3,7 @@ and of the harness's fake."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Connection, Table
@@ -17,7 +17,7 @@ T = TypeVar("T")
 class HandlerContext(Protocol):
     """A handler's context: its envelope, which attempt this is, the clock, the envelopes
     handled in the same transaction, a lent connection that cannot end the transaction, and the
-    ways to send, take back, insert at the commit and share work. It cannot commit: whoever
+    ways to send, take back, update and insert at the commit and share work. It cannot commit: whoever
     lent it does (the core, or a test)."""
 
     @property
@@ -52,6 +52,11 @@ class HandlerContext(Protocol):
 
     def insert_later(self, table: Table, row: dict[str, Any]) -> None:
         """Insert `row` into `table` at the commit, with the other rows left for it."""
+
+    def update_later(self, table: Table, row: dict[str, Any], where: Mapping[str, str]) -> None:
+        """Update at the commit the row of `table` that `row` names by `where` (a column: the
+        key of `row` holding its value), setting the columns of `row`'s other keys; if it is not
+        there (changed since it was read), the commit raises Conflict."""
 
     def once(self, make: Callable[[HandlerContext], T]) -> T:
         """The one `make(context)` of this transaction, made on first use and shared by every

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from sqlalchemy import Connection, Table
@@ -119,6 +119,13 @@ class Context:
         """Insert `row` into `table` at the commit, in one statement with the others (and with
         those of the other messages handled in the same transaction)."""
         self._unit.deferred.setdefault(table, []).append(row)
+
+    def update_later(self, table: Table, row: dict[str, Any], where: Mapping[str, str]) -> None:
+        """Update at the commit, in one statement with the other writes, the row of `table`
+        that `row` names by `where` (a column: the key of `row` holding its value), setting the
+        columns of `row`'s other keys; if it is not there (changed since it was read), the
+        commit raises Conflict and the messages are handled again."""
+        self._unit.updates.setdefault((table, tuple(where.items())), []).append(row)
 
     def once(self, make: Callable[[HandlerContext], T]) -> T:
         """The one `make(context)` of this transaction, made on first use and shared by every

@@ -1,7 +1,7 @@
 """The unit of work of a batch of messages.
 
 Every message handled together shares one unit: one transaction, begun on first use; the
-rows the handlers asked to insert at the commit; what they sent, written to the outbox; and
+rows the handlers asked to update or insert at the commit; what they sent, written to the outbox; and
 the inbox rows that mark the messages handled, with how their handling went. It commits once, or not at all.
 """
 
@@ -37,6 +37,7 @@ class Unit:
         self.handlings: list[inbox.Handling] = []  # one per message whose handler ran, for the inbox
         self.conn: Connection | None = None
         self.deferred: dict[Table, list[dict[str, Any]]] = {}
+        self.updates: dict[tuple[Table, tuple[tuple[str, str], ...]], list[dict[str, Any]]] = {}
         self.sent: list[tuple[Envelope, str]] = []
         self.later: list[tuple[Envelope, str, float]] = []
         self.withdrawn: list[str] = []  # delayed messages sent before, to delete at the commit
@@ -56,14 +57,17 @@ class Unit:
 
     def commit(self) -> Sequence[Row[Any]]:
         """Do the work left for the commit; then mark the messages handled, insert the deferred
-        and the outbox rows, and commit, all at once; return the outbox rows, claimed. Raises
-        Clash if a row clashes with one committed before: a message handled before, say."""
+        and the outbox rows, update the rows asked for, and commit, all at once; return the outbox
+        rows, claimed. Raises Clash if a row clashes with one committed before (a message handled
+        before, say), and Conflict if a row to update changed since it was read."""
         if self.committed:
             raise HandlerMisused("a unit of work commits once")
         for work in self.before_commit:
             work()
         now = self.clock.time()
         writes = Writes()
+        for (table, where), values in self.updates.items():
+            writes.update(table, values, dict(where))
         writes.insert(inbox.inbox, inbox.rows(self.consumer, self.process, self.handlings, now))
         for table, values in self.deferred.items():
             writes.insert(table, values)
@@ -85,10 +89,11 @@ class Unit:
         return answers
 
     def _committing_connection(self) -> Connection:
-        """The transaction's connection; if nothing was read or written before the commit, on
-        PostgreSQL, one in autocommit mode: the commit's writes are then one statement, a
-        transaction of its own, and no BEGIN or COMMIT waits for the database."""
-        if self.conn is None and self.engine.dialect.name == "postgresql":
+        """The transaction's connection; if nothing was read or written before the commit, and
+        nothing is to be updated (whose conflict would undo the rest), on PostgreSQL, one in
+        autocommit mode: the commit's writes are then one statement, a transaction of its own,
+        and no BEGIN or COMMIT waits for the database."""
+        if self.conn is None and not self.updates and self.engine.dialect.name == "postgresql":
             self.conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
         return self.connection()
 

@@ -32,6 +32,8 @@ from sqlalchemy.dialects.postgresql import JSON
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.expression import ColumnClause, TableValuedAlias
 
+from ..contracts.errors import Conflict
+
 Rows = Sequence[Mapping[str, Any]]  # each with the same keys; values of str, int, float, bytes or None
 T = TypeVar("T")
 ORDER = "_position"  # a key of the rows' JSON that no column takes: their order
@@ -64,19 +66,24 @@ def update_rows(conn: Connection, table: Table, rows: Rows, where: Mapping[str, 
     `where` (a column: the key of the row that holds its value), setting the row's other keys'
     columns; return how many rows were updated. On PostgreSQL the rows go as one JSON array."""
     names = tuple(rows[0])
-    statement = _update(table, names, tuple(where.items()), conn.dialect.name == "postgresql")
+    statement = _update(table, names, tuple(where.items()), "rows" if conn.dialect.name == "postgresql" else None)
     if conn.dialect.name != "postgresql":
         return conn.execute(statement, [{f"b_{name}": value for name, value in row.items()} for row in rows]).rowcount
     return conn.execute(statement, {"rows": _json_rows(rows, _binary(table, names))}).rowcount
 
 
+def update_all(conn: Connection, table: Table, rows: Rows, where: Mapping[str, str]) -> None:
+    """`update_rows`, raising Conflict unless every row it names was there."""
+    _check_updated(table, len(rows), update_rows(conn, table, rows, where))
+
+
 @lru_cache(maxsize=16)
-def _update(table: Table, names: tuple[str, ...], where: tuple[tuple[str, str], ...], from_json: bool) -> Update:
+def _update(table: Table, names: tuple[str, ...], where: tuple[tuple[str, str], ...], param: str | None) -> Update:
     """UPDATE table SET the names not in `where` WHERE each column of `where` is its key: from
-    json_to_recordset(:rows), or from b_-prefixed parameters."""
+    json_to_recordset(:param), or (param None) from b_-prefixed parameters."""
     keys = {key: column_name for column_name, key in where}
-    if from_json:
-        given = _recordset("rows", [column(name, table.c[keys.get(name, name)].type) for name in names])
+    if param is not None:
+        given = _recordset(param, [column(name, table.c[keys.get(name, name)].type) for name in names])
         value: Callable[[str], Any] = lambda name: given.c[name]  # noqa: E731
     else:
         value = lambda name: bindparam(f"b_{name}")  # noqa: E731
@@ -85,14 +92,23 @@ def _update(table: Table, names: tuple[str, ...], where: tuple[tuple[str, str], 
 
 
 class Writes:
-    """The writes of one commit: rows to insert, table by table, and rows to delete, done by
-    `run` with a last insert whose columns it returns. On PostgreSQL they all go as one
-    statement (each write a data-modifying WITH of the last insert): one round trip however
-    many tables; elsewhere a statement each. A unique key clash raises Clash naming its table."""
+    """The writes of one commit: rows to update, compare-and-set, rows to insert, table by
+    table, and rows to delete, done by `run` with a last insert whose columns it returns. On
+    PostgreSQL they all go as one statement (each write a data-modifying WITH of the last
+    insert): one round trip however many tables; elsewhere a statement each. A unique key
+    clash raises Clash naming its table; a row to update that is not there, Conflict."""
 
     def __init__(self) -> None:
+        self.updates: list[tuple[Table, Rows, tuple[tuple[str, str], ...]]] = []
         self.inserts: list[tuple[Table, Rows]] = []
         self.deletes: list[tuple[Column[Any], list[Any], ColumnElement[bool]]] = []
+
+    def update(self, table: Table, rows: Rows, where: Mapping[str, str]) -> None:
+        """Update the row of `table` that each of `rows` names by `where`, as `update_rows` does
+        (nothing if there are none); if one is not there (changed since it was read), `run`
+        raises Conflict."""
+        if rows:
+            self.updates.append((table, rows, tuple(where.items())))
 
     def insert(self, table: Table, rows: Rows) -> None:
         """Insert `rows` into `table` (nothing if there are none)."""
@@ -109,6 +125,8 @@ class Writes:
         """Do the writes, and insert `rows` into `table`; return `returning` of each, in their order."""
         if conn.dialect.name == "postgresql":
             return self._together(conn, table, rows, returning)
+        for each, values, names in self.updates:
+            update_all(conn, each, values, dict(names))
         for key, keys, where in self.deletes:  # first: a message withdrawn may be sent again
             conn.execute(delete(key.table).where(key.in_(keys), where))
         for each, values in self.inserts:
@@ -120,17 +138,27 @@ class Writes:
     def _together(self, conn: Connection, table: Table, rows: Rows, returning: tuple[Column[Any], ...]) -> Sequence[Row[Any]]:
         last = (table, tuple(rows[0]), returning) if rows else None
         shape = (tuple((each, tuple(values[0])) for each, values in self.inserts),
-                 tuple((key, where) for key, _, where in self.deletes), last)
+                 tuple((key, where) for key, _, where in self.deletes), last,
+                 tuple((each, tuple(values[0]), keys) for each, values, keys in self.updates))
         statement, binary = _one_statement(shape)
         params = {f"rows_{n}": _json_rows(values, binary[n]) for n, (_, values) in enumerate(self.inserts)}
         params |= {f"values_{n}": values for n, (_, values, _) in enumerate(self.deletes)}
+        params |= {f"updates_{n}": _json_rows(values, _binary(each, tuple(values[0])))
+                   for n, (each, values, _) in enumerate(self.updates)}
         if rows:
             params["rows"] = _json_rows(rows, binary[-1])
         try:
-            result = conn.execute(statement, params)
+            result = conn.execute(statement, params).all()
         except IntegrityError as error:
             raise Clash(getattr(getattr(error.orig, "diag", None), "table_name", None) or "?", error) from None
-        return result.all() if rows else []  # without rows to insert, the statement is a SELECT 1
+        for n, (each, values, _) in enumerate(self.updates):  # every row returned bears the counts
+            _check_updated(each, len(values), result[0]._mapping[f"{UPDATED}{n}"])
+        return result if rows else []  # without rows to insert, the statement returns one row of counts
+
+
+def _check_updated(table: Table, wanted: int, updated: int) -> None:
+    if updated != wanted:
+        raise Conflict(f"{table.name}: {wanted - updated} of {wanted} rows changed since they were read")
 
 
 def _clashing(table: Table, write: Callable[[], T]) -> T:
@@ -141,22 +169,31 @@ def _clashing(table: Table, write: Callable[[], T]) -> T:
 
 
 Shape = tuple[tuple[tuple[Table, tuple[str, ...]], ...], tuple[tuple[Column[Any], ColumnElement[bool]], ...],
-              tuple[Table, tuple[str, ...], tuple[Column[Any], ...]] | None]
+              tuple[Table, tuple[str, ...], tuple[Column[Any], ...]] | None,
+              tuple[tuple[Table, tuple[str, ...], tuple[tuple[str, str], ...]], ...]]
+UPDATED = "_updated_"  # a column of the one statement's rows: how many rows its nth update updated
 
 
 @lru_cache(maxsize=64)
 def _one_statement(shape: Shape) -> tuple[Executable, list[list[str]]]:
     """The writes of `shape` as one statement, and the binary columns of each insert's rows."""
-    inserts, deletes, last = shape
+    inserts, deletes, last, updates = shape
     made = [_from_json(table, names, (), f"rows_{n}") for n, (table, names) in enumerate(inserts)]
     writes = [statement.cte(f"write_{n}") for n, (statement, _) in enumerate(made)]
     writes += [delete(key.table).where(key.in_(select(func.json_array_elements_text(bindparam(f"values_{n}", type_=JSON)))),
                                        where).cte(f"delete_{n}") for n, (key, where) in enumerate(deletes)]
+    updated = [_update(table, names, where, f"updates_{n}").returning(literal_column("1")).cte(f"update_{n}")
+               for n, (table, names, where) in enumerate(updates)]
+    counts: list[ColumnElement[Any]] = [select(func.count()).select_from(cte).scalar_subquery().label(f"{UPDATED}{n}")
+              for n, cte in enumerate(updated)]
     binary = [names for _, names in made]
     if last is None:
-        return select(literal_column("1")).add_cte(*writes), binary
+        return select(*counts or [literal_column("1")]).add_cte(*writes, *updated), binary
     statement, names = _from_json(*last, "rows")
-    return statement.add_cte(*writes, nest_here=True), [*binary, names]
+    if not counts:
+        return statement.add_cte(*writes, nest_here=True), [*binary, names]
+    inserted = statement.cte("inserted")
+    return select(inserted, *counts).add_cte(*writes, *updated, inserted), [*binary, names]
 
 
 @lru_cache(maxsize=64)
