@@ -7,10 +7,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-from sqlalchemy import Column, Engine, MetaData, String, Table, insert, select
+from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, insert, select
 
 from pizzeria.messaging import (
     Command,
+    Conflict,
     Contract,
     Envelope,
     Event,
@@ -43,6 +44,8 @@ class Reminded(Event):
 
 START = 1_700_000_000.0
 notes = Table("context_notes", MetaData(), Column("text", String(32), primary_key=True))
+counters = Table("context_counters", notes.metadata, Column("name", String(32), primary_key=True), Column("count", Integer))
+AS_READ = {"name": "name", "count": "read"}  # a counter's row to update: by its name, at the count it was read at
 FIRST = Envelope.wrap(Remind("first"), message_id="m-1", correlation_id="ticket-1", at=START)
 SECOND = Envelope.wrap(Remind("second"), message_id="m-2", correlation_id="ticket-1", at=START)
 
@@ -102,7 +105,9 @@ class FakeTransaction:
 def engine(tmp_path) -> Iterator[Engine]:
     engine = make_engine(f"sqlite:///{tmp_path}/db.sqlite")
     metadata.create_all(engine)
-    notes.create(engine)
+    notes.metadata.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(insert(counters), [{"name": "a", "count": 1}, {"name": "b", "count": 1}])
     yield engine
     engine.dispose()
 
@@ -241,3 +246,28 @@ class TestEitherHandlerContext:
         assert notes_in(engine) == []
         transaction.commit()
         assert notes_in(engine) == ["first", "second"]
+
+    def test_rows_updated_at_the_commit_change_with_it_when_they_are_as_they_were_read(self, transaction, engine):
+        first, second = transaction.contexts
+        first.update_later(counters, {"name": "a", "read": 1, "count": 2}, AS_READ)
+        second.update_later(counters, {"name": "b", "read": 1, "count": 3}, AS_READ)
+        assert counts_in(engine) == {"a": 1, "b": 1}
+        transaction.commit()
+        assert counts_in(engine) == {"a": 2, "b": 3}
+
+    def test_a_row_to_update_that_changed_since_it_was_read_makes_the_commit_a_conflict_that_writes_nothing(
+            self, transaction, engine):
+        first, second = transaction.contexts
+        first.update_later(counters, {"name": "a", "read": 1, "count": 2}, AS_READ)
+        second.update_later(counters, {"name": "b", "read": 7, "count": 8}, AS_READ)  # b is at 1, not 7
+        first.insert_later(notes, {"text": "first"})
+        with pytest.raises(Conflict, match="1 of 2 rows changed since they were read"):
+            transaction.commit()
+        transaction.close()
+        assert counts_in(engine) == {"a": 1, "b": 1}
+        assert notes_in(engine) == []
+
+
+def counts_in(engine: Engine) -> dict[str, int]:
+    with engine.connect() as conn:
+        return {name: count for name, count in conn.execute(select(counters.c.name, counters.c.count))}
