@@ -28,8 +28,9 @@ ROOT = Path(__file__).resolve().parent.parent
 RUNTIME = ROOT / "var" / "bench-venv"
 VISITS, PIZZAS, LATENCY_VISITS = int(os.environ.get("BENCH_VISITS", 500)), 3, 20
 BURST_VISITS = int(os.environ.get("BENCH_BURST_VISITS", 2000))  # of one pizza, started at once
-# Before the work on a visit alone and on bursts (make bench at 8170946): the targets' baselines.
-BEFORE = {"pm_cpu_ms_alone": 1.367, "burst_p95_share": 0.843, "burst_messages_per_second": 1628.3}
+# Before the work on a visit alone and on bursts (make bench at 8170946, another sitting): a target's baseline.
+BEFORE = {"pm_cpu_ms_alone": 1.367}
+UNORDERED = {"PIZZERIA_PROCESS_MANAGER__ARRIVALS_PREFETCH": "30"}  # as many arrivals at once as other messages
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", 3))
 IDLE_SECONDS = 10.0
 RESULTS = ROOT / "var" / "bench-results.json"  # the last run's raw figures: `python benchmarks/run.py --report`
@@ -110,14 +111,17 @@ def traced_round(fresh, endpoint: str) -> dict:
 def throughput_round(fresh, embedded, unsynced) -> dict:
     """Bare kombu, then pizzeria with one process manager, with two, on the embedded broker (the
     same store, PostgreSQL), with commits not waiting for the disk, and a burst of visits of one
-    pizza started at once: back to back, so that a slow spell of the machine falls on all of them alike."""
+    pizza started at once, then the same burst with the starts taken as freely as the rest (the
+    house before the arrivals' queue): back to back, so that a slow spell of the machine falls on
+    all of them alike."""
     args = ("--tables", VISITS, "--pizzas", PIZZAS)
     return {"bare": bare(fresh()[0], chains=VISITS, hops=13 + 2 * PIZZAS),
             "pizzeria": pizzeria(*fresh(), *args),
             "pizzeria_2pm": pizzeria(*fresh(), *args, "--pm-consumers", 2),
             "embedded": pizzeria(*embedded(), *args),
             "unsynced": pizzeria(*unsynced(), *args),
-            "burst": pizzeria(*fresh(), "--tables", BURST_VISITS, "--pizzas", 1)}
+            "burst": pizzeria(*fresh(), "--tables", BURST_VISITS, "--pizzas", 1),
+            "burst_unordered": pizzeria(*fresh(), "--tables", BURST_VISITS, "--pizzas", 1, env=UNORDERED)}
 
 
 def embedded_broker_bytes(broker_url: str, database_url: str, runs: int = 3) -> list[int]:
@@ -217,8 +221,9 @@ def report(r: dict) -> None:
     median = statistics.median
     floor_latency, pm_alone = r["floor_latency"]["latency_ms"]["p50"], r["pizzeria_latency"]["cpu_ms_per_message"][
         "process_manager"]
-    burst = {share: median(one["burst"]["latency_share"][share] for one in r["rounds"]) for share in ("p50", "p95")}
-    burst_rate = median(rates(r["rounds"], "burst"))
+    burst, unordered = ({share: median(one[run]["latency_share"][share] for one in r["rounds"]) for share in ("p50", "p95")}
+                        for run in ("burst", "burst_unordered"))
+    burst_rate, unordered_rate = (median(rates(r["rounds"], run)) for run in ("burst", "burst_unordered"))
     files = r["embedded_broker_bytes"]
     machine_cpu = ratios(machine_cpu_ms(r["rounds"], "pizzeria_2pm"), machine_cpu_ms(r["rounds"], "pizzeria"))
     rows = [
@@ -229,13 +234,14 @@ def report(r: dict) -> None:
         ("latency of 1 visit of 1 pizza (15 hops), alone, warm, ms", latency, chain, latency / chain, "(measured)"),
         ("latency of 1 visit alone vs the durable floor (bare kombu, a commit a hop), ms", latency, floor_latency,
          latency / floor_latency, "<= 1.50"),
-        ("process manager CPU per message, a visit alone, ms (vs before)", pm_alone,
+        ("process manager CPU per message, a visit alone, ms (vs before, another sitting)", pm_alone,
          *before("pm_cpu_ms_alone", pm_alone), "<= 0.50"),
-        (f"{BURST_VISITS} visits at once: p50 latency, share of the burst", burst["p50"], 1.0, burst["p50"], "<= 0.60"),
-        (f"{BURST_VISITS} visits at once: p95 latency, share of the burst (vs before)", burst["p95"],
-         *before("burst_p95_share", burst["p95"]), "<= 1.00"),
-        (f"{BURST_VISITS} visits at once: messages/s (vs before)", burst_rate,
-         *before("burst_messages_per_second", burst_rate), ">= 0.95"),
+        (f"{BURST_VISITS} visits at once: p50 latency, share of the burst (vs the starts taken freely)", burst["p50"],
+         unordered["p50"], burst["p50"], "<= 0.60"),
+        (f"{BURST_VISITS} visits at once: p95 latency, share of the burst (vs the starts taken freely)", burst["p95"],
+         unordered["p95"], burst["p95"] / unordered["p95"], "<= 1.00"),
+        (f"{BURST_VISITS} visits at once: messages/s (vs the starts taken freely)", burst_rate, unordered_rate,
+         burst_rate / unordered_rate, ">= 0.95"),
         ("peak RSS of any consumer, MiB", rss, 60, rss / 60, "<= 1.00"),
         ("messages/s on a 3-node cluster, 1 PM vs bare kombu there", cluster, cluster_bare, cluster / cluster_bare,
          "(as on one node)"),
